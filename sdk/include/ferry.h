@@ -1,0 +1,252 @@
+/*
+ * ferry.h - the ferry client SDK (C99).
+ *
+ * The only public header of the SDK. Plain C99: no C++ or libuv types cross it.
+ *
+ * Model
+ *   A ferry_client_t is a *handle*: it owns a connection to a chat server, an internal thread
+ *   running its own libuv loop, and (optionally) a state directory holding the session token,
+ *   the outbox of unsent messages and the highest message id seen. The app learns what happens
+ *   through *events*, taken from a thread-safe queue with ferry_poll_event(), or by watching
+ *   ferry_event_fd() in its own loop (readable while events wait).
+ *
+ * Threads
+ *   Every function marked "any thread" may be called from any thread, concurrently. ferry never
+ *   calls into the app: there are no callbacks, only events, so no app code runs on ferry's
+ *   thread. ferry_client_destroy() must not race with other calls on the same client.
+ *
+ * Errors
+ *   Every call returns an int: 0 (FERRY_OK) or a negative FERRY_E* code. ferry_strerror() and
+ *   ferry_err_name() describe a code. See docs/errors.md.
+ *
+ * Ownership
+ *   Strings passed in are copied before the call returns. Events returned by ferry_poll_event()
+ *   are owned by the app until ferry_event_free(); every pointer inside an event lives exactly
+ *   as long as the event.
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_VERSION_MAJOR 0
+#define FERRY_VERSION_MINOR 1
+#define FERRY_VERSION_PATCH 0
+/* 0xMMmmpp: comparable with <, > */
+#define FERRY_VERSION_HEX \
+  ((FERRY_VERSION_MAJOR << 16) | (FERRY_VERSION_MINOR << 8) | FERRY_VERSION_PATCH)
+#define FERRY_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define FERRY_EXTERN __attribute__((visibility("default")))
+#else
+#define FERRY_EXTERN
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Error codes. Never renumbered or reused. XX(name, value, message).
+ * ------------------------------------------------------------------------------------------- */
+#define FERRY_ERRNO_MAP(XX)                                                              \
+  XX(EINVAL, -1, "invalid argument")                                                     \
+  XX(ENOMEM, -2, "out of memory")                                                        \
+  XX(ETIMEDOUT, -3, "timed out")                                                         \
+  XX(ECANCELED, -4, "canceled")                                                          \
+  XX(ENOTCONN, -5, "not connected to the server")                                        \
+  XX(ENOTAUTH, -6, "not logged in: register or log in first")                            \
+  XX(EAUTH, -7, "authentication failed: wrong user name, password or expired session")  \
+  XX(EUSEREXISTS, -8, "that user name is taken")                                         \
+  XX(EBADUSER, -9, "bad user name: 3-32 of a-z 0-9 _ . -, starting with a letter")        \
+  XX(EBADPASSWORD, -10, "bad password: 8 to 1024 bytes")                                 \
+  XX(EUNKNOWNUSER, -11, "no such user")                                                  \
+  XX(EBADTEXT, -12, "bad text: empty, over 65536 bytes, or not UTF-8")                   \
+  XX(EPROTO, -13, "protocol error: the server sent something unexpected")               \
+  XX(EVERSION, -14, "protocol version mismatch between client and server")             \
+  XX(ESERVER, -15, "the server failed to handle the request; try again later")         \
+  XX(ESTATE, -16, "cannot open or write the state directory")                           \
+  XX(EIO, -17, "input/output error")                                                     \
+  XX(ECONNREFUSED, -18, "connection refused")                                           \
+  XX(ECLOSED, -19, "the client is shutting down")                                       \
+  XX(ERESOLVE, -20, "cannot resolve the server address")                                \
+  XX(ESLOW, -21, "disconnected by the server for reading too slowly")                    \
+  XX(EIDLE, -22, "connection timed out (no heartbeat)")
+
+typedef enum ferry_err {
+  FERRY_OK = 0,
+#define FERRY_ERR_ENUM(name, value, msg) FERRY_##name = value,
+  FERRY_ERRNO_MAP(FERRY_ERR_ENUM)
+#undef FERRY_ERR_ENUM
+  FERRY_ERR_LAST_ = -23
+} ferry_err;
+
+/* Human-readable description of an error code; never NULL; static storage. Any thread. */
+FERRY_EXTERN const char* ferry_strerror(int err);
+/* The code's name ("FERRY_EAUTH"); never NULL; static storage. Any thread. */
+FERRY_EXTERN const char* ferry_err_name(int err);
+
+/* Runtime version: FERRY_VERSION_HEX of the library actually linked. Any thread. */
+FERRY_EXTERN unsigned int ferry_version(void);
+FERRY_EXTERN const char* ferry_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Options: an opaque bag of settings, one setter per field so new settings never break the ABI.
+ * The app owns it; ferry_client_new() copies what it needs, so it may be destroyed right after.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct ferry_options ferry_options_t;
+
+/* Returns NULL only when out of memory. */
+FERRY_EXTERN ferry_options_t* ferry_options_new(void);
+FERRY_EXTERN void ferry_options_destroy(ferry_options_t* opts);
+/* "HOST:PORT" of the chat server (default "127.0.0.1:7420"). FERRY_EINVAL if malformed. */
+FERRY_EXTERN int ferry_options_set_server(ferry_options_t* opts, const char* host_port);
+/* Directory for the session token, the outbox and sync position (created if missing).
+ * NULL (the default) keeps all of it in memory: nothing survives ferry_client_destroy(). */
+FERRY_EXTERN int ferry_options_set_state_dir(ferry_options_t* opts, const char* dir);
+/* Reconnect backoff: first delay and cap, in ms (defaults 200 and 10000). Each failed attempt
+ * doubles the delay up to the cap, with +-25% random jitter. FERRY_EINVAL if min > max or 0. */
+FERRY_EXTERN int ferry_options_set_reconnect(ferry_options_t* opts, uint32_t min_ms,
+                                             uint32_t max_ms);
+/* Interval between heartbeats when idle, in ms (default 10000, minimum 100). */
+FERRY_EXTERN int ferry_options_set_heartbeat(ferry_options_t* opts, uint32_t interval_ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Client handle.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct ferry_client ferry_client_t;
+
+/* Creates a client and starts its thread, which connects to the server at once and keeps
+ * reconnecting until destroyed. If the state directory holds a session, the client
+ * re-authenticates with it by itself, syncs what it missed and sends its outbox.
+ * Returns FERRY_OK and sets *out, or FERRY_EINVAL (NULL argument), FERRY_ESTATE (state
+ * directory unusable), FERRY_ENOMEM. Any thread. */
+FERRY_EXTERN int ferry_client_new(const ferry_options_t* opts, ferry_client_t** out);
+
+/* Stops the thread, closes the connection and frees the client and every queued event.
+ * Messages in the outbox stay in the state directory (if any) and go out on the next start.
+ * Events already taken by the app stay valid until ferry_event_free(). Must not race with
+ * other calls on this client. NULL is a no-op. */
+FERRY_EXTERN void ferry_client_destroy(ferry_client_t* client);
+
+/* A pointer ferry never reads. Any thread. */
+FERRY_EXTERN void ferry_client_set_data(ferry_client_t* client, void* data);
+FERRY_EXTERN void* ferry_client_get_data(const ferry_client_t* client);
+
+/* Copies the logged-in user name (NUL-terminated) into buf. FERRY_ENOTAUTH when no session
+ * is held, FERRY_EINVAL when buf is too small (names fit in 33 bytes). Any thread. */
+FERRY_EXTERN int ferry_client_user(ferry_client_t* client, char* buf, size_t buf_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Requests. Each returns at once; its result arrives as an event carrying the same request_id
+ * (written to *request_id when that pointer is not NULL). Request ids are never 0.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Creates an account and logs in. Result: FERRY_EVENT_AUTH, status 0 or FERRY_EUSEREXISTS,
+ * FERRY_EBADUSER, FERRY_EBADPASSWORD, FERRY_ENOTCONN (offline for longer than 30 s). The
+ * session is saved in the state directory. Any thread. */
+FERRY_EXTERN int ferry_register(ferry_client_t* client, const char* user, const char* password,
+                                uint64_t* request_id);
+/* Logs in. Result: FERRY_EVENT_AUTH, status 0 or FERRY_EAUTH / FERRY_ENOTCONN. Any thread. */
+FERRY_EXTERN int ferry_login(ferry_client_t* client, const char* user, const char* password,
+                             uint64_t* request_id);
+/* Forgets the session (and revokes it on the server when online). Any thread. */
+FERRY_EXTERN int ferry_logout(ferry_client_t* client);
+
+/* Size of a local message id including the terminating NUL. */
+#define FERRY_LOCAL_ID_SIZE 33
+
+/* Queues a text message to `to`. The message is in the outbox (and in the state directory)
+ * when this returns: it goes out now or after reconnecting, survives an app restart, and
+ * reaches the receiver exactly once. Progress comes as FERRY_EVENT_MESSAGE_STATUS events for
+ * its local id (written to local_id when not NULL): SENT with the server id, or FAILED with a
+ * reason (FERRY_EUNKNOWNUSER, FERRY_EBADTEXT). Returns FERRY_ENOTAUTH when no session is held,
+ * FERRY_EBADTEXT for empty/oversized/non-UTF-8 text, FERRY_ESTATE if the outbox cannot be
+ * written. Any thread. */
+FERRY_EXTERN int ferry_send_text(ferry_client_t* client, const char* to, const char* text,
+                                 char local_id[FERRY_LOCAL_ID_SIZE]);
+
+/* Asks for a page of the conversation with `peer`: messages with id < before_id (0 = newest),
+ * the newest `limit` (1..1000) of them. Result: FERRY_EVENT_HISTORY. Any thread. */
+FERRY_EXTERN int ferry_history(ferry_client_t* client, const char* peer, uint64_t before_id,
+                               uint32_t limit, uint64_t* request_id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Events.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum ferry_event_type {
+  FERRY_EVENT_CONNECTION = 1,     /* u.connection: the connection state changed */
+  FERRY_EVENT_AUTH = 2,           /* u.auth: result of register/login or of a stored session */
+  FERRY_EVENT_MESSAGE = 3,        /* u.message: a new message (from the peer, or sent by this
+                                     user from another device) */
+  FERRY_EVENT_MESSAGE_STATUS = 4, /* u.message: one of this client's sends changed status */
+  FERRY_EVENT_HISTORY = 5,        /* u.history: a page asked for with ferry_history() */
+  FERRY_EVENT_SYNCED = 6          /* caught up with the server after (re)connecting */
+} ferry_event_type;
+
+typedef enum ferry_conn_state {
+  FERRY_CONN_OFFLINE = 0,    /* not connected; status says why; a retry is scheduled */
+  FERRY_CONN_CONNECTING = 1, /* dialing or greeting */
+  FERRY_CONN_CONNECTED = 2,  /* connected, no session: register or log in */
+  FERRY_CONN_ONLINE = 3      /* connected and authenticated */
+} ferry_conn_state;
+
+typedef enum ferry_msg_status {
+  FERRY_MSG_PENDING = 1, /* in the outbox, not yet acknowledged */
+  FERRY_MSG_SENT = 2,    /* durably stored by the server; id is set */
+  FERRY_MSG_FAILED = 3   /* refused by the server; event status says why; not retried */
+} ferry_msg_status;
+
+typedef struct ferry_message {
+  uint64_t id;          /* server id (increasing); 0 while pending */
+  const char* local_id; /* sender's unique id for the message */
+  const char* from;     /* sender's user name */
+  const char* to;       /* receiver's user name */
+  const char* kind;     /* "text" */
+  const char* text;     /* UTF-8, NUL-terminated */
+  int64_t ts_ms;        /* server commit time, ms since the Unix epoch; 0 while pending */
+  int status;           /* ferry_msg_status */
+} ferry_message_t;
+
+typedef struct ferry_event {
+  int type;            /* ferry_event_type */
+  int status;          /* FERRY_OK or the error this event reports */
+  uint64_t request_id; /* the request this answers (AUTH, HISTORY), else 0 */
+  const char* detail;  /* human-readable detail for status (may be ""), never NULL */
+  union {
+    struct {
+      int state; /* ferry_conn_state */
+    } connection;
+    struct {
+      const char* user;
+      uint64_t user_id;
+    } auth;
+    ferry_message_t message;
+    struct {
+      const char* peer;
+      const ferry_message_t* messages; /* ascending by id */
+      size_t count;
+      int more; /* 1 if older messages exist */
+    } history;
+  } u;
+} ferry_event_t;
+
+/* Takes the oldest waiting event. Waits up to timeout_ms (0 = do not wait, -1 = forever).
+ * Returns FERRY_OK and sets *out (free it with ferry_event_free), or FERRY_ETIMEDOUT when none
+ * arrived in time. Any thread. */
+FERRY_EXTERN int ferry_poll_event(ferry_client_t* client, ferry_event_t** out, int timeout_ms);
+
+/* Frees an event from ferry_poll_event(). NULL is a no-op. Any thread. */
+FERRY_EXTERN void ferry_event_free(ferry_event_t* event);
+
+/* A file descriptor that is readable while events wait (level-triggered: it stays readable
+ * until the queue is empty). Owned by the client: do not read or close it. Any thread. */
+FERRY_EXTERN int ferry_event_fd(ferry_client_t* client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FERRY_H */
