@@ -1,0 +1,65 @@
+// ferry-bench entry point: dispatches to a mode (see bench.h).
+#include <cstdio>
+#include <cstring>
+
+#include "harness/bench/bench.h"
+
+namespace ferry::bench {
+
+std::string Args::take(const std::string& flag, const std::string& def) {
+  for (size_t i = 0; i + 1 < rest.size(); i++) {
+    if (rest[i] == flag) {
+      std::string v = rest[i + 1];
+      rest.erase(rest.begin() + long(i), rest.begin() + long(i) + 2);
+      return v;
+    }
+  }
+  return def;
+}
+
+bool Args::take_flag(const std::string& flag) {
+  for (size_t i = 0; i < rest.size(); i++) {
+    if (rest[i] == flag) {
+      rest.erase(rest.begin() + long(i));
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace ferry::bench
+
+static void usage(FILE* f) {
+  fprintf(f,
+          "usage: ferry-bench MODE [options] [--json]\n"
+          "\n"
+          "modes:\n"
+          "  msgs    text messages through the SDK: N client pairs against a ferry-chatd it\n"
+          "          starts on loopback (or --server HOST:PORT). Reports messages/s and p50/p99\n"
+          "          send->push latency.\n"
+          "          --pairs N (100)  --seconds S (10)  --rate MSGS_PER_S (0 = flat out)\n"
+          "          --window W (64, sends in flight per client when flat out)\n"
+          "          --server HOST:PORT (default: start ferry-chatd from this build)\n"
+          "\n"
+          "--json prints one JSON object holding every figure instead of a table.\n");
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  ferry::bench::Args args;
+  for (int i = 2; i < argc; i++) args.rest.push_back(argv[i]);
+  args.json = args.take_flag("--json");
+  std::string mode = argv[1];
+  int rc;
+  if (mode == "msgs") {
+    rc = ferry::bench::run_msgs(args);
+  } else {
+    fprintf(stderr, "ferry-bench: unknown mode '%s'\n", mode.c_str());
+    usage(stderr);
+    return 2;
+  }
+  return rc;
+}
