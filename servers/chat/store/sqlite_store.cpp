@@ -1,0 +1,428 @@
+// SqliteStore (see sqlite_store.h): schema, migrations and the prepared queries.
+#include "servers/chat/store/sqlite_store.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace ferry::chat {
+
+namespace {
+
+// Schema version 1. Conversations are keyed by (lo, hi) = (min, max) of the two user ids so both
+// directions share one index range; (sender, id) and (receiver, id) serve sync as two ordered
+// index scans merged by a UNION ALL, which stays O(limit) however many rows the table holds.
+const char* const kSchemaV1 = R"sql(
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  salt BLOB NOT NULL,
+  hash BLOB NOT NULL,
+  iterations INTEGER NOT NULL);
+CREATE TABLE sessions(
+  token_hash BLOB PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  created_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE messages(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sender INTEGER NOT NULL,
+  receiver INTEGER NOT NULL,
+  lo INTEGER NOT NULL,
+  hi INTEGER NOT NULL,
+  cid TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  UNIQUE(sender, cid));
+CREATE INDEX idx_msg_sender ON messages(sender, id);
+CREATE INDEX idx_msg_receiver ON messages(receiver, id);
+CREATE INDEX idx_msg_conv ON messages(lo, hi, id);
+)sql";
+
+const char* const kMsgColumns = "id, sender, receiver, cid, kind, text, ts";
+
+// Resets a statement when the scope ends so no query leaves a read transaction open.
+struct StmtScope {
+  sqlite3_stmt* st;
+  ~StmtScope() {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+};
+
+void bind_blob(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_blob(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+std::string column_string(sqlite3_stmt* st, int i) {
+  const void* p = sqlite3_column_blob(st, i);
+  int n = sqlite3_column_bytes(st, i);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+int64_t to_i64(uint64_t v) {
+  return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
+}
+
+void read_message_row(sqlite3_stmt* st, StoredMessage& m) {
+  m.id = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  m.sender = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
+  m.receiver = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+  m.cid = column_string(st, 3);
+  m.kind = column_string(st, 4);
+  m.text = column_string(st, 5);
+  m.ts = sqlite3_column_int64(st, 6);
+}
+
+}  // namespace
+
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, SyncMode mode,
+                                               std::string& err) {
+  std::unique_ptr<SqliteStore> s(new SqliteStore());
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &s->db_, flags, nullptr) != SQLITE_OK) {
+    err = "cannot open " + path + ": " + (s->db_ ? sqlite3_errmsg(s->db_) : "out of memory");
+    return nullptr;
+  }
+  // The server is the only writer; a short busy timeout covers an operator's sqlite3 shell.
+  sqlite3_busy_timeout(s->db_, 2000);
+  std::string sync_sql =
+      mode == SyncMode::Full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+  if (!s->exec("PRAGMA journal_mode=WAL;", err) || !s->exec(sync_sql.c_str(), err) ||
+      !s->exec("PRAGMA foreign_keys=ON;", err) || !s->migrate(err) || !s->prepare_all(err)) {
+    err = path + ": " + err;
+    return nullptr;
+  }
+  if (path != ":memory:") s->start_checkpointer(path);
+  return s;
+}
+
+namespace {
+constexpr int kCheckpointPages = 1000;  // ~4 MB of WAL, SQLite's own default threshold
+}
+
+void SqliteStore::start_checkpointer(const std::string& path) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &checkpoint_db_, flags, nullptr) != SQLITE_OK) {
+    // Fall back to SQLite's inline auto-checkpoint: slower tail latency, still correct.
+    sqlite3_close(checkpoint_db_);
+    checkpoint_db_ = nullptr;
+    return;
+  }
+  sqlite3_busy_timeout(checkpoint_db_, 1000);
+  sqlite3_wal_autocheckpoint(db_, 0);
+  sqlite3_wal_hook(db_, wal_hook, this);
+  checkpointer_ = std::thread([this] { checkpointer_main(); });
+}
+
+// Runs on the writer's thread after each commit; only signals, never checkpoints itself.
+int SqliteStore::wal_hook(void* self, sqlite3*, const char*, int pages) {
+  auto* s = static_cast<SqliteStore*>(self);
+  if (pages >= kCheckpointPages) {
+    std::lock_guard<std::mutex> lock(s->mu_);
+    if (!s->checkpoint_wanted_) {
+      s->checkpoint_wanted_ = true;
+      s->cv_.notify_one();
+    }
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::checkpointer_main() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return checkpoint_wanted_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    checkpointer_.join();
+  }
+  if (checkpoint_db_) sqlite3_close(checkpoint_db_);
+  for (sqlite3_stmt* st : stmts_) sqlite3_finalize(st);
+  // Closing the last connection checkpoints the WAL into the main file.
+  if (db_) sqlite3_close(db_);
+}
+
+bool SqliteStore::exec(const char* sql, std::string& err) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    err = msg ? msg : sqlite3_errmsg(db_);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+// Each step moves user_version forward by one inside a transaction, so a crash mid-migration
+// leaves the previous version intact. Add new steps at the end; never edit a shipped one.
+bool SqliteStore::migrate(std::string& err) {
+  static const char* const kSteps[] = {kSchemaV1};
+  const int latest = static_cast<int>(sizeof kSteps / sizeof kSteps[0]);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK) {
+    err = sqlite3_errmsg(db_);
+    return false;
+  }
+  int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (version > latest) {
+    err = "database schema version " + std::to_string(version) + " is newer than this server (" +
+          std::to_string(latest) + ")";
+    return false;
+  }
+  for (int v = version; v < latest; v++) {
+    std::string sql = std::string("BEGIN;") + kSteps[v] +
+                      "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
+    if (!exec(sql.c_str(), err)) {
+      std::string ignored;
+      exec("ROLLBACK;", ignored);
+      err = "migration to schema version " + std::to_string(v + 1) + " failed: " + err;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SqliteStore::prepare_all(std::string& err) {
+  const std::string cols = kMsgColumns;
+  // INDEXED BY pins the plans that keep sync and history O(limit); SQLite reports an error at
+  // prepare time if an index ever goes missing instead of silently scanning.
+  const std::string sql[kStmtCount] = {
+      "BEGIN IMMEDIATE",
+      "COMMIT",
+      "ROLLBACK",
+      "INSERT INTO users(name, salt, hash, iterations) VALUES(?1, ?2, ?3, ?4)",
+      "SELECT id, name, salt, hash, iterations FROM users WHERE name = ?1",
+      "SELECT id, name, salt, hash, iterations FROM users WHERE id = ?1",
+      "INSERT INTO sessions(token_hash, user_id, created_ms) VALUES(?1, ?2, ?3)",
+      "SELECT user_id FROM sessions WHERE token_hash = ?1",
+      "DELETE FROM sessions WHERE token_hash = ?1",
+      "INSERT INTO messages(sender, receiver, lo, hi, cid, kind, text, ts) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(sender, cid) DO NOTHING",
+      "SELECT " + cols + " FROM messages WHERE sender = ?1 AND cid = ?2",
+      "SELECT " + cols +
+          " FROM ("
+          " SELECT * FROM (SELECT " +
+          cols +
+          " FROM messages INDEXED BY idx_msg_sender"
+          "  WHERE sender = ?1 AND id > ?2 ORDER BY id LIMIT ?3)"
+          " UNION ALL"
+          " SELECT * FROM (SELECT " +
+          cols +
+          " FROM messages INDEXED BY idx_msg_receiver"
+          "  WHERE receiver = ?1 AND sender <> ?1 AND id > ?2 ORDER BY id LIMIT ?3)"
+          ") ORDER BY id LIMIT ?3",
+      "SELECT " + cols +
+          " FROM messages INDEXED BY idx_msg_conv"
+          " WHERE lo = ?1 AND hi = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+  };
+  for (int i = 0; i < kStmtCount; i++) {
+    if (sqlite3_prepare_v3(db_, sql[i].c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
+                           nullptr) != SQLITE_OK) {
+      err = std::string("prepare failed: ") + sqlite3_errmsg(db_);
+      return false;
+    }
+  }
+  return true;
+}
+
+StoreStatus SqliteStore::fail(const char* what) {
+  error_ = std::string(what) + ": " + sqlite3_errmsg(db_);
+  return StoreStatus::Failed;
+}
+
+StoreStatus SqliteStore::create_user(const std::string& name, const std::string& salt,
+                                     const std::string& hash, uint32_t iterations,
+                                     uint64_t& id_out) {
+  sqlite3_stmt* st = stmts_[kUserInsert];
+  StmtScope scope{st};
+  bind_text(st, 1, name);
+  bind_blob(st, 2, salt);
+  bind_blob(st, 3, hash);
+  sqlite3_bind_int64(st, 4, iterations);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_CONSTRAINT) return StoreStatus::Exists;
+  if (rc != SQLITE_DONE) return fail("create user");
+  id_out = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::read_user(sqlite3_stmt* st, UserRecord& out) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return StoreStatus::NotFound;
+  if (rc != SQLITE_ROW) return fail("read user");
+  out.id = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  out.name = column_string(st, 1);
+  out.salt = column_string(st, 2);
+  out.hash = column_string(st, 3);
+  out.iterations = static_cast<uint32_t>(sqlite3_column_int64(st, 4));
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::find_user_by_name(const std::string& name, UserRecord& out) {
+  sqlite3_stmt* st = stmts_[kUserByName];
+  StmtScope scope{st};
+  bind_text(st, 1, name);
+  return read_user(st, out);
+}
+
+StoreStatus SqliteStore::find_user_by_id(uint64_t id, UserRecord& out) {
+  sqlite3_stmt* st = stmts_[kUserById];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(id));
+  return read_user(st, out);
+}
+
+StoreStatus SqliteStore::create_session(const std::string& token_hash, uint64_t user_id,
+                                        int64_t now_ms) {
+  sqlite3_stmt* st = stmts_[kSessionInsert];
+  StmtScope scope{st};
+  bind_blob(st, 1, token_hash);
+  sqlite3_bind_int64(st, 2, to_i64(user_id));
+  sqlite3_bind_int64(st, 3, now_ms);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_CONSTRAINT) return StoreStatus::Exists;
+  return rc == SQLITE_DONE ? StoreStatus::Ok : fail("create session");
+}
+
+StoreStatus SqliteStore::find_session(const std::string& token_hash, uint64_t& user_id_out) {
+  sqlite3_stmt* st = stmts_[kSessionFind];
+  StmtScope scope{st};
+  bind_blob(st, 1, token_hash);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return StoreStatus::NotFound;
+  if (rc != SQLITE_ROW) return fail("find session");
+  user_id_out = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::delete_session(const std::string& token_hash) {
+  sqlite3_stmt* st = stmts_[kSessionDelete];
+  StmtScope scope{st};
+  bind_blob(st, 1, token_hash);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail("delete session");
+  return sqlite3_changes(db_) > 0 ? StoreStatus::Ok : StoreStatus::NotFound;
+}
+
+StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome& out) {
+  {
+    sqlite3_stmt* st = stmts_[kMsgInsert];
+    StmtScope scope{st};
+    sqlite3_bind_int64(st, 1, to_i64(m.sender));
+    sqlite3_bind_int64(st, 2, to_i64(m.receiver));
+    sqlite3_bind_int64(st, 3, to_i64(std::min(m.sender, m.receiver)));
+    sqlite3_bind_int64(st, 4, to_i64(std::max(m.sender, m.receiver)));
+    bind_text(st, 5, m.cid);
+    bind_text(st, 6, m.kind);
+    bind_text(st, 7, m.text);
+    sqlite3_bind_int64(st, 8, ts);
+    if (sqlite3_step(st) != SQLITE_DONE) return fail("insert message");
+    if (sqlite3_changes(db_) > 0) {
+      out.result = PutResult::Inserted;
+      out.message = StoredMessage{static_cast<uint64_t>(sqlite3_last_insert_rowid(db_)),
+                                  m.sender,
+                                  m.receiver,
+                                  m.cid,
+                                  m.kind,
+                                  m.text,
+                                  ts};
+      return StoreStatus::Ok;
+    }
+  }
+  // (sender, cid) exists: a retry of a committed message, or a reuse for another one.
+  sqlite3_stmt* st = stmts_[kMsgByCid];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(m.sender));
+  bind_text(st, 2, m.cid);
+  if (sqlite3_step(st) != SQLITE_ROW) return fail("read duplicate message");
+  read_message_row(st, out.message);
+  bool same = out.message.receiver == m.receiver && out.message.text == m.text &&
+              out.message.kind == m.kind;
+  out.result = same ? PutResult::Duplicate : PutResult::Conflict;
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::put_messages(const std::vector<NewMessage>& batch, int64_t ts,
+                                      std::vector<PutOutcome>& out) {
+  out.clear();
+  out.resize(batch.size());
+  {
+    StmtScope scope{stmts_[kBegin]};
+    if (sqlite3_step(stmts_[kBegin]) != SQLITE_DONE) return fail("begin");
+  }
+  for (size_t i = 0; i < batch.size(); i++) {
+    if (insert_one(batch[i], ts, out[i]) != StoreStatus::Ok) {
+      std::string saved = error_;
+      StmtScope scope{stmts_[kRollback]};
+      sqlite3_step(stmts_[kRollback]);
+      error_ = saved;
+      out.clear();
+      return StoreStatus::Failed;
+    }
+  }
+  StmtScope scope{stmts_[kCommit]};
+  if (sqlite3_step(stmts_[kCommit]) != SQLITE_DONE) {
+    StoreStatus s = fail("commit");
+    if (!sqlite3_get_autocommit(db_)) {
+      StmtScope rb{stmts_[kRollback]};
+      sqlite3_step(stmts_[kRollback]);
+    }
+    out.clear();
+    return s;
+  }
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::read_messages(sqlite3_stmt* st, uint32_t limit,
+                                       std::vector<StoredMessage>& out, bool& more) {
+  out.clear();
+  more = false;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (out.size() == limit) {  // the query asked for limit+1 rows to learn whether more exist
+      more = true;
+      break;
+    }
+    out.emplace_back();
+    read_message_row(st, out.back());
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("read messages");
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::sync(uint64_t user, uint64_t since, uint32_t limit,
+                              std::vector<StoredMessage>& out, bool& more) {
+  sqlite3_stmt* st = stmts_[kSync];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(user));
+  sqlite3_bind_int64(st, 2, to_i64(since));
+  sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit) + 1);
+  return read_messages(st, limit, out, more);
+}
+
+StoreStatus SqliteStore::history(uint64_t a, uint64_t b, uint64_t before, uint32_t limit,
+                                 std::vector<StoredMessage>& out, bool& more) {
+  sqlite3_stmt* st = stmts_[kHistory];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(std::min(a, b)));
+  sqlite3_bind_int64(st, 2, to_i64(std::max(a, b)));
+  sqlite3_bind_int64(st, 3, before == 0 ? INT64_MAX : to_i64(before));
+  sqlite3_bind_int64(st, 4, static_cast<int64_t>(limit) + 1);
+  StoreStatus s = read_messages(st, limit, out, more);
+  std::reverse(out.begin(), out.end());  // fetched newest first; the protocol wants ascending
+  return s;
+}
+
+}  // namespace ferry::chat
