@@ -1,0 +1,318 @@
+// Proves the upload frame codec: every frame round-trips (including 64-bit sizes past 4 GiB
+// and the error variants), CHUNK payloads are views into the body, and every truncation,
+// trailing byte and out-of-range field is refused with an error that names the problem.
+// How: encode with the real encoders, decode the body, and mutate bytes in place for the
+// malformed cases.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "proto/upload_frames.h"
+
+using namespace ferry::proto;
+
+namespace {
+
+Sha256 hash_of(uint8_t seed) {
+  Sha256 h;
+  for (size_t i = 0; i < h.size(); i++) h[i] = static_cast<uint8_t>(seed + i);
+  return h;
+}
+
+// Splits an encoded frame, checking the header's length and type on the way.
+std::string body_of(const std::string& frame, FrameType type) {
+  FrameDecoder dec(64u << 20);
+  dec.feed(frame.data(), frame.size());
+  Frame f;
+  EXPECT_EQ(dec.next(f), DecodeStatus::Ready);
+  EXPECT_EQ(f.type, type);
+  EXPECT_EQ(dec.buffered(), 0u);
+  return std::string(f.body);
+}
+
+void put_u64(std::string& s, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; i++) s[at + i] = static_cast<char>(v >> (56 - 8 * i));
+}
+void put_u32(std::string& s, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; i++) s[at + i] = static_cast<char>(v >> (24 - 8 * i));
+}
+void put_u16(std::string& s, size_t at, uint16_t v) {
+  s[at] = static_cast<char>(v >> 8);
+  s[at + 1] = static_cast<char>(v);
+}
+
+using Decode = std::function<bool(std::string_view, std::string&)>;
+
+// Every proper prefix of a valid body must fail with an error; one extra byte must fail too.
+void expect_truncations_refused(const std::string& body, const Decode& decode) {
+  for (size_t n = 0; n < body.size(); n++) {
+    std::string err;
+    EXPECT_FALSE(decode(std::string_view(body).substr(0, n), err)) << "prefix " << n;
+    EXPECT_FALSE(err.empty()) << "prefix " << n;
+  }
+  std::string err;
+  EXPECT_TRUE(decode(body, err)) << err;
+}
+
+void expect_refused(const std::string& body, const Decode& decode, const std::string& words) {
+  std::string err;
+  EXPECT_FALSE(decode(body, err));
+  EXPECT_NE(err.find(words), std::string::npos) << "error was: " << err;
+}
+
+UploadState sample_state() {
+  UploadState s;
+  s.slot = 0xdeadbeef;
+  s.chunk_size = 1u << 20;
+  s.file_size = (5ull << 30) + 123;  // 5 GiB + 123: past every 32-bit limit
+  s.total_chunks = chunk_count(s.file_size, s.chunk_size);
+  s.held = {{0, 10}, {12, 13}, {5000, s.total_chunks}};
+  return s;
+}
+
+Decode state_decoder() {
+  return [](std::string_view b, std::string& e) {
+    UploadState s;
+    return decode_upload_state(b, s, e);
+  };
+}
+
+Decode ack_decoder() {
+  return [](std::string_view b, std::string& e) {
+    ChunkAck a;
+    return decode_chunk_ack(b, a, e);
+  };
+}
+
+}  // namespace
+
+TEST(upload_frames, chunk_geometry) {
+  EXPECT_EQ(chunk_count(0, 4), 0u);
+  EXPECT_EQ(chunk_count(4, 4), 1u);
+  EXPECT_EQ(chunk_count(5, 4), 2u);
+  EXPECT_EQ(chunk_count(UINT64_MAX, 1u << 20), (UINT64_MAX >> 20) + 1);
+  EXPECT_EQ(chunk_length(5, 4, 0), 4u);
+  EXPECT_EQ(chunk_length(5, 4, 1), 1u);
+  EXPECT_EQ(chunk_length(8, 4, 1), 4u);
+}
+
+TEST(upload_frames, open_roundtrip_and_limits) {
+  std::string wire;
+  encode_upload_open(wire, {7, std::string("tick\0et", 7)});
+  std::string body = body_of(wire, FrameType::UploadOpen);
+  UploadOpen o;
+  std::string err;
+  ASSERT_TRUE(decode_upload_open(body, o, err)) << err;
+  EXPECT_EQ(o.slot, 7u);
+  EXPECT_EQ(o.ticket, std::string("tick\0et", 7));
+  Decode dec = [](std::string_view b, std::string& e) {
+    UploadOpen x;
+    return decode_upload_open(b, x, e);
+  };
+  expect_truncations_refused(body, dec);
+  std::string empty = body.substr(0, 4) + std::string(2, '\0');
+  expect_refused(empty, dec, "ticket is empty");
+  std::string huge = body.substr(0, 4) + "\x10\x01" + std::string(4097, 'x');
+  expect_refused(huge, dec, "limit 4096");
+}
+
+TEST(upload_frames, state_roundtrip_64bit) {
+  std::string wire;
+  UploadState s = sample_state();
+  encode_upload_state(wire, s);
+  std::string body = body_of(wire, FrameType::UploadState);
+  UploadState d;
+  std::string err;
+  ASSERT_TRUE(decode_upload_state(body, d, err)) << err;
+  EXPECT_EQ(d.slot, s.slot);
+  EXPECT_EQ(d.status, UploadStatus::Ok);
+  EXPECT_EQ(d.chunk_size, s.chunk_size);
+  EXPECT_EQ(d.file_size, s.file_size);
+  EXPECT_EQ(d.total_chunks, 5121u);
+  EXPECT_EQ(d.held, s.held);
+  expect_truncations_refused(body, state_decoder());
+}
+
+TEST(upload_frames, state_error_roundtrip) {
+  std::string wire;
+  UploadState s;
+  s.slot = 3;
+  s.status = UploadStatus::TicketExpired;
+  s.message = "ticket expired 5 s ago";
+  encode_upload_state(wire, s);
+  std::string body = body_of(wire, FrameType::UploadState);
+  UploadState d;
+  std::string err;
+  ASSERT_TRUE(decode_upload_state(body, d, err)) << err;
+  EXPECT_EQ(d.status, UploadStatus::TicketExpired);
+  EXPECT_EQ(d.message, s.message);
+  EXPECT_STREQ(upload_status_name(d.status), "ticket_expired");
+  expect_truncations_refused(body, state_decoder());
+}
+
+TEST(upload_frames, state_malformed) {
+  std::string wire;
+  encode_upload_state(wire, sample_state());
+  const std::string good = body_of(wire, FrameType::UploadState);
+  // Offsets: slot 0, status 4, chunk_size 6, total 10, file_size 18, count 26, ranges 30.
+  std::string b = good;
+  put_u16(b, 4, 99);
+  expect_refused(b, state_decoder(), "unknown status 99");
+  b = good;
+  put_u32(b, 6, 0);
+  expect_refused(b, state_decoder(), "chunk_size 0");
+  b = good;
+  put_u32(b, 6, kMaxChunkBytes + 1);
+  expect_refused(b, state_decoder(), "chunk_size");
+  b = good;
+  put_u64(b, 10, 5122);
+  expect_refused(b, state_decoder(), "does not match");
+  b = good;
+  put_u32(b, 26, 0xffffffff);  // a count no body could hold must not allocate
+  expect_refused(b, state_decoder(), "range_count");
+  b = good;
+  put_u32(b, 26, 4);
+  expect_refused(b, state_decoder(), "range count 4 needs 64 bytes");
+  b = good;
+  put_u64(b, 30, 10);  // [10,10): empty
+  expect_refused(b, state_decoder(), "empty or reversed");
+  b = good;
+  put_u64(b, 46, 10);  // second range starts where the first ends: not merged
+  expect_refused(b, state_decoder(), "overlaps");
+  b = good;
+  put_u64(b, 46, 3);  // overlaps the first
+  expect_refused(b, state_decoder(), "overlaps");
+  b = good;
+  put_u64(b, 70, 5122);  // past total_chunks
+  expect_refused(b, state_decoder(), "ends past 5121");
+  b = good + "x";
+  expect_refused(b, state_decoder(), "1 trailing bytes");
+}
+
+TEST(upload_frames, chunk_roundtrip_is_a_view) {
+  std::string payload(100000, 'p');
+  payload[0] = 'a';
+  payload.back() = 'z';
+  std::string wire;
+  encode_chunk(wire, 9, (6ull << 30) / 4096, hash_of(1), payload);
+  std::string body = body_of(wire, FrameType::Chunk);
+  Chunk c;
+  std::string err;
+  ASSERT_TRUE(decode_chunk(body, c, err)) << err;
+  EXPECT_EQ(c.slot, 9u);
+  EXPECT_EQ(c.index, (6ull << 30) / 4096);
+  EXPECT_EQ(c.hash, hash_of(1));
+  EXPECT_EQ(c.payload, payload);
+  // No copy: the payload lies inside the body we passed in.
+  EXPECT_EQ(c.payload.data(), body.data() + kChunkPrefixBytes);
+  // The zero-copy prefix plus the payload is the same frame.
+  uint8_t prefix[kChunkFramePrefixBytes];
+  encode_chunk_prefix(prefix, 9, (6ull << 30) / 4096, hash_of(1), 100000);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(prefix), sizeof prefix) + payload, wire);
+}
+
+TEST(upload_frames, chunk_truncated) {
+  std::string wire;
+  encode_chunk(wire, 1, 2, hash_of(3), "");
+  std::string body = body_of(wire, FrameType::Chunk);
+  ASSERT_EQ(body.size(), kChunkPrefixBytes);
+  Decode dec = [](std::string_view b, std::string& e) {
+    Chunk c;
+    return decode_chunk(b, c, e);
+  };
+  expect_truncations_refused(body, dec);
+  expect_refused(body.substr(0, 20), dec, "sha256 needs 32 bytes, 8 left");
+}
+
+TEST(upload_frames, ack_roundtrip) {
+  ChunkAck a;
+  a.slot = 4;
+  a.cumulative = 5ull << 32;
+  a.selective = {{(5ull << 32) + 2, (5ull << 32) + 9}, {(5ull << 32) + 20, (5ull << 32) + 21}};
+  a.nacks = {{17, NackReason::BadHash}, {1ull << 40, NackReason::OutOfRange},
+             {3, NackReason::WriteFailed}};
+  std::string wire;
+  encode_chunk_ack(wire, a);
+  std::string body = body_of(wire, FrameType::ChunkAck);
+  ChunkAck d;
+  std::string err;
+  ASSERT_TRUE(decode_chunk_ack(body, d, err)) << err;
+  EXPECT_EQ(d.slot, 4u);
+  EXPECT_EQ(d.cumulative, a.cumulative);
+  EXPECT_EQ(d.selective, a.selective);
+  EXPECT_EQ(d.nacks, a.nacks);
+  EXPECT_STREQ(nack_reason_name(d.nacks[0].reason), "bad_hash");
+  expect_truncations_refused(body, ack_decoder());
+}
+
+TEST(upload_frames, ack_malformed) {
+  ChunkAck a;
+  a.cumulative = 10;
+  a.selective = {{12, 14}};
+  a.nacks = {{3, NackReason::BadHash}};
+  std::string wire;
+  encode_chunk_ack(wire, a);
+  const std::string good = body_of(wire, FrameType::ChunkAck);
+  // Offsets: slot 0, cumulative 4, n_sel 12, range 14..30, n_nack 30, nack 32 (index, reason 40).
+  std::string b = good;
+  put_u64(b, 14, 10);  // selective range at the cumulative point: it would be cumulative
+  expect_refused(b, ack_decoder(), "starts below 11");
+  b = good;
+  put_u16(b, 12, 300);
+  expect_refused(b, ack_decoder(), "selective_count 300 too big");
+  b = good;
+  put_u16(b, 30, 2);
+  expect_refused(b, ack_decoder(), "nack_count 2 needs 18 bytes");
+  b = good;
+  b[40] = 0;
+  expect_refused(b, ack_decoder(), "unknown reason 0");
+  b = good;
+  b[40] = 7;
+  expect_refused(b, ack_decoder(), "unknown reason 7");
+  b = good + "\x01";
+  expect_refused(b, ack_decoder(), "trailing");
+}
+
+TEST(upload_frames, done_roundtrip_both_variants) {
+  Decode dec = [](std::string_view b, std::string& e) {
+    UploadDone d;
+    return decode_upload_done(b, d, e);
+  };
+  UploadDone ok;
+  ok.slot = 2;
+  ok.file_size = 1ull << 33;
+  ok.file_hash = hash_of(9);
+  std::string wire;
+  encode_upload_done(wire, ok);
+  std::string body = body_of(wire, FrameType::UploadDone);
+  UploadDone d;
+  std::string err;
+  ASSERT_TRUE(decode_upload_done(body, d, err)) << err;
+  EXPECT_EQ(d.status, UploadStatus::Ok);
+  EXPECT_EQ(d.file_size, 1ull << 33);
+  EXPECT_EQ(d.file_hash, hash_of(9));
+  expect_truncations_refused(body, dec);
+
+  UploadDone bad;
+  bad.slot = 2;
+  bad.status = UploadStatus::Corrupt;
+  bad.message = "whole-file sha256 differs from the ticket";
+  wire.clear();
+  encode_upload_done(wire, bad);
+  body = body_of(wire, FrameType::UploadDone);
+  ASSERT_TRUE(decode_upload_done(body, d, err)) << err;
+  EXPECT_EQ(d.status, UploadStatus::Corrupt);
+  EXPECT_EQ(d.message, bad.message);
+  expect_truncations_refused(body, dec);
+  std::string longmsg = body.substr(0, 6) + "\x04\x01" + std::string(1025, 'm');
+  expect_refused(longmsg, dec, "limit 1024");
+}
+
+TEST(upload_frames, every_status_and_reason_has_a_name) {
+  for (uint16_t s = 0; s <= kUploadStatusMax; s++) {
+    EXPECT_STRNE(upload_status_name(static_cast<UploadStatus>(s)), "unknown") << s;
+  }
+  for (uint8_t r = 1; r <= kNackReasonMax; r++) {
+    EXPECT_STRNE(nack_reason_name(static_cast<NackReason>(r)), "unknown") << int(r);
+  }
+}
