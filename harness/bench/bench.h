@@ -17,5 +17,6 @@ struct Args {
 };
 
 int run_msgs(Args& args);
+int run_upload(Args& args);
 
 }  // namespace ferry::bench

@@ -40,6 +40,10 @@ static void usage(FILE* f) {
           "          --pairs N (100)  --seconds S (10)  --rate MSGS_PER_S (0 = flat out)\n"
           "          --window W (64, sends in flight per client when flat out)\n"
           "          --server HOST:PORT (default: start ferry-chatd from this build)\n"
+          "  upload  one file through ferry-chatd + ferry-resd with `ferry send-file`, against a\n"
+          "          raw TCP copy with fsync and against tus (@tus/server + tus-js-client,\n"
+          "          installed with npm), alternately. Reports medians and pairwise ratios.\n"
+          "          --size N[K|M|G] (1G)  --runs R (3)  --dir DIR (/var/tmp)  --no-tus\n"
           "\n"
           "--json prints one JSON object holding every figure instead of a table.\n");
 }
@@ -56,6 +60,8 @@ int main(int argc, char** argv) {
   int rc;
   if (mode == "msgs") {
     rc = ferry::bench::run_msgs(args);
+  } else if (mode == "upload") {
+    rc = ferry::bench::run_upload(args);
   } else {
     fprintf(stderr, "ferry-bench: unknown mode '%s'\n", mode.c_str());
     usage(stderr);

@@ -1,0 +1,297 @@
+// ferry-bench upload: the ferry upload against two baselines measured in the same run, on the
+// same file and the same file system:
+//   raw  - a plain TCP copy of the file into the file system, fsync at the end: the practical
+//          limit on this machine (the disk, not the network, bounds it);
+//   tus  - @tus/server with its file store and tus-js-client (npm), one PATCH for the file;
+//   ferry- `ferry send-file` from command start until the message is READY (every chunk and
+//          the whole file verified, the file durable on disk), run as its own process so its
+//          peak RSS is the SDK's.
+// The three run alternately --runs times; the report gives each one's median and the median
+// of the pairwise ratios (ferry/raw and ferry/tus of the same round), which is robust to this
+// noisy machine speeding up or slowing down between rounds.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/bench/bench.h"
+#include "harness/bench/stats.h"
+#include "tests/support/process.h"
+
+namespace ferry::bench {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+uint64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  double v = strtod(s.c_str(), &end);
+  switch (end && *end ? *end : ' ') {
+    case 'K': case 'k': v *= 1024; break;
+    case 'M': case 'm': v *= 1024 * 1024; break;
+    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
+    default: break;
+  }
+  return uint64_t(v);
+}
+
+// Writes `size` pseudo-random bytes (incompressible, distinct per block).
+bool make_file(const std::string& path, uint64_t size) {
+  FILE* f = fopen(path.c_str(), "wb");
+  if (!f) return false;
+  std::vector<uint64_t> block(1 << 17);  // 1 MiB
+  std::mt19937_64 rng(12345);
+  for (uint64_t done = 0; done < size;) {
+    for (auto& w : block) w = rng();
+    size_t n = size_t(std::min<uint64_t>(size - done, block.size() * 8));
+    if (fwrite(block.data(), 1, n, f) != n) {
+      fclose(f);
+      return false;
+    }
+    done += n;
+  }
+  return fclose(f) == 0;
+}
+
+// Raw baseline: one TCP stream on loopback into a file, fsync at the end. Returns MB/s.
+double raw_copy(const std::string& src, const std::string& dst) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof addr;
+  if (bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(ls, 1) != 0 ||
+      getsockname(ls, reinterpret_cast<sockaddr*>(&addr), &alen) != 0)
+    return 0;
+  double t0 = now_s();
+  uint64_t received = 0;
+  std::thread rx([&] {
+    int c = accept(ls, nullptr, nullptr);
+    int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::vector<char> buf(1 << 20);
+    ssize_t n;
+    while ((n = read(c, buf.data(), buf.size())) > 0) {
+      if (write(out, buf.data(), size_t(n)) != n) break;
+      received += uint64_t(n);
+    }
+    fsync(out);
+    close(out);
+    close(c);
+  });
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool ok = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  std::vector<char> buf(1 << 20);
+  ssize_t n;
+  while (ok && (n = read(in, buf.data(), buf.size())) > 0) {
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(s, buf.data() + off, size_t(n - off));
+      if (w <= 0) {
+        ok = false;
+        break;
+      }
+      off += w;
+    }
+  }
+  close(in);
+  close(s);
+  rx.join();
+  close(ls);
+  double secs = now_s() - t0;
+  uint64_t size = std::filesystem::file_size(src);
+  return ok && received == size ? double(size) / 1e6 / secs : 0;
+}
+
+struct Timed {
+  int status = -1;
+  double seconds = 0;
+  long max_rss_kb = 0;
+  std::string out;
+};
+
+// Runs argv to completion, timing it and reading its peak RSS from wait4().
+Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path) {
+  Timed t;
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int st = 0;
+  struct rusage ru = {};
+  wait4(pid, &st, 0, &ru);
+  t.seconds = now_s() - t0;
+  t.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  t.max_rss_kb = ru.ru_maxrss;
+  FILE* f = fopen(out_path.c_str(), "r");
+  if (f) {
+    char line[4096];
+    while (fgets(line, sizeof line, f)) t.out += line;
+    fclose(f);
+  }
+  return t;
+}
+
+// Installs the tus baseline (npm) into <build>/tus-bench once.
+std::string ensure_tus() {
+  std::string dir = std::string(FERRY_BIN_DIR) + "/../tus-bench";
+  std::string src = std::string(FERRY_SOURCE_DIR) + "/harness/bench/tus";
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"package.json", "server.mjs", "client.mjs"})
+    std::filesystem::copy_file(src + "/" + f, dir + "/" + f,
+                               std::filesystem::copy_options::overwrite_existing);
+  if (!std::filesystem::exists(dir + "/node_modules/@tus/server")) {
+    std::string cmd = "cd '" + dir + "' && npm install --no-audit --no-fund >&2";
+    if (system(cmd.c_str()) != 0) return "";
+  }
+  return dir;
+}
+
+double mb_s_from_json(const std::string& out) {
+  cJSON* j = cJSON_Parse(out.c_str());
+  double v = j ? cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mb_s")) : 0;
+  cJSON_Delete(j);
+  return v > 0 ? v : 0;
+}
+
+}  // namespace
+
+int run_upload(Args& args) {
+  uint64_t size = parse_size(args.take("--size", "1G"));
+  int runs = atoi(args.take("--runs", "3").c_str());
+  bool skip_tus = args.take_flag("--no-tus");
+  std::string base = args.take("--dir", "/var/tmp");
+  if (!args.rest.empty() || size == 0 || runs < 1) {
+    fprintf(stderr, "ferry-bench upload: bad arguments (see --help)\n");
+    return 2;
+  }
+  std::string work = base + "/ferry-bench-upload-" + std::to_string(getpid());
+  std::filesystem::create_directories(work);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{work};
+  std::string file = work + "/source.bin";
+  if (!make_file(file, size)) {
+    fprintf(stderr, "ferry-bench: cannot write %s\n", file.c_str());
+    return 1;
+  }
+  std::string tus_dir = skip_tus ? "" : ensure_tus();
+  if (!skip_tus && tus_dir.empty()) {
+    fprintf(stderr, "ferry-bench: npm install of the tus baseline failed (use --no-tus)\n");
+    return 1;
+  }
+
+  // ferry: chat + resource server on loopback, data on the same file system.
+  test::Process chatd, resd, tusd;
+  std::string secret = work + "/secret.key";
+  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
+                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"}) ||
+      !resd.start({test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0", "--data",
+                   work + "/res", "--secret-file", secret, "--chat", chatd.address()})) {
+    fprintf(stderr, "ferry-bench: cannot start ferry-chatd/ferry-resd\n");
+    return 1;
+  }
+  auto cli = [&](const std::string& state, std::vector<std::string> rest) {
+    std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
+                                     "--state", work + "/" + state};
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    return argv;
+  };
+  run_timed(cli("rx", {"register", "receiver", "bench-password"}), work + "/out.txt");
+  if (!skip_tus) {
+    std::filesystem::create_directories(work + "/tus");
+    if (!tusd.start({"node", tus_dir + "/server.mjs", work + "/tus"})) {
+      fprintf(stderr, "ferry-bench: cannot start the tus server\n");
+      return 1;
+    }
+  }
+
+  std::vector<double> raw, tus, fer, r_raw, r_tus;
+  long peak_rss_kb = 0;
+  for (int i = 0; i < runs; i++) {
+    double r = raw_copy(file, work + "/raw-copy.bin");
+    std::filesystem::remove(work + "/raw-copy.bin");
+    double t = 0;
+    if (!skip_tus) {
+      Timed tt = run_timed({"node", tus_dir + "/client.mjs",
+                            "http://" + tusd.address() + "/files", file, "0"},
+                           work + "/tus-out.txt");
+      t = tt.status == 0 ? mb_s_from_json(tt.out) : 0;
+      for (auto& e : std::filesystem::directory_iterator(work + "/tus"))
+        std::filesystem::remove(e.path());
+    }
+    // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
+    std::string sender = "s" + std::to_string(i);
+    run_timed(cli(sender, {"register", sender + "x", "bench-password"}), work + "/out.txt");
+    Timed ft = run_timed(cli(sender, {"send-file", "receiver", file, "--json"}), work + "/f.txt");
+    double f = ft.status == 0 ? double(size) / 1e6 / ft.seconds : 0;
+    peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
+    if (ft.status != 0) fprintf(stderr, "ferry-bench: send-file exited %d\n", ft.status);
+    raw.push_back(r);
+    tus.push_back(t);
+    fer.push_back(f);
+    if (r > 0) r_raw.push_back(f / r);
+    if (t > 0) r_tus.push_back(f / t);
+    if (!args.json)
+      printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s\n", i + 1, r, t, f);
+  }
+  resd.terminate();
+  chatd.terminate();
+  if (!skip_tus) tusd.terminate();
+
+  double raw_med = percentile(raw, 50), tus_med = percentile(tus, 50), f_med = percentile(fer, 50);
+  double ratio_raw = percentile(r_raw, 50), ratio_tus = percentile(r_tus, 50);
+  double rss_mb = double(peak_rss_kb) / 1024.0;
+  if (args.json) {
+    cJSON* j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "mode", "upload");
+    cJSON_AddNumberToObject(j, "size_bytes", double(size));
+    cJSON_AddNumberToObject(j, "runs", runs);
+    cJSON_AddNumberToObject(j, "ferry_mb_s", f_med);
+    cJSON_AddNumberToObject(j, "raw_mb_s", raw_med);
+    cJSON_AddNumberToObject(j, "tus_mb_s", tus_med);
+    cJSON_AddNumberToObject(j, "ratio_raw", ratio_raw);
+    cJSON_AddNumberToObject(j, "ratio_tus", ratio_tus);
+    cJSON_AddNumberToObject(j, "sdk_peak_rss_mb", rss_mb);
+    cJSON_AddStringToObject(j, "tus_settings", "tus-js-client 4.3.1, one PATCH (chunkSize Infinity), @tus/server 2.4.5 FileStore (no fsync)");
+    char* s = cJSON_PrintUnformatted(j);
+    printf("%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(j);
+  } else {
+    printf("ferry-bench upload: %.0f MiB, %d rounds (medians)\n", double(size) / 1048576.0, runs);
+    printf("  %-26s %10.0f MB/s\n", "raw TCP copy + fsync", raw_med);
+    printf("  %-26s %10.0f MB/s\n", "tus (one PATCH, no fsync)", tus_med);
+    printf("  %-26s %10.0f MB/s\n", "ferry send-file to READY", f_med);
+    printf("  %-26s %10.2f  (target >= 0.85)\n", "ferry / raw", ratio_raw);
+    printf("  %-26s %10.2f  (target >= 1.25)\n", "ferry / tus", ratio_tus);
+    printf("  %-26s %10.1f MB\n", "SDK process peak RSS", rss_mb);
+  }
+  return 0;
+}
+
+}  // namespace ferry::bench
