@@ -27,8 +27,12 @@ const char* const kUsage =
     "                           (default 127.0.0.1:7420; IPv6 as [::1]:7420)\n"
     "  --data DIR               data directory, created if missing; holds chat.db\n"
     "                           (default ./ferry-data)\n"
-    "  --config FILE            JSON file with any of the keys listen, data, kdf_iterations,\n"
-    "                           idle_timeout_ms, max_queue_bytes, sync\n"
+    "  --secret-file FILE       the HMAC key shared with ferry-resd (64 hex digits); signs\n"
+    "                           upload tickets and authenticates the resource server's link.\n"
+    "                           Created with a random key (mode 0600) if missing; give both\n"
+    "                           servers the same file (default DIR/secret.key under --data)\n"
+    "  --config FILE            JSON file with any of the keys listen, data, secret_file,\n"
+    "                           kdf_iterations, idle_timeout_ms, max_queue_bytes, sync\n"
     "  --kdf-iterations N       PBKDF2-HMAC-SHA256 iterations for new passwords\n"
     "                           (default 210000, minimum 1000)\n"
     "  --idle-timeout-ms N      close connections silent for N ms (default 30000, minimum 100);\n"
@@ -37,7 +41,12 @@ const char* const kUsage =
     "                           consumer (default 8388608, minimum 1024)\n"
     "  --sync normal|full       normal: commits survive kill -9 of the server (default);\n"
     "                           full: fsync each group commit, survives power loss\n"
-    "  --help                   show this help and exit\n";
+    "  --help                   show this help and exit\n"
+    "\n"
+    "Resource server link: ferry-chatd needs no flag for it. ferry-resd --chat HOST:PORT\n"
+    "connects to this server's --listen address, proves it holds the same secret file, and\n"
+    "announces the address clients should upload to; media sends fail with\n"
+    "no_resource_server until one has linked. See docs/operations.md.\n";
 
 bool parse_u64(const std::string& name, const std::string& text, uint64_t min, uint64_t max,
                uint64_t& out, std::string& err) {
@@ -60,6 +69,12 @@ bool apply(ChatdConfig& cfg, const std::string& key, const std::string& value, s
     cfg.listen = value;
   } else if (key == "data") {
     cfg.data = value;
+  } else if (key == "secret_file") {
+    if (value.empty()) {
+      err = "secret_file must not be empty";
+      return false;
+    }
+    cfg.secret_file = value;
   } else if (key == "kdf_iterations") {
     if (!parse_u64(key, value, 1000, 100000000, v, err)) return false;
     cfg.kdf_iterations = static_cast<uint32_t>(v);
@@ -121,6 +136,7 @@ struct Flag {
 };
 const Flag kFlags[] = {{"--listen", "listen"},
                        {"--data", "data"},
+                       {"--secret-file", "secret_file"},
                        {"--kdf-iterations", "kdf_iterations"},
                        {"--idle-timeout-ms", "idle_timeout_ms"},
                        {"--max-queue-bytes", "max_queue_bytes"},

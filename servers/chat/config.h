@@ -14,6 +14,9 @@ struct ChatdConfig {
   int64_t idle_timeout_ms = 30000;
   uint64_t max_queue_bytes = 8u << 20;
   std::string sync = "normal";  // "normal" or "full"
+  // The HMAC key shared with ferry-resd; empty means <data>/secret.key (resolved in main,
+  // after flags and file have both had their say about `data`).
+  std::string secret_file;
 };
 
 enum class ParseResult { Run, Help, Error };

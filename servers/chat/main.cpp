@@ -1,8 +1,10 @@
-// ferry-chatd: parses options, opens the store, and runs the core under the libuv adapter.
+// ferry-chatd: parses options, opens the store, loads the shared secret, and runs the core under
+// the libuv adapter.
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 
+#include "proto/ticket.h"
 #include "servers/chat/config.h"
 #include "servers/chat/core/chat_core.h"
 #include "servers/chat/store/sqlite_store.h"
@@ -42,7 +44,16 @@ int main(int argc, char** argv) {
   fprintf(stderr, "ferry-chatd: data in %s (sync=%s, kdf_iterations=%u)\n", db_path.c_str(),
           cfg.sync.c_str(), cfg.kdf_iterations);
 
+  std::string secret_path = cfg.secret_file.empty() ? cfg.data + "/secret.key" : cfg.secret_file;
+  std::string secret_key;
+  if (!ferry::proto::load_or_create_secret(secret_path, secret_key, err)) {
+    fprintf(stderr, "ferry-chatd: %s\n", err.c_str());
+    return 1;
+  }
+  fprintf(stderr, "ferry-chatd: shared secret from %s\n", secret_path.c_str());
+
   CoreConfig core_cfg;
+  core_cfg.secret_key = std::move(secret_key);
   core_cfg.kdf_iterations = cfg.kdf_iterations;
   core_cfg.idle_timeout_ms = cfg.idle_timeout_ms;
   // Pinging at a third of the timeout lets two pings go missing before the server gives up.

@@ -1,24 +1,31 @@
 // What: the real ferry-chatd binary, spoken to over raw TCP: bad bytes cut only the guilty
 // connection, an acknowledged message survives kill -9, SIGTERM exits 0 after telling
-// clients, slow readers are dropped, and the command line (--help, bad flags, --config with
-// flags overriding) behaves as documented.
+// clients, slow readers are dropped, the command line (--help, bad flags, --config with
+// flags overriding) behaves as documented, and the resource-server link works end to end: a
+// fake resd links with the shared secret file, a client's send_media gets a ticket for the
+// advertised address, and the resd's upload_done reaches both parties as a status push.
 // How: ferry::test::Process starts the server on 127.0.0.1:0 in a TempDir; a small blocking
 // socket client speaks the frame protocol with poll() timeouts (no sleeps).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 
 #include "proto/frame.h"
+#include "proto/hex.h"
 #include "proto/json.h"
+#include "proto/ticket.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -94,10 +101,21 @@ class RawClient {
     }
     return std::nullopt;
   }
-  bool hello() {
+  bool hello(std::string* challenge = nullptr) {
     send(FrameType::Hello, R"({"proto":1,"agent":"chatd_raw_test"})");
     auto f = recv();
-    return f && f->type == FrameType::Hello;
+    if (!f || f->type != FrameType::Hello) return false;
+    const cJSON* c = cJSON_GetObjectItem(f->body.get(), "challenge");
+    if (challenge && cJSON_IsString(c)) *challenge = c->valuestring;
+    return true;
+  }
+  // Next PUSH whose event is `event`, skipping others.
+  std::optional<Frame> push(const std::string& event, int timeout_ms = 10000) {
+    while (auto f = recv(timeout_ms)) {
+      const cJSON* e = cJSON_GetObjectItem(f->body.get(), "event");
+      if (f->type == FrameType::Push && cJSON_IsString(e) && event == e->valuestring) return f;
+    }
+    return std::nullopt;
   }
 
  private:
@@ -121,6 +139,16 @@ std::string account(const char* op, const char* user) {
 std::string send_req(const std::string& to, const std::string& cid, const std::string& text) {
   return R"({"op":"send","rid":2,"to":")" + to + R"(","cid":")" + cid + R"(","text":")" + text +
          R"("})";
+}
+
+// hex(HMAC-SHA256(key, "ferry-peer-v1:" + challenge)), as ferry-resd computes it.
+std::string peer_mac(const std::string& key, const std::string& challenge) {
+  std::string data = "ferry-peer-v1:" + challenge;
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
+  return ferry::proto::hex_encode(std::string(reinterpret_cast<char*>(out), n));
 }
 
 class ChatdRawTest : public ::testing::Test {
@@ -235,7 +263,7 @@ TEST_F(ChatdRawTest, slow_consumer_is_disconnected) {
 TEST_F(ChatdRawTest, help_documents_every_flag) {
   auto r = ferry::test::run({ferry::test::bin_path("ferry-chatd"), "--help"});
   EXPECT_EQ(r.status, 0);
-  for (const char* flag : {"--listen", "--data", "--config", "--kdf-iterations",
+  for (const char* flag : {"--listen", "--data", "--config", "--secret-file", "--kdf-iterations",
                            "--idle-timeout-ms", "--max-queue-bytes", "--sync", "--help"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
@@ -279,6 +307,112 @@ TEST_F(ChatdRawTest, config_file_is_used_and_flags_override_it) {
       ferry::test::run({ferry::test::bin_path("ferry-chatd"), "--config", dir_.sub("bad.json")});
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("colour"), std::string::npos);
+}
+
+TEST_F(ChatdRawTest, resource_link_upload_done_reaches_both_parties) {
+  std::string secret_file = dir_.sub("shared.key");
+  Process server;
+  ASSERT_TRUE(start(server, {"--secret-file", secret_file}));
+  std::string key, err;
+  ASSERT_TRUE(ferry::proto::load_or_create_secret(secret_file, key, err)) << err;  // chatd made it
+
+  RawClient alice(server.port()), bob(server.port()), resd(server.port());
+  ASSERT_TRUE(alice.hello() && bob.hello());
+  ASSERT_TRUE(ok(alice.rpc(account("register", "alice"))));
+  ASSERT_TRUE(ok(bob.rpc(account("register", "bob"))));
+  const std::string sha(64, 'd');
+  const std::string media = R"({"op":"send_media","rid":3,"to":"bob","cid":"cid-link-0001",)"
+                            R"("kind":"file","name":"report.pdf","size":4096,)"
+                            R"("mime":"application/pdf","sha256":")" + sha + R"("})";
+  auto early = alice.rpc(media);
+  ASSERT_TRUE(early);
+  EXPECT_NE(early->raw.find("no_resource_server"), std::string::npos) << early->raw;
+
+  // A wrong key is refused; the right one links and advertises the upload address.
+  std::string challenge;
+  ASSERT_TRUE(resd.hello(&challenge));
+  ASSERT_EQ(challenge.size(), 64u);
+  auto bad = resd.rpc(R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac("wrong", challenge) +
+                      R"(","advertise":"127.0.0.1:7999"})");
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->raw.find("auth_failed"), std::string::npos) << bad->raw;
+  auto linked = resd.rpc(R"({"op":"peer_auth","rid":2,"mac":")" + peer_mac(key, challenge) +
+                         R"(","advertise":"127.0.0.1:7999"})");
+  ASSERT_TRUE(ok(linked)) << (linked ? linked->raw : "no response");
+
+  auto sent = alice.rpc(media);
+  ASSERT_TRUE(ok(sent)) << (sent ? sent->raw : "no response");
+  const cJSON* upload = cJSON_GetObjectItem(sent->body.get(), "upload");
+  const cJSON* resource = cJSON_GetObjectItem(upload, "resource");
+  ASSERT_TRUE(cJSON_IsString(resource));
+  EXPECT_STREQ(resource->valuestring, "127.0.0.1:7999");
+  ferry::proto::TicketClaims claims;
+  const cJSON* ticket = cJSON_GetObjectItem(upload, "ticket");
+  ASSERT_TRUE(cJSON_IsString(ticket));
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  ASSERT_EQ(ferry::proto::ticket_verify(ticket->valuestring, key, ferry::proto::TicketKind::Upload,
+                                        now_ms, claims),
+            ferry::proto::TicketError::Ok);
+  EXPECT_EQ(claims.size, 4096u);
+  EXPECT_EQ(claims.sha256_hex, sha);
+  uint64_t id = claims.message_id;
+  auto pushed = bob.push("message");
+  ASSERT_TRUE(pushed);
+  EXPECT_NE(pushed->raw.find("\"status\":\"uploading\""), std::string::npos) << pushed->raw;
+
+  std::string mid = std::to_string(id);
+  ASSERT_TRUE(ok(resd.rpc(R"({"op":"upload_progress","rid":3,"message_id":)" + mid +
+                          R"(,"done":2048,"total":4096})")));
+  auto progress = bob.push("progress");
+  ASSERT_TRUE(progress);
+  EXPECT_NE(progress->raw.find("\"done\":2048"), std::string::npos) << progress->raw;
+  // Peer connections take only peer ops.
+  auto refused = resd.rpc(R"({"op":"sync","rid":4})");
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->raw.find("unknown_op"), std::string::npos) << refused->raw;
+
+  const std::string done = R"({"op":"upload_done","rid":5,"message_id":)" + mid +
+                           R"(,"size":4096,"sha256":")" + sha + R"("})";
+  auto d = resd.rpc(done);
+  ASSERT_TRUE(ok(d)) << (d ? d->raw : "no response");
+  EXPECT_NE(d->raw.find("\"status\":\"ready\""), std::string::npos);
+  for (RawClient* c : {&alice, &bob}) {
+    auto st = c->push("status");
+    ASSERT_TRUE(st);
+    EXPECT_NE(st->raw.find("\"status\":\"ready\""), std::string::npos) << st->raw;
+    EXPECT_NE(st->raw.find("\"message_id\":" + mid), std::string::npos) << st->raw;
+  }
+  EXPECT_TRUE(ok(resd.rpc(done)));  // the resd's outbox re-sends: still ready
+
+  // Ready survives kill -9, and the restarted chatd keeps the same secret file.
+  server.kill9();
+  Process again;
+  ASSERT_TRUE(start(again, {"--secret-file", secret_file}));
+  RawClient bob2(again.port());
+  ASSERT_TRUE(bob2.hello());
+  ASSERT_TRUE(ok(bob2.rpc(account("login", "bob"))));
+  auto s = bob2.rpc(R"({"op":"sync","rid":6})");
+  ASSERT_TRUE(ok(s));
+  EXPECT_NE(s->raw.find("\"status\":\"ready\""), std::string::npos) << s->raw;
+  std::string key2;
+  ASSERT_TRUE(ferry::proto::load_or_create_secret(secret_file, key2, err));
+  EXPECT_EQ(key2, key);
+}
+
+TEST_F(ChatdRawTest, secret_file_defaults_into_the_data_directory) {
+  Process server;
+  ASSERT_TRUE(start(server));
+  EXPECT_TRUE(std::filesystem::exists(dir_.sub("data") + "/secret.key"));
+  auto perms = std::filesystem::status(dir_.sub("data") + "/secret.key").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::others_read, std::filesystem::perms::none);
+  EXPECT_EQ(server.terminate(), 0);
+  std::ofstream(dir_.sub("bad.key")) << "not hex\n";
+  auto bad = ferry::test::run({ferry::test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0",
+                               "--data", dir_.sub("data2"), "--secret-file", dir_.sub("bad.key")});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("bad.key"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -43,8 +43,18 @@ struct CoreConfig {
   int64_t heartbeat_ms = 10000;
   uint32_t max_frame = proto::kDefaultMaxBody;
   int error_streak_max = 32;
-  // Source of salts and tokens; null means proto::random_bytes (OpenSSL RAND_bytes).
+  // Source of salts, tokens and HELLO challenges; null means proto::random_bytes (OpenSSL).
   std::function<std::string(size_t)> random_bytes;
+  // The shared HMAC key (raw bytes, from proto::load_or_create_secret): signs upload tickets
+  // and checks a resource server's peer_auth. Empty: no resource server can link.
+  std::string secret_key;
+  int64_t upload_ticket_lifetime_ms = 24 * 3600 * 1000;
+  // How far back a linking resource server is sent `cancel` events (section 7).
+  int64_t cancel_catchup_ms = 7 * 24 * 3600 * 1000LL;
+  // Response bodies of sync/history stop growing past this (at least one message is always
+  // returned; `more` tells the client to page on). Media thumbnails make a message up to
+  // ~87 KiB, so 1000 of them would otherwise be an 87 MiB frame.
+  size_t page_bytes_max = 4u << 20;
 };
 
 // Password hashing to run off the network loop (see password.h).
@@ -84,9 +94,15 @@ class ChatCore {
 
   size_t connection_count() const { return conns_.size(); }
   size_t pending_sends() const { return batch_.size(); }
+  // The address clients are given for the resource server: the `advertise` of the latest
+  // successful peer_auth. It outlives the peer connection (see peer.cpp); empty until a
+  // resource server has linked since this core started.
+  const std::string& resource_address() const { return resource_address_; }
+  size_t peer_count() const { return peers_.size(); }
 
  private:
-  enum class State { Connected, Greeted, Authenticated };
+  // Peer: a resource server that passed peer_auth; only peer ops are allowed on it.
+  enum class State { Connected, Greeted, Authenticated, Peer };
 
   struct Conn {
     ConnId id = 0;
@@ -102,6 +118,7 @@ class ChatCore {
     // in the decoder until then, so requests are still answered in arrival order.
     uint64_t hash_job = 0;
     uint32_t pending_sends = 0;  // this connection's sends in the uncommitted batch
+    std::string challenge;       // hex, sent in HELLO; a peer_auth MAC covers it
     std::string out;
   };
 
@@ -163,9 +180,33 @@ class ChatCore {
   void op_send(Conn& c, uint64_t rid, const cJSON* req);
   void op_sync(Conn& c, uint64_t rid, const cJSON* req);
   void op_history(Conn& c, uint64_t rid, const cJSON* req);
+  void enqueue_send(Conn& c, uint64_t rid, NewMessage m);
+  void answer_send(Conn& c, uint64_t rid, const StoredMessage& m, const std::string& json,
+                   bool duplicate);
   std::string message_json(const StoredMessage& m);
-  void respond_messages(Conn& c, uint64_t rid, const std::vector<StoredMessage>& msgs, bool more);
+  void respond_messages(Conn& c, uint64_t rid, const std::vector<StoredMessage>& msgs, bool more,
+                        bool keep_newest);
   void push_message(const StoredMessage& m, ConnId origin, const std::string& json);
+
+  // media.cpp: client ops on media messages (section 6).
+  void op_send_media(Conn& c, uint64_t rid, const cJSON* req);
+  void op_upload_ticket(Conn& c, uint64_t rid, const cJSON* req);
+  void op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req);
+  bool read_media(Conn& c, uint64_t rid, const cJSON* req, const std::string& kind,
+                  MediaInfo& media);
+  bool find_own_upload(Conn& c, uint64_t rid, const cJSON* req, StoredMessage& m);
+  std::string upload_json(const StoredMessage& m);
+  void push_status(const StoredMessage& m, ConnId origin);
+  void push_to_parties(const StoredMessage& m, ConnId origin, const std::string& body);
+
+  // peer.cpp: the resource-server link (section 7).
+  void op_peer_auth(Conn& c, uint64_t rid, const cJSON* req);
+  void op_upload_progress(Conn& c, uint64_t rid, const cJSON* req);
+  void op_upload_done(Conn& c, uint64_t rid, const cJSON* req);
+  bool require_peer(Conn& c, uint64_t rid);
+  bool find_media_for_peer(Conn& c, uint64_t rid, uint64_t id, StoredMessage& m);
+  void push_progress(const StoredMessage& m, uint64_t done);
+  void push_cancel(uint64_t message_id, Conn* only);
 
   ChatStore& store_;
   CoreConfig config_;
@@ -175,9 +216,11 @@ class ChatCore {
 
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
   std::unordered_map<uint64_t, std::vector<ConnId>> routes_;  // user id -> authenticated conns
-  std::vector<ConnId> dirty_;    // connections with output, in first-output order
-  size_t dirty_pos_ = 0;         // poll_send() progress through dirty_
-  std::vector<ConnId> closing_;  // connections to close once their output is drained
+  std::vector<ConnId> peers_;     // linked resource servers, oldest first
+  std::string resource_address_;  // see resource_address()
+  std::vector<ConnId> dirty_;     // connections with output, in first-output order
+  size_t dirty_pos_ = 0;          // poll_send() progress through dirty_
+  std::vector<ConnId> closing_;   // connections to close once their output is drained
 
   // Name cache: users are never renamed or deleted, so entries never go stale.
   std::unordered_map<std::string, uint64_t> id_by_name_;

@@ -2,6 +2,7 @@
 // buffering and the idle timeout. Request semantics live in request.cpp and its neighbours.
 #include <algorithm>
 
+#include "proto/hex.h"
 #include "servers/chat/core/chat_core.h"
 
 namespace ferry::chat {
@@ -116,6 +117,9 @@ void ChatCore::on_hello(Conn& c, std::string_view body) {
   proto::json_set_u64(h.get(), "max_frame", config_.max_frame);
   proto::json_set_i64(h.get(), "heartbeat_ms", config_.heartbeat_ms);
   proto::json_set_i64(h.get(), "idle_timeout_ms", config_.idle_timeout_ms);
+  // Fresh per connection, so a peer_auth MAC seen on one connection is useless on another.
+  c.challenge = proto::hex_encode(random(32));
+  proto::json_set_string(h.get(), "challenge", c.challenge);
   send_frame(c, FrameType::Hello, proto::json_print(h.get()));
 }
 
@@ -156,6 +160,11 @@ void ChatCore::count_error(Conn& c) {
 void ChatCore::route_add(Conn& c) { routes_[c.user_id].push_back(c.id); }
 
 void ChatCore::route_remove(Conn& c) {
+  if (c.state == State::Peer) {
+    // The advertised address stays: see peer.cpp for why.
+    peers_.erase(std::remove(peers_.begin(), peers_.end(), c.id), peers_.end());
+    return;
+  }
   if (c.state != State::Authenticated) return;
   auto it = routes_.find(c.user_id);
   if (it == routes_.end()) return;

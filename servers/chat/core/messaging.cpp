@@ -1,4 +1,5 @@
-// ChatCore, messaging: send with group commit and idempotent retries, sync, history, pushes.
+// ChatCore, messaging: send with group commit and idempotent retries, sync, history, pushes,
+// and the MESSAGE object. send_media (media.cpp) joins the same batch through enqueue_send().
 //
 // A send is validated at once and joins batch_; flush() stores the whole batch in one
 // transaction and only then answers and pushes, in id order. So an acknowledged message is
@@ -32,13 +33,35 @@ void ChatCore::op_send(Conn& c, uint64_t rid, const cJSON* req) {
     if (failed) return respond_error(c, rid, "internal", store_.last_error());
     return respond_error(c, rid, "unknown_user", "no user named '" + to + "'");
   }
-  auto key = std::make_pair(c.user_id, cid);
+  NewMessage m;
+  m.sender = c.user_id;
+  m.receiver = receiver;
+  m.cid = std::move(cid);
+  m.kind = "text";
+  m.text = std::move(text);
+  enqueue_send(c, rid, std::move(m));
+}
+
+namespace {
+// The batch-local twin of the store's duplicate rule: same receiver and content.
+bool same_new_message(const NewMessage& a, const NewMessage& b) {
+  if (a.receiver != b.receiver || a.kind != b.kind || a.text != b.text ||
+      a.has_media != b.has_media) {
+    return false;
+  }
+  return !a.has_media || (a.media.name == b.media.name && a.media.size == b.media.size &&
+                          a.media.sha256 == b.media.sha256);
+}
+}  // namespace
+
+// Adds a validated send (text or media) to the group-commit batch; flush() answers it.
+void ChatCore::enqueue_send(Conn& c, uint64_t rid, NewMessage m) {
+  auto key = std::make_pair(c.user_id, m.cid);
   auto it = batch_by_cid_.find(key);
   if (it != batch_by_cid_.end()) {
     // A retry of a send that is still in this batch: it shares the original's fate.
-    const NewMessage& orig = batch_[it->second];
-    if (orig.receiver != receiver || orig.text != text) {
-      return respond_error(c, rid, "cid_conflict", "cid '" + cid + "' names another message");
+    if (!same_new_message(batch_[it->second], m)) {
+      return respond_error(c, rid, "cid_conflict", "cid '" + m.cid + "' names another message");
     }
     waiters_.push_back(Waiter{c.id, rid, it->second, true});
     c.pending_sends++;
@@ -46,7 +69,7 @@ void ChatCore::op_send(Conn& c, uint64_t rid, const cJSON* req) {
   }
   batch_by_cid_.emplace(std::move(key), batch_.size());
   waiters_.push_back(Waiter{c.id, rid, batch_.size(), false});
-  batch_.push_back(NewMessage{c.user_id, receiver, std::move(cid), "text", std::move(text)});
+  batch_.push_back(std::move(m));
   c.pending_sends++;
 }
 
@@ -86,27 +109,27 @@ void ChatCore::flush(int64_t now_ms) {
       respond_error(*c, w.rid, "cid_conflict", "cid '" + o.message.cid + "' names another message");
       continue;
     }
-    bool duplicate = w.duplicate || o.result == PutResult::Duplicate;
-    std::string fields = "\"message\":" + json[w.index] +
-                         (duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false");
-    respond_raw_ok(*c, w.rid, fields);
+    answer_send(*c, w.rid, o.message, json[w.index],
+                w.duplicate || o.result == PutResult::Duplicate);
   }
+}
+
+// A media message still uploading also gets a fresh upload ticket, so a retry after a lost
+// answer can upload too.
+void ChatCore::answer_send(Conn& c, uint64_t rid, const StoredMessage& m, const std::string& json,
+                           bool duplicate) {
+  std::string fields =
+      "\"message\":" + json + (duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false");
+  if (m.has_media && m.status == MessageStatus::Uploading) {
+    fields += ",\"upload\":" + upload_json(m);
+  }
+  respond_raw_ok(c, rid, fields);
 }
 
 // Pushes to every connection of the receiver and of the sender, except the connection the
 // send came from (it gets the RESPONSE). For a note-to-self both sets are the same user.
 void ChatCore::push_message(const StoredMessage& m, ConnId origin, const std::string& json) {
-  std::string body = "{\"event\":\"message\",\"message\":" + json + "}";
-  auto push_to = [&](uint64_t user) {
-    auto it = routes_.find(user);
-    if (it == routes_.end()) return;
-    for (ConnId id : it->second) {
-      if (id == origin) continue;
-      if (Conn* c = find(id)) send_frame(*c, FrameType::Push, body);
-    }
-  };
-  push_to(m.receiver);
-  if (m.sender != m.receiver) push_to(m.sender);
+  push_to_parties(m, origin, "{\"event\":\"message\",\"message\":" + json + "}");
 }
 
 std::string ChatCore::message_json(const StoredMessage& m) {
@@ -116,17 +139,52 @@ std::string ChatCore::message_json(const StoredMessage& m) {
   proto::json_set_string(j.get(), "from", user_name(m.sender));
   proto::json_set_string(j.get(), "to", user_name(m.receiver));
   proto::json_set_string(j.get(), "kind", m.kind);
-  proto::json_set_string(j.get(), "text", m.text);
+  if (!m.has_media) proto::json_set_string(j.get(), "text", m.text);
   proto::json_set_i64(j.get(), "ts", m.ts);
+  proto::json_set_string(j.get(), "status", message_status_name(m.status));
+  if (m.has_media) {
+    cJSON* media = cJSON_AddObjectToObject(j.get(), "media");
+    if (!media) abort();
+    proto::json_set_string(media, "name", m.media.name);
+    proto::json_set_u64(media, "size", m.media.size);
+    proto::json_set_string(media, "mime", m.media.mime);
+    proto::json_set_string(media, "sha256", m.media.sha256);
+    proto::json_set_u64(media, "width", m.media.width);
+    proto::json_set_u64(media, "height", m.media.height);
+    proto::json_set_u64(media, "duration_ms", m.media.duration_ms);
+    if (!m.media.thumb.empty())
+      proto::json_set_string(media, "thumb", base64_encode(m.media.thumb));
+    proto::json_set_u64(j.get(), "progress", m.progress);
+  }
   return proto::json_print(j.get());
 }
 
+// Answers a page of messages. Past config_.page_bytes_max the page is cut short (never below
+// one message) and `more` set. sync keeps the oldest messages (it pages forward from the last
+// id); history keeps the newest (it pages backward from the first id), so the cut is on the
+// side the client pages towards.
 void ChatCore::respond_messages(Conn& c, uint64_t rid, const std::vector<StoredMessage>& msgs,
-                                bool more) {
+                                bool more, bool keep_newest) {
+  std::vector<std::string> newest;  // history only: printed newest first, then reversed
   std::string fields = "\"messages\":[";
-  for (size_t i = 0; i < msgs.size(); i++) {
-    if (i) fields += ',';
-    fields += message_json(msgs[i]);
+  size_t bytes = 0;
+  for (size_t k = 0; k < msgs.size(); k++) {
+    std::string one = message_json(keep_newest ? msgs[msgs.size() - 1 - k] : msgs[k]);
+    if (k > 0 && bytes + one.size() > config_.page_bytes_max) {
+      more = true;
+      break;
+    }
+    bytes += one.size() + 1;
+    if (keep_newest) {
+      newest.push_back(std::move(one));
+      continue;
+    }
+    if (k > 0) fields += ',';
+    fields += one;
+  }
+  for (size_t i = newest.size(); i-- > 0;) {
+    fields += newest[i];
+    if (i > 0) fields += ',';
   }
   fields += more ? "],\"more\":true" : "],\"more\":false";
   respond_raw_ok(c, rid, fields);
@@ -157,7 +215,7 @@ void ChatCore::op_sync(Conn& c, uint64_t rid, const cJSON* req) {
   if (store_.sync(c.user_id, since, static_cast<uint32_t>(limit), msgs, more) != StoreStatus::Ok) {
     return respond_error(c, rid, "internal", store_.last_error());
   }
-  respond_messages(c, rid, msgs, more);
+  respond_messages(c, rid, msgs, more, false);
 }
 
 void ChatCore::op_history(Conn& c, uint64_t rid, const cJSON* req) {
@@ -182,7 +240,7 @@ void ChatCore::op_history(Conn& c, uint64_t rid, const cJSON* req) {
       StoreStatus::Ok) {
     return respond_error(c, rid, "internal", store_.last_error());
   }
-  respond_messages(c, rid, msgs, more);
+  respond_messages(c, rid, msgs, more, true);
 }
 
 }  // namespace ferry::chat

@@ -25,12 +25,28 @@ void ChatCore::on_request(Conn& c, std::string_view body, int64_t now_ms) {
   }
   // Keep this connection's answers in arrival order: anything after a send waits for that
   // send's commit. Pipelines mixing sends with other ops are rare, so the extra commit is cheap.
-  if (op != "send" && c.pending_sends > 0) {
+  if (op != "send" && op != "send_media" && c.pending_sends > 0) {
     flush(now_ms);
     if (c.closing) return;  // the commit's answers cut this connection off (too_many_errors)
   }
   const cJSON* r = req.get();
+  if (c.state == State::Peer) {
+    // A resource server's connection speaks only the link's ops (section 7).
+    if (op == "upload_progress") return op_upload_progress(c, rid, r);
+    if (op == "upload_done") return op_upload_done(c, rid, r);
+    if (op == "peer_auth") {
+      return respond_error(c, rid, "already_authenticated", "this peer connection is linked");
+    }
+    return respond_error(c, rid, "unknown_op",
+                         "op '" + op + "' is not allowed on a peer connection");
+  }
   if (op == "send") return op_send(c, rid, r);
+  if (op == "send_media") return op_send_media(c, rid, r);
+  if (op == "upload_ticket") return op_upload_ticket(c, rid, r);
+  if (op == "cancel_upload") return op_cancel_upload(c, rid, r);
+  if (op == "peer_auth") return op_peer_auth(c, rid, r);
+  if (op == "upload_progress") return op_upload_progress(c, rid, r);
+  if (op == "upload_done") return op_upload_done(c, rid, r);
   if (op == "sync") return op_sync(c, rid, r);
   if (op == "history") return op_history(c, rid, r);
   if (op == "register") return op_register(c, rid, r);

@@ -26,14 +26,50 @@ struct UserRecord {
   uint32_t iterations = 0;
 };
 
+// A message's lifecycle (docs/protocol.md section 6). Text messages are always Sent; a media
+// message starts Uploading (or Ready at once by instant send) and ends Ready, Cancelled or
+// Failed. Only Uploading ever changes.
+enum class MessageStatus { Sent, Uploading, Ready, Cancelled, Failed };
+inline const char* message_status_name(MessageStatus s) {
+  switch (s) {
+    case MessageStatus::Sent:
+      return "sent";
+    case MessageStatus::Uploading:
+      return "uploading";
+    case MessageStatus::Ready:
+      return "ready";
+    case MessageStatus::Cancelled:
+      return "cancelled";
+    case MessageStatus::Failed:
+      return "failed";
+  }
+  return "sent";
+}
+
+// The metadata of a media message, as the sender announced it. `thumb` holds raw JPEG bytes.
+struct MediaInfo {
+  std::string name;
+  uint64_t size = 0;
+  std::string mime;
+  std::string sha256;  // 64 lowercase hex digits
+  uint64_t width = 0;
+  uint64_t height = 0;
+  uint64_t duration_ms = 0;
+  std::string thumb;
+};
+
 struct StoredMessage {
   uint64_t id = 0;
   uint64_t sender = 0;
   uint64_t receiver = 0;
   std::string cid;
   std::string kind;
-  std::string text;
-  int64_t ts = 0;  // commit time, ms since the Unix epoch
+  std::string text;  // empty for media messages
+  int64_t ts = 0;    // commit time, ms since the Unix epoch
+  MessageStatus status = MessageStatus::Sent;
+  uint64_t progress = 0;  // media: bytes the resource server holds (last relayed value)
+  bool has_media = false;
+  MediaInfo media;
 };
 
 struct NewMessage {
@@ -42,12 +78,14 @@ struct NewMessage {
   std::string cid;
   std::string kind;
   std::string text;
+  bool has_media = false;  // then stored Uploading, or Ready by instant send
+  MediaInfo media;
 };
 
 // What happened to one message of a put_messages() batch.
 enum class PutResult {
   Inserted,   // stored now with a fresh id
-  Duplicate,  // (sender, cid) already stored with the same receiver and text: the original
+  Duplicate,  // (sender, cid) already stored with the same receiver and content: the original
   Conflict,   // (sender, cid) already stored for a different message
 };
 
@@ -73,7 +111,10 @@ class ChatStore {
   virtual StoreStatus delete_session(const std::string& token_hash) = 0;
 
   // Stores the batch in ONE transaction, all or nothing; `out` gets one outcome per input, in
-  // order. Fresh ids are assigned in batch order, so they ascend along the batch.
+  // order. Fresh ids are assigned in batch order, so they ascend along the batch. A media
+  // message is stored Uploading, or Ready with progress = size when the same sender already
+  // has a Ready media message with the same sha256 and size (instant send); text messages
+  // cost no extra query.
   virtual StoreStatus put_messages(const std::vector<NewMessage>& batch, int64_t ts,
                                    std::vector<PutOutcome>& out) = 0;
 
@@ -83,6 +124,17 @@ class ChatStore {
   // The newest `limit` messages between a and b with id < before (0 = no bound), ascending.
   virtual StoreStatus history(uint64_t a, uint64_t b, uint64_t before, uint32_t limit,
                               std::vector<StoredMessage>& out, bool& more) = 0;
+
+  // One message by id (any status).
+  virtual StoreStatus find_message(uint64_t id, StoredMessage& out) = 0;
+  // Moves an Uploading media message to `to` (Ready, Cancelled or Failed) at `now_ms`; Ready
+  // also sets progress to the size. NotFound when the message is not (or no longer) Uploading.
+  virtual StoreStatus finish_upload(uint64_t id, MessageStatus to, int64_t now_ms) = 0;
+  // Raises the progress of an Uploading message (never lowers it). NotFound when nothing
+  // changed.
+  virtual StoreStatus set_progress(uint64_t id, uint64_t progress) = 0;
+  // Ids of messages cancelled at or after `since_ms`, ascending.
+  virtual StoreStatus cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) = 0;
 
   virtual const std::string& last_error() const = 0;
 };

@@ -38,7 +38,43 @@ CREATE INDEX idx_msg_receiver ON messages(receiver, id);
 CREATE INDEX idx_msg_conv ON messages(lo, hi, id);
 )sql";
 
-const char* const kMsgColumns = "id, sender, receiver, cid, kind, text, ts";
+// Schema version 2: media messages (docs/protocol.md section 6). The media columns live in
+// the messages row rather than a side table so that sync and history stay one index scan and
+// the instant-send index can cover (sender, sha256, size). They are NULL for text rows, which
+// costs SQLite one header byte each; ADD COLUMN with a constant default rewrites nothing, so
+// the migration is instant however many messages exist. The thumbnail is the last column:
+// SQLite stops decoding a row at the last column asked for, and it is NULL for text anyway.
+// Partial indexes keep both lookups small: only ready media rows, only cancelled rows.
+const char* const kSchemaV2 = R"sql(
+ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'sent';
+ALTER TABLE messages ADD COLUMN status_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN media_name TEXT;
+ALTER TABLE messages ADD COLUMN media_size INTEGER;
+ALTER TABLE messages ADD COLUMN media_mime TEXT;
+ALTER TABLE messages ADD COLUMN media_sha256 TEXT;
+ALTER TABLE messages ADD COLUMN media_width INTEGER;
+ALTER TABLE messages ADD COLUMN media_height INTEGER;
+ALTER TABLE messages ADD COLUMN media_duration_ms INTEGER;
+ALTER TABLE messages ADD COLUMN media_thumb BLOB;
+CREATE INDEX idx_msg_ready ON messages(sender, media_sha256, media_size) WHERE status = 'ready';
+CREATE INDEX idx_msg_cancelled ON messages(status_ms) WHERE status = 'cancelled';
+)sql";
+
+const char* const kMsgColumns =
+    "id, sender, receiver, cid, kind, text, ts, status, progress, media_name, media_size, "
+    "media_mime, media_sha256, media_width, media_height, media_duration_ms, media_thumb";
+
+// Migration steps: kSteps[v] moves a database from user_version v to v + 1.
+const char* const kSteps[] = {kSchemaV1, kSchemaV2};
+
+MessageStatus status_from_name(const std::string& s) {
+  if (s == "uploading") return MessageStatus::Uploading;
+  if (s == "ready") return MessageStatus::Ready;
+  if (s == "cancelled") return MessageStatus::Cancelled;
+  if (s == "failed") return MessageStatus::Failed;
+  return MessageStatus::Sent;
+}
 
 // Resets a statement when the scope ends so no query leaves a read transaction open.
 struct StmtScope {
@@ -72,6 +108,29 @@ void read_message_row(sqlite3_stmt* st, StoredMessage& m) {
   m.kind = column_string(st, 4);
   m.text = column_string(st, 5);
   m.ts = sqlite3_column_int64(st, 6);
+  m.status = status_from_name(column_string(st, 7));
+  m.progress = static_cast<uint64_t>(sqlite3_column_int64(st, 8));
+  m.has_media = sqlite3_column_type(st, 12) != SQLITE_NULL;
+  m.media = MediaInfo{};
+  if (!m.has_media) return;
+  m.media.name = column_string(st, 9);
+  m.media.size = static_cast<uint64_t>(sqlite3_column_int64(st, 10));
+  m.media.mime = column_string(st, 11);
+  m.media.sha256 = column_string(st, 12);
+  m.media.width = static_cast<uint64_t>(sqlite3_column_int64(st, 13));
+  m.media.height = static_cast<uint64_t>(sqlite3_column_int64(st, 14));
+  m.media.duration_ms = static_cast<uint64_t>(sqlite3_column_int64(st, 15));
+  m.media.thumb = column_string(st, 16);
+}
+
+// Same receiver and content: a retry of the original rather than a new message under an old cid.
+bool same_content(const StoredMessage& a, const NewMessage& b) {
+  if (a.receiver != b.receiver || a.kind != b.kind || a.text != b.text ||
+      a.has_media != b.has_media) {
+    return false;
+  }
+  return !a.has_media || (a.media.name == b.media.name && a.media.size == b.media.size &&
+                          a.media.sha256 == b.media.sha256);
 }
 
 }  // namespace
@@ -165,11 +224,12 @@ bool SqliteStore::exec(const char* sql, std::string& err) {
   return true;
 }
 
+int SqliteStore::schema_version() { return static_cast<int>(sizeof kSteps / sizeof kSteps[0]); }
+
 // Each step moves user_version forward by one inside a transaction, so a crash mid-migration
 // leaves the previous version intact. Add new steps at the end; never edit a shipped one.
 bool SqliteStore::migrate(std::string& err) {
-  static const char* const kSteps[] = {kSchemaV1};
-  const int latest = static_cast<int>(sizeof kSteps / sizeof kSteps[0]);
+  const int latest = schema_version();
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK) {
     err = sqlite3_errmsg(db_);
@@ -209,8 +269,10 @@ bool SqliteStore::prepare_all(std::string& err) {
       "INSERT INTO sessions(token_hash, user_id, created_ms) VALUES(?1, ?2, ?3)",
       "SELECT user_id FROM sessions WHERE token_hash = ?1",
       "DELETE FROM sessions WHERE token_hash = ?1",
-      "INSERT INTO messages(sender, receiver, lo, hi, cid, kind, text, ts) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(sender, cid) DO NOTHING",
+      "INSERT INTO messages(sender, receiver, lo, hi, cid, kind, text, ts, status, status_ms, "
+      "progress, media_name, media_size, media_mime, media_sha256, media_width, media_height, "
+      "media_duration_ms, media_thumb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?10, ?11, "
+      "?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT(sender, cid) DO NOTHING",
       "SELECT " + cols + " FROM messages WHERE sender = ?1 AND cid = ?2",
       "SELECT " + cols +
           " FROM ("
@@ -227,6 +289,15 @@ bool SqliteStore::prepare_all(std::string& err) {
       "SELECT " + cols +
           " FROM messages INDEXED BY idx_msg_conv"
           " WHERE lo = ?1 AND hi = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+      "SELECT 1 FROM messages INDEXED BY idx_msg_ready"
+      " WHERE sender = ?1 AND media_sha256 = ?2 AND media_size = ?3 AND status = 'ready' LIMIT 1",
+      "SELECT " + cols + " FROM messages WHERE id = ?1",
+      "UPDATE messages SET status = ?2, status_ms = ?3,"
+      " progress = CASE WHEN ?2 = 'ready' THEN media_size ELSE progress END"
+      " WHERE id = ?1 AND status = 'uploading'",
+      "UPDATE messages SET progress = ?2 WHERE id = ?1 AND status = 'uploading' AND progress < ?2",
+      "SELECT id FROM messages INDEXED BY idx_msg_cancelled"
+      " WHERE status = 'cancelled' AND status_ms >= ?1 ORDER BY id",
   };
   for (int i = 0; i < kStmtCount; i++) {
     if (sqlite3_prepare_v3(db_, sql[i].c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
@@ -316,7 +387,30 @@ StoreStatus SqliteStore::delete_session(const std::string& token_hash) {
   return sqlite3_changes(db_) > 0 ? StoreStatus::Ok : StoreStatus::NotFound;
 }
 
+// Instant send: this sender already stored these bytes once (same sha256 and size), so the
+// resource server has them and the new message is Ready without an upload. Only the sender's
+// own messages count: knowing a hash must not grant another user's file.
+StoreStatus SqliteStore::ready_copy_exists(const NewMessage& m, bool& exists) {
+  sqlite3_stmt* st = stmts_[kReadyBySha];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(m.sender));
+  bind_text(st, 2, m.media.sha256);
+  sqlite3_bind_int64(st, 3, to_i64(m.media.size));
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("find ready media");
+  exists = rc == SQLITE_ROW;
+  return StoreStatus::Ok;
+}
+
 StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome& out) {
+  MessageStatus status = MessageStatus::Sent;
+  uint64_t progress = 0;
+  if (m.has_media) {
+    bool instant = false;
+    if (ready_copy_exists(m, instant) != StoreStatus::Ok) return StoreStatus::Failed;
+    status = instant ? MessageStatus::Ready : MessageStatus::Uploading;
+    progress = instant ? m.media.size : 0;
+  }
   {
     sqlite3_stmt* st = stmts_[kMsgInsert];
     StmtScope scope{st};
@@ -328,16 +422,33 @@ StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome&
     bind_text(st, 6, m.kind);
     bind_text(st, 7, m.text);
     sqlite3_bind_int64(st, 8, ts);
+    sqlite3_bind_text(st, 9, message_status_name(status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, to_i64(progress));
+    if (m.has_media) {  // unbound parameters are NULL: a text row leaves them so
+      bind_text(st, 11, m.media.name);
+      sqlite3_bind_int64(st, 12, to_i64(m.media.size));
+      bind_text(st, 13, m.media.mime);
+      bind_text(st, 14, m.media.sha256);
+      sqlite3_bind_int64(st, 15, to_i64(m.media.width));
+      sqlite3_bind_int64(st, 16, to_i64(m.media.height));
+      sqlite3_bind_int64(st, 17, to_i64(m.media.duration_ms));
+      if (!m.media.thumb.empty()) bind_blob(st, 18, m.media.thumb);
+    }
     if (sqlite3_step(st) != SQLITE_DONE) return fail("insert message");
     if (sqlite3_changes(db_) > 0) {
       out.result = PutResult::Inserted;
-      out.message = StoredMessage{static_cast<uint64_t>(sqlite3_last_insert_rowid(db_)),
-                                  m.sender,
-                                  m.receiver,
-                                  m.cid,
-                                  m.kind,
-                                  m.text,
-                                  ts};
+      StoredMessage& s = out.message;
+      s.id = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+      s.sender = m.sender;
+      s.receiver = m.receiver;
+      s.cid = m.cid;
+      s.kind = m.kind;
+      s.text = m.text;
+      s.ts = ts;
+      s.status = status;
+      s.progress = progress;
+      s.has_media = m.has_media;
+      s.media = m.media;
       return StoreStatus::Ok;
     }
   }
@@ -348,9 +459,7 @@ StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome&
   bind_text(st, 2, m.cid);
   if (sqlite3_step(st) != SQLITE_ROW) return fail("read duplicate message");
   read_message_row(st, out.message);
-  bool same = out.message.receiver == m.receiver && out.message.text == m.text &&
-              out.message.kind == m.kind;
-  out.result = same ? PutResult::Duplicate : PutResult::Conflict;
+  out.result = same_content(out.message, m) ? PutResult::Duplicate : PutResult::Conflict;
   return StoreStatus::Ok;
 }
 
@@ -423,6 +532,48 @@ StoreStatus SqliteStore::history(uint64_t a, uint64_t b, uint64_t before, uint32
   StoreStatus s = read_messages(st, limit, out, more);
   std::reverse(out.begin(), out.end());  // fetched newest first; the protocol wants ascending
   return s;
+}
+
+StoreStatus SqliteStore::find_message(uint64_t id, StoredMessage& out) {
+  sqlite3_stmt* st = stmts_[kMsgById];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(id));
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return StoreStatus::NotFound;
+  if (rc != SQLITE_ROW) return fail("find message");
+  read_message_row(st, out);
+  return StoreStatus::Ok;
+}
+
+StoreStatus SqliteStore::finish_upload(uint64_t id, MessageStatus to, int64_t now_ms) {
+  sqlite3_stmt* st = stmts_[kFinishUpload];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(id));
+  sqlite3_bind_text(st, 2, message_status_name(to), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, now_ms);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail("update message status");
+  return sqlite3_changes(db_) > 0 ? StoreStatus::Ok : StoreStatus::NotFound;
+}
+
+StoreStatus SqliteStore::set_progress(uint64_t id, uint64_t progress) {
+  sqlite3_stmt* st = stmts_[kSetProgress];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, to_i64(id));
+  sqlite3_bind_int64(st, 2, to_i64(progress));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail("update progress");
+  return sqlite3_changes(db_) > 0 ? StoreStatus::Ok : StoreStatus::NotFound;
+}
+
+StoreStatus SqliteStore::cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) {
+  ids.clear();
+  sqlite3_stmt* st = stmts_[kCancelledSince];
+  StmtScope scope{st};
+  sqlite3_bind_int64(st, 1, since_ms);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ids.push_back(static_cast<uint64_t>(sqlite3_column_int64(st, 0)));
+  }
+  return rc == SQLITE_DONE ? StoreStatus::Ok : fail("list cancelled messages");
 }
 
 }  // namespace ferry::chat

@@ -48,7 +48,14 @@ class SqliteStore final : public ChatStore {
                    bool& more) override;
   StoreStatus history(uint64_t a, uint64_t b, uint64_t before, uint32_t limit,
                       std::vector<StoredMessage>& out, bool& more) override;
+  StoreStatus find_message(uint64_t id, StoredMessage& out) override;
+  StoreStatus finish_upload(uint64_t id, MessageStatus to, int64_t now_ms) override;
+  StoreStatus set_progress(uint64_t id, uint64_t progress) override;
+  StoreStatus cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) override;
   const std::string& last_error() const override { return error_; }
+
+  // The schema version this code migrates to (PRAGMA user_version).
+  static int schema_version();
 
  private:
   // Prepared statements, compiled once in open(); indexes into stmts_.
@@ -66,6 +73,11 @@ class SqliteStore final : public ChatStore {
     kMsgByCid,
     kSync,
     kHistory,
+    kReadyBySha,
+    kMsgById,
+    kFinishUpload,
+    kSetProgress,
+    kCancelledSince,
     kStmtCount
   };
 
@@ -78,6 +90,7 @@ class SqliteStore final : public ChatStore {
   StoreStatus read_messages(sqlite3_stmt* st, uint32_t limit, std::vector<StoredMessage>& out,
                             bool& more);
   StoreStatus insert_one(const NewMessage& m, int64_t ts, PutOutcome& out);
+  StoreStatus ready_copy_exists(const NewMessage& m, bool& exists);
 
   void start_checkpointer(const std::string& path);
   void checkpointer_main();
