@@ -1,0 +1,29 @@
+// ferry-resd settings: defaults, the JSON config file, and command-line flags (flags override
+// the file). Kept apart from main() so every option is parsed and checked in one place.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ferry::resource {
+
+struct ResdOptions {
+  std::string listen = "127.0.0.1:7421";
+  std::string data = "./ferry-resd-data";
+  std::string secret_file;  // default <data>/secret.key
+  std::string chat;         // HOST:PORT of ferry-chatd; empty = no link
+  std::string advertise;    // HOST:PORT for clients; empty = the bound listen address
+  uint32_t workers = 2;
+  uint64_t upload_ttl_s = 24 * 3600;
+  uint64_t idle_timeout_ms = 60000;
+  uint64_t max_queued_bytes = 64u << 20;
+  uint64_t max_file_size = 1ull << 40;
+};
+
+enum class ParseResult { Run, Help, Error };
+
+// Fills `opts` from --config FILE (if given) and then the flags. On Error, `err` says why.
+ParseResult parse_config(int argc, char** argv, ResdOptions& opts, std::string& err);
+const char* usage_text();
+
+}  // namespace ferry::resource

@@ -1,0 +1,88 @@
+// ferry-resd: parses options, loads the shared key, opens and scans the data directory, and
+// runs the core under the libuv adapter with its file workers.
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "proto/ticket.h"
+#include "servers/resource/config.h"
+#include "servers/resource/core/resd_core.h"
+#include "servers/resource/store/file_store.h"
+#include "servers/resource/uv/server.h"
+
+namespace {
+
+int64_t wall_clock_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ferry::resource;
+  ResdOptions opts;
+  std::string err;
+  switch (parse_config(argc, argv, opts, err)) {
+    case ParseResult::Help:
+      fputs(usage_text(), stdout);
+      return 0;
+    case ParseResult::Error:
+      fprintf(stderr, "ferry-resd: %s\n", err.c_str());
+      return 2;
+    case ParseResult::Run:
+      break;
+  }
+  signal(SIGPIPE, SIG_IGN);  // a vanished peer is an EPIPE from libuv, not a dead server
+
+  std::error_code ec;
+  std::filesystem::create_directories(opts.data, ec);
+  if (ec) {
+    fprintf(stderr, "ferry-resd: cannot create data directory %s: %s\n", opts.data.c_str(),
+            ec.message().c_str());
+    return 1;
+  }
+  ResdConfig cfg;
+  if (!ferry::proto::load_or_create_secret(opts.secret_file, cfg.key, err)) {
+    fprintf(stderr, "ferry-resd: %s\n", err.c_str());
+    return 1;
+  }
+  FileStore store;
+  if (!store.open(opts.data, err)) {
+    fprintf(stderr, "ferry-resd: %s\n", err.c_str());
+    return 1;
+  }
+  cfg.upload_ttl_ms = static_cast<int64_t>(opts.upload_ttl_s) * 1000;
+  cfg.idle_timeout_ms = static_cast<int64_t>(opts.idle_timeout_ms);
+  cfg.heartbeat_ms = cfg.idle_timeout_ms / 3;
+  cfg.max_queued_bytes = opts.max_queued_bytes;
+  cfg.max_file_size = opts.max_file_size;
+  cfg.link_enabled = !opts.chat.empty();
+  cfg.link.key = cfg.key;
+  cfg.link.advertise = opts.advertise;
+
+  StoreScan scan = store.scan();
+  int64_t now = wall_clock_ms();
+  int status;
+  {
+    ResdCore core(cfg);
+    for (const std::string& note : scan.notes) fprintf(stderr, "ferry-resd: %s\n", note.c_str());
+    for (const auto& [id, rec] : scan.done) core.load_done(id, rec);
+    for (const auto& p : scan.partials) core.load_partial(p.meta, p.blob, p.last_active_ms);
+    for (const auto& o : scan.outbox) core.load_outbox(o.message_id, o.size, o.hash, now);
+    fprintf(stderr,
+            "ferry-resd: data in %s: %zu partial, %zu finished, %zu to notify; %u workers; "
+            "chat link %s\n",
+            opts.data.c_str(), scan.partials.size(), scan.done.size(), scan.outbox.size(),
+            opts.workers, opts.chat.empty() ? "off" : opts.chat.c_str());
+    ServerOptions so;
+    so.listen = opts.listen;
+    so.chat = opts.chat;
+    so.advertise = opts.advertise;
+    so.workers = static_cast<int>(opts.workers);
+    status = run_server(core, store, so);
+  }
+  return status;
+}

@@ -1,0 +1,112 @@
+// FileStore: ferry-resd's data directory and every blocking file operation a Job names
+// (servers/resource/core/resd_core.h). Runs on the file workers (workers.h), never on the
+// network loop. Jobs of one upload on one lane arrive in order; different uploads and the two
+// lanes run concurrently, so the per-upload state is looked up under a mutex and each
+// UploadFile's hashing state is only touched by its upload's io lane.
+//
+// Layout under DIR (paths chosen by the server, never from a client):
+//   partial/<message_id>.data     the file being received, preallocated to its full size
+//   partial/<message_id>.meta     JSON: user, size, chunk size, sha256, created_ms
+//   partial/<message_id>.ledger   the ChunkLedger blob (replaced via .ledger.tmp + rename)
+//   files/<sha256[0:2]>/<sha256>  finished files, content-addressed (one copy per content)
+//   done/<message_id>.json        finished uploads: user, size, chunk size, sha256
+//   notify/<message_id>.json      outbox: upload_done not yet answered by the chat server
+//
+// Crash safety, in the order the operations happen:
+//   Create    data file preallocated, then meta (tmp+fsync+rename), dir fsynced. A data file
+//             without meta is debris and removed at start.
+//   Persist   fdatasync(data) THEN ledger blob tmp+fsync+rename+fsync(dir): every chunk the
+//             blob lists is on disk before the blob is.
+//   Finalize  rename data into files/ + fsync dirs, THEN done + notify records, THEN remove
+//             meta and ledger. At start a partial whose data is gone but whose file is in
+//             files/ is completed again (idempotent); one with a done record is debris.
+//
+// Implemented:
+//   [x] posix_fallocate preallocation; a statvfs check first so a file that cannot fit is
+//       refused at once (disk_full) without filling the disk on the way
+//   [x] SHA-256 of each chunk (OpenSSL EVP, SHA-NI where present), pwrite at its offset
+//   [x] whole-file SHA-256 computed incrementally as the contiguous prefix grows (chunks
+//       written ahead are re-read from the page cache when the prefix reaches them), so
+//       Verify usually has nothing left to read; after a restart it reads what remains once
+//   [ ] O_DIRECT / io_uring writes (page cache + batched fdatasync is fast enough here)
+//   [ ] an index for done/ records (all are loaded into memory at start)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "servers/resource/core/resd_core.h"
+
+namespace ferry::resource {
+
+struct UploadFile;
+
+// What start-up found on disk.
+struct StoreScan {
+  struct Partial {
+    UploadMeta meta;
+    std::string blob;  // empty if none
+    int64_t last_active_ms = 0;
+  };
+  struct Outbox {
+    uint64_t message_id = 0;
+    uint64_t size = 0;
+    proto::Sha256 hash{};
+  };
+  std::vector<Partial> partials;
+  std::vector<std::pair<uint64_t, DoneRecord>> done;
+  std::vector<Outbox> outbox;
+  std::vector<std::string> notes;  // what was cleaned up, for the log
+};
+
+// Per-worker scratch memory (one per io lane), so re-reads allocate nothing.
+struct WorkerScratch {
+  std::unique_ptr<char[]> buffer;
+  size_t size = 0;
+};
+
+class FileStore {
+ public:
+  FileStore();
+  ~FileStore();
+  FileStore(const FileStore&) = delete;
+  FileStore& operator=(const FileStore&) = delete;
+
+  // Creates the layout under `dir` if needed and opens its directories.
+  bool open(const std::string& dir, std::string& err);
+  // Loads partial uploads (opening their data files), done records and the outbox, and
+  // removes debris. Call once, before any job runs.
+  StoreScan scan();
+  // Runs one job to completion (blocking). Safe from several threads as described above.
+  JobResult run(Job& job, WorkerScratch& scratch);
+
+  const std::string& dir() const { return dir_; }
+  std::string final_path(const proto::Sha256& hash) const;
+
+ private:
+  JobResult create(const Job& job);
+  JobResult chunk(Job& job, WorkerScratch& scratch);
+  JobResult persist(Job& job);
+  JobResult verify(const Job& job, WorkerScratch& scratch);
+  JobResult finalize(const Job& job);
+  JobResult remove(const Job& job);
+  JobResult unnotify(const Job& job);
+
+  std::shared_ptr<UploadFile> get(uint64_t message_id);
+  std::shared_ptr<UploadFile> take(uint64_t message_id);
+  std::string partial_path(uint64_t message_id, const char* ext) const;
+  bool advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, std::string& err);
+
+  std::string dir_;
+  int partial_dir_fd_ = -1;
+  int done_dir_fd_ = -1;
+  int notify_dir_fd_ = -1;
+  std::mutex mu_;  // guards files_
+  std::unordered_map<uint64_t, std::shared_ptr<UploadFile>> files_;
+};
+
+}  // namespace ferry::resource

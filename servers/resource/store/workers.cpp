@@ -1,0 +1,79 @@
+// File workers (see workers.h).
+#include "servers/resource/store/workers.h"
+
+namespace ferry::resource {
+
+WorkerPool::WorkerPool(FileStore& store, int lanes, std::function<void()> wake)
+    : store_(store), wake_(std::move(wake)) {
+  for (int i = 0; i < lanes; i++) {
+    io_.push_back(std::make_unique<Lane>());
+    sync_.push_back(std::make_unique<Lane>());
+  }
+  for (auto* group : {&io_, &sync_}) {
+    for (auto& lane : *group) {
+      Lane* l = lane.get();
+      l->thread = std::thread([this, l] { run(*l); });
+    }
+  }
+}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::submit(Job&& job) {
+  // A multiplicative hash spreads sequential message ids evenly over the lanes.
+  size_t n = io_.size();
+  size_t k = static_cast<size_t>((job.message_id * 0x9E3779B97F4A7C15ull) >> 32) % n;
+  Lane& lane = job.sync_lane() ? *sync_[k] : *io_[k];
+  {
+    std::lock_guard<std::mutex> lock(lane.mu);
+    lane.queue.push_back(std::move(job));
+  }
+  lane.cv.notify_one();
+}
+
+void WorkerPool::run(Lane& lane) {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(lane.mu);
+      lane.cv.wait(lock, [&] { return lane.stopping || !lane.queue.empty(); });
+      if (lane.stopping) return;
+      job = std::move(lane.queue.front());
+      lane.queue.pop_front();
+    }
+    JobResult r = store_.run(job, lane.scratch);
+    {
+      std::lock_guard<std::mutex> lock(results_mu_);
+      results_.push_back(std::move(r));
+    }
+    wake_();  // uv_async_send coalesces: one loop wake-up drains all results
+  }
+}
+
+bool WorkerPool::poll_result(JobResult& result) {
+  std::lock_guard<std::mutex> lock(results_mu_);
+  if (results_.empty()) return false;
+  result = std::move(results_.front());
+  results_.pop_front();
+  return true;
+}
+
+void WorkerPool::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto* group : {&io_, &sync_}) {
+    for (auto& lane : *group) {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->stopping = true;
+      lane->queue.clear();
+    }
+    for (auto& lane : *group) lane->cv.notify_all();
+  }
+  for (auto* group : {&io_, &sync_}) {
+    for (auto& lane : *group) {
+      if (lane->thread.joinable()) lane->thread.join();
+    }
+  }
+}
+
+}  // namespace ferry::resource
