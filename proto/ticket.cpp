@@ -58,7 +58,9 @@ bool base64url_decode(std::string_view text, std::string& out) {
                           reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   if (n < 0) return false;
   out.resize(static_cast<size_t>(n) - pad);
-  return true;
+  // Canonical form only: the last character's spare bits must be zero, so a ticket has
+  // exactly one spelling (no malleable variants that still verify).
+  return base64url_encode(out) == text;
 }
 
 static std::string mac(std::string_view key, std::string_view data) {

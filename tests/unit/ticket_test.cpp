@@ -57,6 +57,8 @@ TEST(ticket, base64url) {
   std::string out;
   EXPECT_FALSE(base64url_decode("a", out));
   EXPECT_FALSE(base64url_decode("ab+c", out));
+  EXPECT_FALSE(base64url_decode("QR", out)) << "non-canonical: spare bits set";
+  EXPECT_TRUE(base64url_decode("QQ", out));
 }
 
 TEST(ticket, secret_file_created_once) {
