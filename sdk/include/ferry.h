@@ -112,6 +112,11 @@ FERRY_EXTERN int ferry_options_set_reconnect(ferry_options_t* opts, uint32_t min
                                              uint32_t max_ms);
 /* Interval between heartbeats when idle, in ms (default 10000, minimum 100). */
 FERRY_EXTERN int ferry_options_set_heartbeat(ferry_options_t* opts, uint32_t interval_ms);
+/* Whether the client receives messages (default 1). With 0 it is send-only: it does not sync,
+ * reports no FERRY_EVENT_MESSAGE and leaves the stored sync position alone, so that another
+ * client on the same state directory (say, a `ferry listen`) still gets every message it has
+ * not seen. Sends, status events and history work as usual. FERRY_EINVAL if opts is NULL. */
+FERRY_EXTERN int ferry_options_set_receive(ferry_options_t* opts, int enabled);
 
 /* ---------------------------------------------------------------------------------------------
  * Client handle.

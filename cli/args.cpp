@@ -1,0 +1,199 @@
+#include "cli/args.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace ferry::cli {
+namespace {
+
+struct CommandSpec {
+  const char* name;
+  size_t positionals;
+  std::vector<const char*> options;  // command-specific options it accepts
+  const char* usage;
+  const char* description;
+};
+
+const std::vector<CommandSpec>& commands() {
+  static const std::vector<CommandSpec> specs = {
+      {"register",
+       2,
+       {},
+       "ferry register USER PASSWORD",
+       "Creates the account USER and logs in; the session is stored in the state directory.\n"
+       "USER: 3-32 of a-z 0-9 _ . -, starting with a letter. PASSWORD: 8-1024 bytes."},
+      {"login",
+       2,
+       {},
+       "ferry login USER PASSWORD",
+       "Logs in as USER and stores the session in the state directory."},
+      {"send",
+       2,
+       {"--timeout"},
+       "ferry send USER TEXT [--timeout SEC]",
+       "Sends TEXT to USER and exits 0 once the server has stored it. If the server cannot\n"
+       "be reached within SEC seconds (default 30) it exits 1; the message then stays in\n"
+       "the outbox and goes out with the next ferry command that connects."},
+      {"listen",
+       0,
+       {"--json", "--count", "--timeout"},
+       "ferry listen [--json] [--count N] [--timeout SEC]",
+       "Prints incoming messages as they arrive, starting with those missed while offline:\n"
+       "  [id] from → to: text\n"
+       "--json prints one JSON object per line (type, id, from, to, text, status, ts, cid).\n"
+       "Exits 0 after N messages, or when SEC seconds pass (exit 1 if --count was not met)."},
+      {"history",
+       1,
+       {"--limit", "--before", "--json"},
+       "ferry history USER [--limit N] [--before ID] [--json]",
+       "Prints the newest N (default 50, max 1000) messages exchanged with USER, oldest\n"
+       "first; with --before ID only those older than message ID."},
+      {"logout",
+       0,
+       {},
+       "ferry logout",
+       "Revokes the stored session on the server (when reachable) and forgets it; messages\n"
+       "still in the outbox are dropped."},
+  };
+  return specs;
+}
+
+const CommandSpec* find_command(const std::string& name) {
+  for (const CommandSpec& c : commands()) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+bool parse_number(const std::string& name, const std::string& value, uint64_t max, uint64_t& out,
+                  std::string& err) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || value[0] == '-' || *end != '\0' || errno != 0 || v > max) {
+    err = name + " needs a whole number up to " + std::to_string(max) + ", not '" + value + "'";
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+// Applies one option; `value` is set for options that take one.
+bool apply_option(Args& a, const std::string& name, const std::string& value, std::string& err) {
+  uint64_t n = 0;
+  if (name == "--server")
+    a.server = value;
+  else if (name == "--state")
+    a.state_dir = value;
+  else if (name == "--count") {
+    if (!parse_number(name, value, 1ull << 53, n, err)) return false;
+    a.count = n;
+  } else if (name == "--timeout") {
+    if (!parse_number(name, value, 1ull << 31, n, err)) return false;
+    a.timeout_s = n;
+  } else if (name == "--limit") {
+    if (!parse_number(name, value, 1000, n, err)) return false;
+    if (n == 0) return err = "--limit must be 1-1000", false;
+    a.limit = n;
+  } else if (name == "--before") {
+    if (!parse_number(name, value, 1ull << 53, n, err)) return false;
+    a.before = n;
+  }
+  return true;
+}
+
+bool takes_value(const std::string& name) {
+  return name == "--server" || name == "--state" || name == "--count" || name == "--timeout" ||
+         name == "--limit" || name == "--before";
+}
+
+bool known_option(const std::string& name) {
+  return takes_value(name) || name == "--json" || name == "--help" || name == "-h";
+}
+
+}  // namespace
+
+bool parse_args(int argc, char** argv, Args& a, std::string& err) {
+  std::vector<std::string>
+      used;  // command-specific options seen, checked once the command is known
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      if (a.command.empty() && arg != "--")
+        a.command = arg;
+      else if (arg != "--")
+        a.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg, value;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    if (!known_option(name)) return err = "unknown option " + name, false;
+    if (name == "--help" || name == "-h") {
+      a.help = true;
+      continue;
+    }
+    if (name == "--json") {
+      a.json = true;
+    } else if (eq == std::string::npos) {
+      if (i + 1 >= argc) return err = name + " needs a value", false;
+      value = argv[++i];
+    }
+    if (!apply_option(a, name, value, err)) return false;
+    if (name != "--server" && name != "--state") used.push_back(name);
+  }
+  if (a.command == "help") {  // `ferry help send`
+    a.help = true;
+    a.command = a.positional.empty() ? "" : a.positional[0];
+    a.positional.clear();
+  }
+  if (a.command.empty()) {
+    if (a.help) return true;
+    return err = "no command given", false;
+  }
+  const CommandSpec* spec = find_command(a.command);
+  if (!spec) return err = "unknown command '" + a.command + "'", false;
+  if (a.help) return true;
+  for (const std::string& o : used) {
+    bool ok = false;
+    for (const char* allowed : spec->options) ok = ok || o == allowed;
+    if (!ok) return err = "'" + a.command + "' does not take " + o, false;
+  }
+  if (a.positional.size() != spec->positionals) {
+    err = "usage: " + std::string(spec->usage);
+    return false;
+  }
+  return true;
+}
+
+std::string help_text(const std::string& command) {
+  if (const CommandSpec* c = find_command(command)) {
+    return std::string("usage: ") + c->usage + "\n\n" + c->description +
+           "\n\nGlobal options: --server HOST:PORT (default 127.0.0.1:7420), --state DIR "
+           "(default ~/.ferry)\n";
+  }
+  std::string s =
+      "usage: ferry [--server HOST:PORT] [--state DIR] COMMAND [ARGS] [OPTIONS]\n\n"
+      "A command-line chat client for ferry-chatd.\n\n"
+      "Global options:\n"
+      "  --server HOST:PORT  chat server (default 127.0.0.1:7420)\n"
+      "  --state DIR         where the session, outbox and sync position live (default "
+      "~/.ferry)\n"
+      "  --help              this text; `ferry COMMAND --help` for one command\n\n"
+      "Commands:\n";
+  for (const CommandSpec& c : commands()) s += std::string("  ") + c.usage + "\n";
+  s += "\nExit status: 0 on success, 1 on failure, 2 on a usage error.\n";
+  return s;
+}
+
+std::string resolve_state_dir(const Args& args) {
+  if (!args.state_dir.empty()) return args.state_dir;
+  const char* home = std::getenv("HOME");
+  return home && *home ? std::string(home) + "/.ferry" : std::string();
+}
+
+}  // namespace ferry::cli

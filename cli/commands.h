@@ -1,0 +1,16 @@
+// The CLI's commands. Each returns the process exit status: 0 success, 1 failure (already
+// explained on stderr).
+#pragma once
+
+#include "cli/args.h"
+
+namespace ferry::cli {
+
+int cmd_register(const Args& args);
+int cmd_login(const Args& args);
+int cmd_send(const Args& args);
+int cmd_listen(const Args& args);
+int cmd_history(const Args& args);
+int cmd_logout(const Args& args);
+
+}  // namespace ferry::cli

@@ -1,0 +1,257 @@
+// ferry_client_*, the requests and the event calls: argument checks, then hand-off to the
+// loop thread through the command queue. No C++ exception crosses this file's functions.
+#include "sdk/api/client.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <random>
+
+#include "proto/hex.h"
+#include "proto/json.h"
+#include "sdk/api/event_build.h"
+#include "sdk/api/options.h"
+#include "sdk/state/memory_store.h"
+#include "sdk/state/sqlite_store.h"
+
+using ferry::sdk::Command;
+
+namespace {
+
+void check_handle(const ferry_client_t* c) {
+  if (c->magic != ferry_client::kMagic) {
+    std::fprintf(stderr, "ferry: invalid or destroyed ferry_client_t %p\n",
+                 static_cast<const void*>(c));
+    std::abort();
+  }
+}
+
+void enqueue(ferry_client_t* c, Command cmd) {
+  {
+    std::lock_guard lock(c->commands_mu);
+    c->commands.push_back(std::move(cmd));
+  }
+  c->driver->wake();
+}
+
+// Loop thread: apply the app's commands to the core in the order they were made.
+void run_commands(ferry_client_t* c, uint64_t now) {
+  std::deque<Command> batch;
+  {
+    std::lock_guard lock(c->commands_mu);
+    batch.swap(c->commands);
+  }
+  ferry::sdk::ClientCore& core = *c->core;
+  for (Command& cmd : batch) {
+    switch (cmd.kind) {
+      case Command::Kind::Register:
+        core.submit_register(cmd.request_id, cmd.user_or_peer, cmd.password, now);
+        break;
+      case Command::Kind::Login:
+        core.submit_login(cmd.request_id, cmd.user_or_peer, cmd.password, now);
+        break;
+      case Command::Kind::Logout:
+        core.logout(now);
+        break;
+      case Command::Kind::Send:
+        core.submit_send(cmd.entry, now);
+        break;
+      case Command::Kind::History:
+        core.submit_history(cmd.request_id, cmd.user_or_peer, cmd.before, cmd.limit, now);
+        break;
+    }
+  }
+}
+
+void publish_events(ferry_client_t* c) {
+  ferry::sdk::Event e;
+  while (c->core->poll_event(e)) {
+    // Out of memory here leaves nothing sensible to report to; the message is still on the
+    // server (history) and the outbox is unaffected.
+    if (ferry_event_t* ev = ferry::sdk::build_event(e)) c->events.push(ev);
+  }
+}
+
+int create_client(const ferry_options_t* opts, ferry_client_t** out) {
+  auto c = std::make_unique<ferry_client>();
+  if (opts->has_state_dir) {
+    std::string err;
+    c->store = ferry::sdk::SqliteStateStore::open(opts->state_dir, err);
+    if (!c->store) return FERRY_ESTATE;
+  } else {
+    c->store = std::make_unique<ferry::sdk::MemoryStateStore>();
+  }
+  ferry::sdk::CoreConfig cfg;
+  cfg.reconnect_min_ms = opts->reconnect_min_ms;
+  cfg.reconnect_max_ms = opts->reconnect_max_ms;
+  cfg.heartbeat_ms = opts->heartbeat_ms;
+  cfg.receive = opts->receive;
+  cfg.agent = std::string("ferry-sdk/") + FERRY_VERSION_STRING;
+  auto rng = std::make_shared<std::mt19937>(std::random_device{}());
+  c->core = std::make_unique<ferry::sdk::ClientCore>(cfg, *c->store, [rng] { return (*rng)(); });
+  ferry_client_t* raw = c.get();
+  ferry::sdk::DriverHooks hooks{[raw](uint64_t now) { run_commands(raw, now); },
+                                [raw] { publish_events(raw); }};
+  c->driver = std::make_unique<ferry::sdk::UvDriver>(*c->core, opts->host, opts->port, hooks);
+  if (c->events.init() != 0 || c->driver->init() != 0) return FERRY_EIO;
+  c->thread = std::thread([raw] { raw->driver->run(); });
+  *out = c.release();
+  return FERRY_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+int ferry_client_new(const ferry_options_t* opts, ferry_client_t** out) {
+  if (!opts || !out) return FERRY_EINVAL;
+  *out = nullptr;
+  try {
+    return create_client(opts, out);
+  } catch (const std::bad_alloc&) {
+    return FERRY_ENOMEM;
+  } catch (...) {
+    return FERRY_EIO;  // e.g. std::system_error: the thread could not start
+  }
+}
+
+void ferry_client_destroy(ferry_client_t* client) {
+  if (!client) return;
+  check_handle(client);
+  client->driver->request_stop();
+  client->thread.join();
+  client->magic = 0;
+  // Members go in reverse order: driver before core before store.
+  delete client;
+}
+
+void ferry_client_set_data(ferry_client_t* client, void* data) {
+  if (!client) return;
+  check_handle(client);
+  client->data = data;
+}
+
+void* ferry_client_get_data(const ferry_client_t* client) {
+  if (!client) return nullptr;
+  check_handle(client);
+  return client->data.load();
+}
+
+int ferry_client_user(ferry_client_t* client, char* buf, size_t buf_len) {
+  if (!client || !buf) return FERRY_EINVAL;
+  check_handle(client);
+  try {
+    ferry::sdk::Session s = client->store->session();
+    if (!s.held()) return FERRY_ENOTAUTH;
+    if (s.user.size() + 1 > buf_len) return FERRY_EINVAL;
+    std::memcpy(buf, s.user.c_str(), s.user.size() + 1);
+    return FERRY_OK;
+  } catch (...) {
+    return FERRY_ENOMEM;
+  }
+}
+
+static int credentials_request(ferry_client_t* client, Command::Kind kind, const char* user,
+                               const char* password, uint64_t* request_id) {
+  if (!client || !user || !password) return FERRY_EINVAL;
+  check_handle(client);
+  try {
+    Command cmd{kind};
+    cmd.request_id = client->next_request_id++;
+    cmd.user_or_peer = user;
+    cmd.password = password;
+    if (request_id) *request_id = cmd.request_id;
+    enqueue(client, std::move(cmd));
+    return FERRY_OK;
+  } catch (...) {
+    return FERRY_ENOMEM;
+  }
+}
+
+int ferry_register(ferry_client_t* client, const char* user, const char* password,
+                   uint64_t* request_id) {
+  return credentials_request(client, Command::Kind::Register, user, password, request_id);
+}
+
+int ferry_login(ferry_client_t* client, const char* user, const char* password,
+                uint64_t* request_id) {
+  return credentials_request(client, Command::Kind::Login, user, password, request_id);
+}
+
+int ferry_logout(ferry_client_t* client) {
+  if (!client) return FERRY_EINVAL;
+  check_handle(client);
+  try {
+    // Forget the session now, so ferry_client_user() and ferry_send_text() agree at once;
+    // the loop thread then revokes it on the server and drops the in-memory outbox.
+    if (!client->store->reset(ferry::sdk::Session{})) return FERRY_ESTATE;
+    enqueue(client, Command{Command::Kind::Logout});
+    return FERRY_OK;
+  } catch (...) {
+    return FERRY_ENOMEM;
+  }
+}
+
+int ferry_send_text(ferry_client_t* client, const char* to, const char* text,
+                    char local_id[FERRY_LOCAL_ID_SIZE]) {
+  if (!client || !to || !text || !*to) return FERRY_EINVAL;
+  check_handle(client);
+  try {
+    size_t len = std::strlen(text);
+    if (len == 0 || len > 65536 || !ferry::proto::utf8_valid(std::string_view(text, len))) {
+      return FERRY_EBADTEXT;
+    }
+    if (!client->store->session().held()) return FERRY_ENOTAUTH;
+    Command cmd{Command::Kind::Send};
+    cmd.entry.cid = ferry::proto::random_hex((FERRY_LOCAL_ID_SIZE - 1) / 2);
+    cmd.entry.to = to;
+    cmd.entry.text.assign(text, len);
+    cmd.entry.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    // Durable before we return: the promise of ferry_send_text().
+    if (!client->store->outbox_add(cmd.entry)) return FERRY_ESTATE;
+    if (local_id) std::memcpy(local_id, cmd.entry.cid.c_str(), cmd.entry.cid.size() + 1);
+    enqueue(client, std::move(cmd));
+    return FERRY_OK;
+  } catch (...) {
+    return FERRY_ENOMEM;
+  }
+}
+
+int ferry_history(ferry_client_t* client, const char* peer, uint64_t before_id, uint32_t limit,
+                  uint64_t* request_id) {
+  if (!client || !peer || !*peer || limit < 1 || limit > 1000) return FERRY_EINVAL;
+  check_handle(client);
+  try {
+    Command cmd{Command::Kind::History};
+    cmd.request_id = client->next_request_id++;
+    cmd.user_or_peer = peer;
+    cmd.before = before_id;
+    cmd.limit = limit;
+    if (request_id) *request_id = cmd.request_id;
+    enqueue(client, std::move(cmd));
+    return FERRY_OK;
+  } catch (...) {
+    return FERRY_ENOMEM;
+  }
+}
+
+int ferry_poll_event(ferry_client_t* client, ferry_event_t** out, int timeout_ms) {
+  if (!client || !out) return FERRY_EINVAL;
+  check_handle(client);
+  *out = nullptr;
+  return client->events.pop(out, timeout_ms);
+}
+
+void ferry_event_free(ferry_event_t* event) { std::free(event); }
+
+int ferry_event_fd(ferry_client_t* client) {
+  if (!client) return FERRY_EINVAL;
+  check_handle(client);
+  return client->events.fd();
+}
+
+}  // extern "C"

@@ -1,0 +1,51 @@
+// The struct behind ferry_client_t: the state store, the core, the libuv driver and its
+// thread, the command queue in and the event queue out.
+//
+// Threads: app threads only touch `commands` (under commands_mu), `events`, `store` (which
+// is thread-safe) and the atomics. Everything else belongs to the loop thread, which the
+// handle starts in ferry_client_new() and joins in ferry_client_destroy().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "sdk/api/event_queue.h"
+#include "sdk/core/client_core.h"
+#include "sdk/core/state_store.h"
+#include "sdk/uv/uv_driver.h"
+
+namespace ferry::sdk {
+
+struct Command {
+  enum class Kind { Register, Login, Logout, Send, History };
+  explicit Command(Kind k) : kind(k) {}
+  Kind kind;
+  uint64_t request_id = 0;
+  std::string user_or_peer;
+  std::string password;
+  uint64_t before = 0;
+  uint32_t limit = 0;
+  OutboxEntry entry;
+};
+
+}  // namespace ferry::sdk
+
+struct ferry_client {
+  // Checked on every call: a stale or foreign pointer is a programmer error and aborts.
+  static constexpr uint32_t kMagic = 0xfe77c11e;
+  uint32_t magic = kMagic;
+  std::atomic<void*> data{nullptr};
+  std::unique_ptr<ferry::sdk::StateStore> store;
+  std::unique_ptr<ferry::sdk::ClientCore> core;
+  std::unique_ptr<ferry::sdk::UvDriver> driver;
+  ferry::sdk::EventQueue events;
+  std::mutex commands_mu;
+  std::deque<ferry::sdk::Command> commands;
+  std::atomic<uint64_t> next_request_id{1};
+  std::thread thread;
+};

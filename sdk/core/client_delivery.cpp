@@ -1,0 +1,210 @@
+// ClientCore, part 3: getting messages to the app exactly once and in server order (sync,
+// pushes, dedup by id) and getting the outbox to the server (sends, acknowledgements).
+//
+// The invariant: last_seen_ is the highest id delivered to the app, and a message is
+// delivered only if its id is above it. While a sync runs, pushes are buffered, because the
+// sync may still return messages older than them; once the last page is in, the buffer is
+// delivered in id order and the same rule drops whatever the sync already returned.
+#include <algorithm>
+#include <utility>
+
+#include "proto/json.h"
+#include "sdk/core/client_core.h"
+#include "sdk/core/wire.h"
+#include "sdk/include/ferry.h"
+
+namespace ferry::sdk {
+
+void ClientCore::start_sync(uint64_t now) {
+  if (!config_.receive) {
+    Event e;
+    e.type = FERRY_EVENT_SYNCED;
+    emit(std::move(e));
+    return resend_outbox(now);
+  }
+  syncing_ = true;
+  sync_buffer_.clear();
+  uint64_t rid = new_rid();
+  send_request(rid, Kind::Sync, wire::sync_body(rid, last_seen_, config_.sync_page),
+               {Kind::Sync, {}, {}}, now);
+}
+
+void ClientCore::on_sync_response(bool ok, const cJSON* body, int err, const std::string& msg,
+                                  uint64_t now) {
+  if (phase_ != Phase::Online) {  // logged out or switching user meanwhile
+    syncing_ = false;
+    return;
+  }
+  if (!ok) return go_offline(err, "sync failed: " + msg, now, true);
+  std::vector<Message> page;
+  bool more = false;
+  std::string why;
+  if (!wire::parse_messages(body, page, more, why)) {
+    return protocol_failure("bad sync answer: " + why, now);
+  }
+  uint64_t prev = 0;
+  for (const Message& m : page) {
+    if (m.id <= prev) return protocol_failure("sync page not in ascending id order", now);
+    prev = m.id;
+    deliver(m);
+  }
+  if (more && !page.empty()) {
+    uint64_t rid = new_rid();
+    send_request(rid, Kind::Sync, wire::sync_body(rid, last_seen_, config_.sync_page),
+                 {Kind::Sync, {}, {}}, now);
+    return;
+  }
+  finish_sync(now);
+}
+
+void ClientCore::finish_sync(uint64_t now) {
+  syncing_ = false;
+  std::vector<Message> buffered = std::exchange(sync_buffer_, {});
+  std::stable_sort(buffered.begin(), buffered.end(),
+                   [](const Message& a, const Message& b) { return a.id < b.id; });
+  for (const Message& m : buffered) deliver(m);
+  Event e;
+  e.type = FERRY_EVENT_SYNCED;
+  emit(std::move(e));
+  resend_outbox(now);
+}
+
+void ClientCore::handle_push(std::string_view body, uint64_t now) {
+  proto::Json j = proto::json_parse(body);
+  std::string event, why;
+  if (!j || !proto::json_get_string(j.get(), "event", event, why)) {
+    return protocol_failure("bad PUSH: " + (j ? why : std::string("not JSON")), now);
+  }
+  if (event != "message") return;  // a newer server's event this client does not know
+  Message m;
+  if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(j.get(), "message"), m, why)) {
+    return protocol_failure("bad message PUSH: " + why, now);
+  }
+  if (!config_.receive || phase_ != Phase::Online) return;
+  if (syncing_)
+    sync_buffer_.push_back(std::move(m));
+  else
+    deliver(m);
+}
+
+void ClientCore::deliver(const Message& in) {
+  if (in.id <= last_seen_) return;  // already delivered (sync and push overlap)
+  last_seen_ = in.id;
+  Message m = in;
+  m.status = FERRY_MSG_SENT;
+  auto it = outbox_by_cid_.find(m.cid);
+  if (m.from == session_.user && it != outbox_by_cid_.end()) {
+    // Our own send coming back (its answer was lost with a connection): an acknowledgement,
+    // not a new message. Already-acknowledged ones were reported when the answer came.
+    if (it->second->entry.server_id == 0) acknowledge(*it->second, m);
+  } else {
+    Event e;
+    e.type = FERRY_EVENT_MESSAGE;
+    e.message = std::move(m);
+    emit(std::move(e));
+  }
+  prune_acked();
+}
+
+void ClientCore::submit_send(const OutboxEntry& entry, uint64_t now) {
+  if (outbox_by_cid_.count(entry.cid)) return;
+  outbox_.push_back(OutboxItem{entry, false});
+  auto it = std::prev(outbox_.end());
+  outbox_by_cid_[entry.cid] = it;
+  // During a sync the send waits: the sync may prove it was stored already (after a restart
+  // its cid can be in the outbox while the server holds it), and the outbox goes out after.
+  if (phase_ == Phase::Online && !syncing_) send_outbox_item(*it, now);
+}
+
+void ClientCore::resend_outbox(uint64_t now) {
+  if (phase_ != Phase::Online || syncing_) return;
+  for (OutboxItem& item : outbox_) {
+    if (item.entry.server_id == 0 && !item.in_flight) send_outbox_item(item, now);
+  }
+}
+
+void ClientCore::send_outbox_item(OutboxItem& item, uint64_t now) {
+  item.in_flight = true;
+  uint64_t rid = new_rid();
+  send_request(rid, Kind::Send, wire::send_body(rid, item.entry), {Kind::Send, {}, item.entry.cid},
+               now);
+}
+
+void ClientCore::on_send_response(const InFlight& f, bool ok, const cJSON* body, int err,
+                                  const std::string& msg, uint64_t now) {
+  auto it = outbox_by_cid_.find(f.cid);
+  if (it == outbox_by_cid_.end()) return;  // dropped by a logout meanwhile
+  OutboxItem& item = *it->second;
+  item.in_flight = false;
+  if (ok) {
+    Message m;
+    std::string why;
+    if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) {
+      return protocol_failure("bad send answer: " + why, now);
+    }
+    if (m.cid != f.cid) return protocol_failure("send answer for another cid", now);
+    if (item.entry.server_id == 0) acknowledge(item, m);
+    return;
+  }
+  if (err == FERRY_ESERVER || err == FERRY_ENOTAUTH) {
+    // Nothing was stored; try again shortly (or after the next auth for ENOTAUTH).
+    if (retry_at_ == 0) retry_at_ = now + config_.reconnect_min_ms;
+    return;
+  }
+  Event e;
+  e.type = FERRY_EVENT_MESSAGE_STATUS;
+  e.status = err;
+  e.detail = msg;
+  e.message = message_from_outbox(item.entry, session_.user);
+  e.message.status = FERRY_MSG_FAILED;
+  emit(std::move(e));
+  remove_outbox(f.cid);
+}
+
+void ClientCore::acknowledge(OutboxItem& item, const Message& m) {
+  item.entry.server_id = m.id;
+  item.in_flight = false;
+  Event e;
+  e.type = FERRY_EVENT_MESSAGE_STATUS;
+  e.message = m;
+  e.message.status = FERRY_MSG_SENT;
+  emit(std::move(e));
+  std::string cid = item.entry.cid;
+  if (!config_.receive || m.id <= last_seen_) return remove_outbox(cid);
+  store_.outbox_mark_sent(item.entry, m.id);
+  acked_[m.id] = cid;
+  if (acked_.size() > kMaxAckedKept) remove_outbox(acked_.begin()->second);
+}
+
+void ClientCore::remove_outbox(const std::string& cid) {
+  auto it = outbox_by_cid_.find(cid);
+  if (it == outbox_by_cid_.end()) return;
+  if (it->second->entry.server_id != 0) acked_.erase(it->second->entry.server_id);
+  store_.outbox_remove(it->second->entry);
+  outbox_.erase(it->second);
+  outbox_by_cid_.erase(it);
+}
+
+void ClientCore::prune_acked() {
+  while (!acked_.empty() && acked_.begin()->first <= last_seen_) {
+    remove_outbox(acked_.begin()->second);
+  }
+}
+
+void ClientCore::drop_outbox(int err, const std::string& detail) {
+  for (const OutboxItem& item : outbox_) {
+    if (item.entry.server_id != 0) continue;
+    Event e;
+    e.type = FERRY_EVENT_MESSAGE_STATUS;
+    e.status = err;
+    e.detail = detail;
+    e.message = message_from_outbox(item.entry, session_.user);
+    e.message.status = FERRY_MSG_FAILED;
+    emit(std::move(e));
+  }
+  outbox_.clear();
+  outbox_by_cid_.clear();
+  acked_.clear();
+}
+
+}  // namespace ferry::sdk

@@ -1,0 +1,45 @@
+// Where the client keeps what must survive a restart: the session, the highest message id
+// delivered to the app (the sync position) and the outbox. The core only talks to this
+// interface; sdk/state/sqlite_store.* keeps it in `ferry-state.db`, sdk/state/memory_store.h
+// keeps it in memory when the app gave no state directory.
+//
+// Threads: implementations are safe to call from any thread. The API layer writes outbox
+// entries from app threads (so ferry_send_text() returns only once the entry is stored) while
+// the core updates everything else from the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sdk/core/types.h"
+
+namespace ferry::sdk {
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  virtual Session session() = 0;
+  virtual bool set_session(const Session& s) = 0;
+  virtual uint64_t last_seen() = 0;
+  // Never moves backwards: two processes sharing a state directory may race here.
+  virtual bool set_last_seen(uint64_t id) = 0;
+  // Oldest first.
+  virtual std::vector<OutboxEntry> outbox() = 0;
+  // Fills e.store_key, which mark/remove use to find the row without an index on cid.
+  virtual bool outbox_add(OutboxEntry& e) = 0;
+  virtual bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) = 0;
+  virtual bool outbox_remove(const OutboxEntry& e) = 0;
+  // Replaces the session and forgets the sync position and the outbox (another user logged
+  // in, or logout).
+  virtual bool reset(const Session& s) = 0;
+
+  // Brackets a burst of writes from one input (one read of the socket) so a durable store can
+  // commit them together. Nesting is not supported; the default does nothing.
+  virtual void batch_begin() {}
+  virtual void batch_end() {}
+};
+
+}  // namespace ferry::sdk

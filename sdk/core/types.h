@@ -1,0 +1,71 @@
+// Plain data shared by the client core, its state store and the API layer. No behaviour here:
+// the core (client_core.h) owns the rules, the API (sdk/api/) converts these to ferry.h structs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ferry::sdk {
+
+// A chat message as the server describes it (docs/protocol.md "MESSAGE object").
+struct Message {
+  uint64_t id = 0;  // server id; 0 while pending
+  std::string cid;  // sender's unique id (ferry.h calls it local_id)
+  std::string from;
+  std::string to;
+  std::string kind = "text";
+  std::string text;
+  int64_t ts_ms = 0;
+  int status = 0;  // ferry_msg_status
+};
+
+// What the state store remembers about who is logged in. An empty token means "no session",
+// but `user` may stay set so that logging in again as the same user keeps the outbox and the
+// sync position (the server still holds those messages for that user).
+struct Session {
+  std::string user;
+  uint64_t user_id = 0;
+  std::string token;
+  bool held() const { return !token.empty(); }
+};
+
+// One message of the outbox. `server_id` is 0 until the server acknowledged it; acknowledged
+// entries are kept until the sync position passes them, so that a later sync recognises them
+// as our own (already reported) sends instead of new messages.
+struct OutboxEntry {
+  std::string cid;
+  std::string to;
+  std::string text;
+  int64_t created_ms = 0;
+  uint64_t server_id = 0;
+  int64_t store_key = 0;  // the store's handle for the row (SQLite rowid); set by outbox_add
+};
+
+// The message an outbox entry will become, for status events about a send the server never
+// stored (id and ts stay 0).
+inline Message message_from_outbox(const OutboxEntry& e, const std::string& from) {
+  Message m;
+  m.cid = e.cid;
+  m.from = from;
+  m.to = e.to;
+  m.text = e.text;
+  return m;
+}
+
+// An event from the core, in C++ form. The API layer flattens it into one ferry_event_t block.
+struct Event {
+  int type = 0;    // ferry_event_type
+  int status = 0;  // FERRY_OK or a negative ferry_err
+  uint64_t request_id = 0;
+  std::string detail;
+  int conn_state = 0;             // CONNECTION
+  std::string user;               // AUTH
+  uint64_t user_id = 0;           // AUTH
+  Message message;                // MESSAGE, MESSAGE_STATUS
+  std::string peer;               // HISTORY
+  std::vector<Message> messages;  // HISTORY, ascending
+  bool more = false;              // HISTORY
+};
+
+}  // namespace ferry::sdk

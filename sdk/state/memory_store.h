@@ -1,0 +1,30 @@
+// MemoryStateStore: the StateStore used without a state directory. Nothing survives the
+// process. Thread-safe (a mutex), like every StateStore.
+#pragma once
+
+#include <mutex>
+
+#include "sdk/core/state_store.h"
+
+namespace ferry::sdk {
+
+class MemoryStateStore final : public StateStore {
+ public:
+  Session session() override;
+  bool set_session(const Session& s) override;
+  uint64_t last_seen() override;
+  bool set_last_seen(uint64_t id) override;
+  std::vector<OutboxEntry> outbox() override;
+  bool outbox_add(OutboxEntry& e) override;
+  bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) override;
+  bool outbox_remove(const OutboxEntry& e) override;
+  bool reset(const Session& s) override;
+
+ private:
+  std::mutex mu_;
+  Session session_;
+  uint64_t last_seen_ = 0;
+  std::vector<OutboxEntry> outbox_;
+};
+
+}  // namespace ferry::sdk
