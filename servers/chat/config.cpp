@@ -1,17 +1,13 @@
-// ferry-chatd option parsing (see config.h).
+// ferry-chatd option parsing (see config.h): its keys, ranges and usage text. The flag and
+// --config machinery is shared with ferry-resd (servers/common/flags.h).
 #include "servers/chat/config.h"
-
-#include <cerrno>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <vector>
-
-#include "proto/json.h"
 
 namespace ferry::chat {
 
 namespace {
+
+using server::Flag;
+using server::parse_u64;
 
 constexpr uint64_t kIdleTimeoutMinMs = 100;
 constexpr uint64_t kMaxQueueMinBytes = 1024;
@@ -48,21 +44,9 @@ const char* const kUsage =
     "announces the address clients should upload to; media sends fail with\n"
     "no_resource_server until one has linked. See docs/operations.md.\n";
 
-bool parse_u64(const std::string& name, const std::string& text, uint64_t min, uint64_t max,
-               uint64_t& out, std::string& err) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = strtoull(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max) {
-    err = name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-          ", got '" + text + "'";
-    return false;
-  }
-  out = v;
-  return true;
-}
-
-// Applies one setting by its config-file key; flags are mapped onto the same keys.
+// Applies one setting by its config-file key; flags are mapped onto the same keys. Kept per
+// server on purpose: the keys, ranges and defaults are each server's own (an empty
+// secret_file is an error here, while resd treats it as "use <data>/secret.key").
 bool apply(ChatdConfig& cfg, const std::string& key, const std::string& value, std::string& err) {
   uint64_t v = 0;
   if (key == "listen") {
@@ -97,43 +81,6 @@ bool apply(ChatdConfig& cfg, const std::string& key, const std::string& value, s
   return true;
 }
 
-bool load_file(ChatdConfig& cfg, const std::string& path, std::string& err) {
-  std::ifstream in(path);
-  if (!in) {
-    err = "cannot read config file " + path;
-    return false;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  proto::Json j = proto::json_parse(ss.str());
-  if (!j || !cJSON_IsObject(j.get())) {
-    err = path + ": not a JSON object";
-    return false;
-  }
-  for (const cJSON* f = j->child; f; f = f->next) {
-    std::string value;
-    if (cJSON_IsString(f)) {
-      value = f->valuestring;
-    } else if (cJSON_IsNumber(f)) {
-      uint64_t n = 0;
-      if (!proto::json_get_u64(j.get(), f->string, n, err)) return false;
-      value = std::to_string(n);
-    } else {
-      err = path + ": '" + f->string + "' must be a string or a number";
-      return false;
-    }
-    if (!apply(cfg, f->string, value, err)) {
-      err = path + ": " + err;
-      return false;
-    }
-  }
-  return true;
-}
-
-struct Flag {
-  const char* flag;
-  const char* key;
-};
 const Flag kFlags[] = {{"--listen", "listen"},
                        {"--data", "data"},
                        {"--secret-file", "secret_file"},
@@ -148,49 +95,10 @@ const Flag kFlags[] = {{"--listen", "listen"},
 const char* usage_text() { return kUsage; }
 
 ParseResult parse_config(int argc, char** argv, ChatdConfig& cfg, std::string& err) {
-  // First pass: split "--flag value" / "--flag=value" pairs and find --config.
-  std::vector<std::pair<const Flag*, std::string>> given;
-  std::string config_path;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return ParseResult::Help;
-    std::string name = arg, value;
-    bool has_value = false;
-    size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    const Flag* flag = nullptr;
-    for (const Flag& f : kFlags) {
-      if (name == f.flag) flag = &f;
-    }
-    if (!flag) {
-      err = "unknown option '" + arg + "' (see --help)";
-      return ParseResult::Error;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        err = "option " + name + " needs a value";
-        return ParseResult::Error;
-      }
-      value = argv[++i];
-    }
-    if (!flag->key) {
-      config_path = value;
-    } else {
-      given.emplace_back(flag, value);
-    }
-  }
-  if (!config_path.empty() && !load_file(cfg, config_path, err)) return ParseResult::Error;
-  for (const auto& [flag, value] : given) {
-    if (!apply(cfg, flag->key, value, err)) {
-      err = std::string(flag->flag) + ": " + err;
-      return ParseResult::Error;
-    }
-  }
-  return ParseResult::Run;
+  auto apply_one = [&cfg](const std::string& key, const std::string& value, std::string& e) {
+    return apply(cfg, key, value, e);
+  };
+  return server::parse_flags(argc, argv, kFlags, apply_one, err);
 }
 
 }  // namespace ferry::chat

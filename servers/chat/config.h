@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "servers/common/flags.h"
+
 namespace ferry::chat {
 
 struct ChatdConfig {
@@ -19,7 +21,7 @@ struct ChatdConfig {
   std::string secret_file;
 };
 
-enum class ParseResult { Run, Help, Error };
+using server::ParseResult;
 
 // Fills `cfg` from --config FILE (if given) and then the flags. On Error, `err` says why.
 ParseResult parse_config(int argc, char** argv, ChatdConfig& cfg, std::string& err);

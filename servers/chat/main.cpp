@@ -14,16 +14,9 @@ int main(int argc, char** argv) {
   using namespace ferry::chat;
   ChatdConfig cfg;
   std::string err;
-  switch (parse_config(argc, argv, cfg, err)) {
-    case ParseResult::Help:
-      fputs(usage_text(), stdout);
-      return 0;
-    case ParseResult::Error:
-      fprintf(stderr, "ferry-chatd: %s\n", err.c_str());
-      return 2;
-    case ParseResult::Run:
-      break;
-  }
+  int exit_code = ferry::server::finish_parse(parse_config(argc, argv, cfg, err), "ferry-chatd",
+                                              usage_text(), err);
+  if (exit_code >= 0) return exit_code;
   // A peer that vanishes mid-write must not kill the server; libuv reports EPIPE instead.
   signal(SIGPIPE, SIG_IGN);
 

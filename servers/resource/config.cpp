@@ -1,18 +1,14 @@
-// ferry-resd option parsing (see config.h). Same shape as ferry-chatd's: one table of keys,
-// flags mapped onto the config-file keys, numbers range-checked.
+// ferry-resd option parsing (see config.h): its keys, ranges and usage text. The flag and
+// --config machinery is shared with ferry-chatd (servers/common/flags.h).
 #include "servers/resource/config.h"
-
-#include <cerrno>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <vector>
-
-#include "proto/json.h"
 
 namespace ferry::resource {
 
 namespace {
+
+using server::check_address;
+using server::Flag;
+using server::parse_u64;
 
 const char* const kUsage =
     "usage: ferry-resd [options]\n"
@@ -46,29 +42,6 @@ const char* const kUsage =
     "                           server stops reading from it (default 67108864)\n"
     "  --max-file-size N        largest upload accepted, bytes (default 1099511627776)\n"
     "  --help                   show this help and exit\n";
-
-bool parse_u64(const std::string& name, const std::string& text, uint64_t min, uint64_t max,
-               uint64_t& out, std::string& err) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = strtoull(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || v < min || v > max) {
-    err = name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-          ", got '" + text + "'";
-    return false;
-  }
-  out = v;
-  return true;
-}
-
-bool check_address(const std::string& key, const std::string& value, std::string& err) {
-  size_t colon = value.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) {
-    err = key + " must be HOST:PORT, got '" + value + "'";
-    return false;
-  }
-  return true;
-}
 
 bool apply(ResdOptions& o, const std::string& key, const std::string& value, std::string& err) {
   uint64_t v = 0;
@@ -107,43 +80,6 @@ bool apply(ResdOptions& o, const std::string& key, const std::string& value, std
   return true;
 }
 
-bool load_file(ResdOptions& o, const std::string& path, std::string& err) {
-  std::ifstream in(path);
-  if (!in) {
-    err = "cannot read config file " + path;
-    return false;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  proto::Json j = proto::json_parse(ss.str());
-  if (!j || !cJSON_IsObject(j.get())) {
-    err = path + ": not a JSON object";
-    return false;
-  }
-  for (const cJSON* f = j->child; f; f = f->next) {
-    std::string value;
-    if (cJSON_IsString(f)) {
-      value = f->valuestring;
-    } else if (cJSON_IsNumber(f)) {
-      uint64_t n = 0;
-      if (!proto::json_get_u64(j.get(), f->string, n, err)) return false;
-      value = std::to_string(n);
-    } else {
-      err = path + ": '" + f->string + "' must be a string or a number";
-      return false;
-    }
-    if (!apply(o, f->string, value, err)) {
-      err = path + ": " + err;
-      return false;
-    }
-  }
-  return true;
-}
-
-struct Flag {
-  const char* flag;
-  const char* key;
-};
 const Flag kFlags[] = {{"--listen", "listen"},
                        {"--data", "data"},
                        {"--secret-file", "secret_file"},
@@ -161,49 +97,14 @@ const Flag kFlags[] = {{"--listen", "listen"},
 const char* usage_text() { return kUsage; }
 
 ParseResult parse_config(int argc, char** argv, ResdOptions& opts, std::string& err) {
-  std::vector<std::pair<const Flag*, std::string>> given;
-  std::string config_path;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return ParseResult::Help;
-    std::string name = arg, value;
-    bool has_value = false;
-    size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    const Flag* flag = nullptr;
-    for (const Flag& f : kFlags) {
-      if (name == f.flag) flag = &f;
-    }
-    if (!flag) {
-      err = "unknown option '" + arg + "' (see --help)";
-      return ParseResult::Error;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        err = "option " + name + " needs a value";
-        return ParseResult::Error;
-      }
-      value = argv[++i];
-    }
-    if (!flag->key) {
-      config_path = value;
-    } else {
-      given.emplace_back(flag, value);
-    }
+  auto apply_one = [&opts](const std::string& key, const std::string& value, std::string& e) {
+    return apply(opts, key, value, e);
+  };
+  ParseResult r = server::parse_flags(argc, argv, kFlags, apply_one, err);
+  if (r == ParseResult::Run && opts.secret_file.empty()) {
+    opts.secret_file = opts.data + "/secret.key";
   }
-  if (!config_path.empty() && !load_file(opts, config_path, err)) return ParseResult::Error;
-  for (const auto& [flag, value] : given) {
-    if (!apply(opts, flag->key, value, err)) {
-      err = std::string(flag->flag) + ": " + err;
-      return ParseResult::Error;
-    }
-  }
-  if (opts.secret_file.empty()) opts.secret_file = opts.data + "/secret.key";
-  return ParseResult::Run;
+  return r;
 }
 
 }  // namespace ferry::resource

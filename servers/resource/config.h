@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "servers/common/flags.h"
+
 namespace ferry::resource {
 
 struct ResdOptions {
@@ -20,7 +22,7 @@ struct ResdOptions {
   uint64_t max_file_size = 1ull << 40;
 };
 
-enum class ParseResult { Run, Help, Error };
+using server::ParseResult;
 
 // Fills `opts` from --config FILE (if given) and then the flags. On Error, `err` says why.
 ParseResult parse_config(int argc, char** argv, ResdOptions& opts, std::string& err);

@@ -2,39 +2,22 @@
 // runs the core under the libuv adapter with its file workers.
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 
 #include "proto/ticket.h"
+#include "servers/common/uv/signals.h"
 #include "servers/resource/config.h"
 #include "servers/resource/core/resd_core.h"
 #include "servers/resource/store/file_store.h"
 #include "servers/resource/uv/server.h"
 
-namespace {
-
-int64_t wall_clock_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace ferry::resource;
   ResdOptions opts;
   std::string err;
-  switch (parse_config(argc, argv, opts, err)) {
-    case ParseResult::Help:
-      fputs(usage_text(), stdout);
-      return 0;
-    case ParseResult::Error:
-      fprintf(stderr, "ferry-resd: %s\n", err.c_str());
-      return 2;
-    case ParseResult::Run:
-      break;
-  }
+  int exit_code = ferry::server::finish_parse(parse_config(argc, argv, opts, err), "ferry-resd",
+                                              usage_text(), err);
+  if (exit_code >= 0) return exit_code;
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is an EPIPE from libuv, not a dead server
 
   std::error_code ec;
@@ -64,7 +47,7 @@ int main(int argc, char** argv) {
   cfg.link.advertise = opts.advertise;
 
   StoreScan scan = store.scan();
-  int64_t now = wall_clock_ms();
+  int64_t now = ferry::server::wall_clock_ms();
   int status;
   {
     ResdCore core(cfg);

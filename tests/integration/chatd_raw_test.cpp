@@ -10,8 +10,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,10 +25,12 @@
 #include "proto/json.h"
 #include "proto/ticket.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_client.h"
 
 namespace {
 
 using ferry::proto::FrameType;
+using ferry::test::peer_mac;
 using ferry::test::Process;
 using ferry::test::TempDir;
 
@@ -40,60 +40,22 @@ struct Frame {
   std::string raw;
 };
 
+// The shared raw socket (tests/support/raw_client.h) with bodies parsed as JSON.
 class RawClient {
  public:
-  explicit RawClient(int port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~RawClient() { close(fd_); }
-  bool connected() const { return connected_; }
+  explicit RawClient(int port, int rcvbuf = 0) : sock_(port, 1u << 24, rcvbuf) {}
+  bool connected() const { return sock_.connected(); }
 
-  void send_raw(const std::string& bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  void send(FrameType t, const std::string& body) {
-    std::string out;
-    ferry::proto::encode_frame(out, t, body);
-    send_raw(out);
-  }
-  // Next frame, or nullopt on EOF/reset (closed() then says true) or timeout.
+  void send_raw(const std::string& bytes) { sock_.send_raw(bytes); }
+  void send(FrameType t, const std::string& body) { sock_.send(t, body); }
+  // Next frame, or nullopt on EOF/reset or timeout.
   std::optional<Frame> recv(int timeout_ms = 10000) {
-    ferry::proto::Frame f;
-    while (true) {
-      auto st = decoder_.next(f);
-      if (st == ferry::proto::DecodeStatus::Ready) {
-        return Frame{f.type, ferry::proto::json_parse(f.body), std::string(f.body)};
-      }
-      if (st != ferry::proto::DecodeStatus::NeedMore) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
-      char buf[65536];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      decoder_.feed(buf, static_cast<size_t>(n));
-    }
+    auto f = sock_.recv_frame(timeout_ms);
+    if (!f) return std::nullopt;
+    return Frame{f->type, ferry::proto::json_parse(f->body), std::move(f->body)};
   }
   // True when the server closes the connection within the timeout (pending frames dropped).
-  bool wait_closed(int timeout_ms = 10000) {
-    while (!closed_) {
-      if (!recv(timeout_ms) && !closed_) return false;
-    }
-    return true;
-  }
+  bool wait_closed(int timeout_ms = 10000) { return sock_.wait_closed(timeout_ms); }
   std::optional<Frame> rpc(const std::string& body) {
     send(FrameType::Request, body);
     while (auto f = recv()) {
@@ -119,10 +81,7 @@ class RawClient {
   }
 
  private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool closed_ = false;
-  ferry::proto::FrameDecoder decoder_{1u << 24};
+  ferry::test::RawSocket sock_;
 };
 
 std::string str(const Frame& f, const char* k) {
@@ -139,16 +98,6 @@ std::string account(const char* op, const char* user) {
 std::string send_req(const std::string& to, const std::string& cid, const std::string& text) {
   return R"({"op":"send","rid":2,"to":")" + to + R"(","cid":")" + cid + R"(","text":")" + text +
          R"("})";
-}
-
-// hex(HMAC-SHA256(key, "ferry-peer-v1:" + challenge)), as ferry-resd computes it.
-std::string peer_mac(const std::string& key, const std::string& challenge) {
-  std::string data = "ferry-peer-v1:" + challenge;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
-  return ferry::proto::hex_encode(std::string(reinterpret_cast<char*>(out), n));
 }
 
 class ChatdRawTest : public ::testing::Test {

@@ -11,8 +11,6 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +31,7 @@
 #include "proto/ticket.h"
 #include "proto/upload_frames.h"
 #include "tests/support/process.h"
+#include "tests/support/raw_client.h"
 
 namespace {
 
@@ -40,6 +39,7 @@ namespace fs = std::filesystem;
 using ferry::proto::FrameType;
 using ferry::proto::NackReason;
 using ferry::proto::UploadStatus;
+using ferry::test::peer_mac;
 using ferry::test::Process;
 using ferry::test::TempDir;
 
@@ -75,64 +75,20 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-struct Frame {
-  FrameType type;
-  std::string body;
-};
+using Frame = ferry::test::RawFrame;
 
+// The shared raw socket (tests/support/raw_client.h) with this file's defaults.
 class RawConn {
  public:
-  explicit RawConn(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  explicit RawConn(int fd, bool) : fd_(fd), connected_(true) {}
-  ~RawConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool connected() const { return connected_; }
-  bool closed() const { return closed_; }
+  explicit RawConn(int port) : sock_(port, 64u << 20) {}
+  explicit RawConn(int fd, bool) : sock_(fd, 64u << 20, true) {}
+  bool connected() const { return sock_.connected(); }
+  bool closed() const { return sock_.closed(); }
 
-  void send_raw(std::string_view bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  void send(FrameType t, std::string_view body) {
-    std::string out;
-    ferry::proto::encode_frame(out, t, body);
-    send_raw(out);
-  }
-  std::optional<Frame> recv(int timeout_ms = 15000) {
-    ferry::proto::Frame f;
-    while (true) {
-      auto st = decoder_.next(f);
-      if (st == ferry::proto::DecodeStatus::Ready) return Frame{f.type, std::string(f.body)};
-      if (st != ferry::proto::DecodeStatus::NeedMore) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
-      char buf[65536];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      decoder_.feed(buf, static_cast<size_t>(n));
-    }
-  }
-  bool wait_closed(int timeout_ms = 10000) {
-    while (!closed_) {
-      if (!recv(timeout_ms) && !closed_) return false;
-    }
-    return true;
-  }
+  void send_raw(std::string_view bytes) { sock_.send_raw(bytes); }
+  void send(FrameType t, std::string_view body) { sock_.send(t, body); }
+  std::optional<Frame> recv(int timeout_ms = 15000) { return sock_.recv_frame(timeout_ms); }
+  bool wait_closed(int timeout_ms = 10000) { return sock_.wait_closed(timeout_ms); }
   bool hello() {
     send(FrameType::Hello, R"({"proto":1,"agent":"resd_raw_test"})");
     auto f = recv();
@@ -140,10 +96,7 @@ class RawConn {
   }
 
  private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool closed_ = false;
-  ferry::proto::FrameDecoder decoder_{64u << 20};
+  ferry::test::RawSocket sock_;
 };
 
 // One upload over a RawConn: OPEN, CHUNKs, and the acks, NACKs and verdicts coming back.
@@ -207,15 +160,6 @@ struct Upload {
   }
   bool all_acked() const { return acked.size() == state.total_chunks; }
 };
-
-std::string peer_mac(const std::string& key, const std::string& challenge) {
-  std::string data = "ferry-peer-v1:" + challenge;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
-  return ferry::proto::hex_encode(std::string(reinterpret_cast<char*>(out), n));
-}
 
 // A fake ferry-chatd for the §7 link: listens, authenticates resd, records its requests.
 class FakeChat {

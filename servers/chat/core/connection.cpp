@@ -4,6 +4,7 @@
 
 #include "proto/hex.h"
 #include "servers/chat/core/chat_core.h"
+#include "servers/common/core/hello.h"
 
 namespace ferry::chat {
 
@@ -94,33 +95,18 @@ void ChatCore::on_frame(Conn& c, const proto::Frame& f, int64_t now_ms) {
 }
 
 void ChatCore::on_hello(Conn& c, std::string_view body) {
-  proto::Json j = proto::json_parse(body);
-  std::string err;
-  uint64_t version = 0;
-  std::string agent;
-  if (!j || !cJSON_IsObject(j.get()))
-    return fatal(c, "bad_hello", "HELLO body is not a JSON object");
-  if (!proto::json_only_fields(j.get(), {"proto", "agent"}, err) ||
-      !proto::json_get_u64(j.get(), "proto", version, err) ||
-      !proto::json_opt_string(j.get(), "agent", agent, err)) {
-    return fatal(c, "bad_hello", err);
-  }
-  if (version != proto::kProtocolVersion) {
-    return fatal(c, "version_mismatch",
-                 "server speaks protocol " + std::to_string(proto::kProtocolVersion) +
-                     ", client asked for " + std::to_string(version));
-  }
+  server::HelloProblem problem;
+  if (!server::hello_check(body, problem)) return fatal(c, problem.code, problem.message);
   c.state = State::Greeted;
-  proto::Json h = proto::json_object();
-  proto::json_set_u64(h.get(), "proto", proto::kProtocolVersion);
-  proto::json_set_string(h.get(), "server", "ferry-chatd/0.1.0");
-  proto::json_set_u64(h.get(), "max_frame", config_.max_frame);
-  proto::json_set_i64(h.get(), "heartbeat_ms", config_.heartbeat_ms);
-  proto::json_set_i64(h.get(), "idle_timeout_ms", config_.idle_timeout_ms);
+  server::HelloReply h;
+  h.server = "ferry-chatd/0.1.0";
+  h.max_frame = config_.max_frame;
+  h.heartbeat_ms = config_.heartbeat_ms;
+  h.idle_timeout_ms = config_.idle_timeout_ms;
   // Fresh per connection, so a peer_auth MAC seen on one connection is useless on another.
   c.challenge = proto::hex_encode(random(32));
-  proto::json_set_string(h.get(), "challenge", c.challenge);
-  send_frame(c, FrameType::Hello, proto::json_print(h.get()));
+  h.challenge = c.challenge;
+  send_frame(c, FrameType::Hello, server::hello_reply_body(h));
 }
 
 void ChatCore::send_frame(Conn& c, FrameType type, std::string_view body) {
@@ -132,11 +118,7 @@ void ChatCore::send_frame(Conn& c, FrameType type, std::string_view body) {
 }
 
 void ChatCore::send_error(Conn& c, const char* code, const std::string& message, bool fatal) {
-  proto::Json e = proto::json_object();
-  proto::json_set_string(e.get(), "code", code);
-  proto::json_set_string(e.get(), "message", message);
-  proto::json_set_bool(e.get(), "fatal", fatal);
-  send_frame(c, FrameType::Error, proto::json_print(e.get()));
+  send_frame(c, FrameType::Error, server::error_body(code, message, fatal));
 }
 
 // Sends a fatal ERROR and schedules the close. The connection leaves routing at once so no
@@ -202,33 +184,13 @@ void ChatCore::shutdown(int64_t now_ms) {
 }
 
 bool ChatCore::poll_send(ConnId& conn, std::string& bytes) {
-  // An index instead of erase-from-front keeps a drain O(connections); entries appended
-  // while draining (on_slow_consumer) are still reached.
-  while (dirty_pos_ < dirty_.size()) {
-    ConnId id = dirty_[dirty_pos_++];
-    Conn* c = find(id);
-    if (!c || !c->dirty) continue;
-    c->dirty = false;
-    if (c->out.empty()) continue;
-    conn = id;
-    bytes.clear();
-    bytes.swap(c->out);
-    return true;
-  }
-  dirty_.clear();
-  dirty_pos_ = 0;
-  return false;
+  return server::outbox_poll_send(
+      dirty_, dirty_pos_, [this](ConnId id) { return find(id); }, conn, bytes);
 }
 
 bool ChatCore::poll_close(ConnId& conn) {
-  while (!closing_.empty()) {
-    ConnId id = closing_.back();
-    closing_.pop_back();
-    if (!find(id)) continue;
-    conn = id;
-    return true;
-  }
-  return false;
+  return server::outbox_poll_close(
+      closing_, [this](ConnId id) { return find(id); }, conn);
 }
 
 bool ChatCore::poll_hash_job(HashJob& job) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proto/json.h"
+#include "servers/common/core/hello.h"
 #include "servers/resource/core/resd_core.h"
 
 namespace ferry::resource {
@@ -132,30 +133,17 @@ void ResdCore::on_frame(Conn& c, FrameType type, int64_t now_ms) {
 }
 
 void ResdCore::on_hello(Conn& c, std::string_view body) {
-  proto::Json j = proto::json_parse(body);
-  std::string err, agent;
-  uint64_t version = 0;
-  if (!j || !cJSON_IsObject(j.get()))
-    return fatal(c, "bad_hello", "HELLO body is not a JSON object");
-  if (!proto::json_only_fields(j.get(), {"proto", "agent"}, err) ||
-      !proto::json_get_u64(j.get(), "proto", version, err) ||
-      !proto::json_opt_string(j.get(), "agent", agent, err)) {
-    return fatal(c, "bad_hello", err);
-  }
-  if (version != proto::kProtocolVersion) {
-    return fatal(c, "version_mismatch",
-                 "server speaks protocol " + std::to_string(proto::kProtocolVersion) +
-                     ", client asked for " + std::to_string(version));
-  }
+  server::HelloProblem problem;
+  if (!server::hello_check(body, problem)) return fatal(c, problem.code, problem.message);
   c.state = ConnState::Greeted;
   c.reader.set_max_body(kMaxFrameBody);
-  proto::Json h = proto::json_object();
-  proto::json_set_u64(h.get(), "proto", proto::kProtocolVersion);
-  proto::json_set_string(h.get(), "server", "ferry-resd/0.1.0");
-  proto::json_set_u64(h.get(), "max_frame", kMaxFrameBody);
-  proto::json_set_i64(h.get(), "heartbeat_ms", config_.heartbeat_ms);
-  proto::json_set_i64(h.get(), "idle_timeout_ms", config_.idle_timeout_ms);
-  send_frame(c, FrameType::Hello, proto::json_print(h.get()));
+  // No challenge: clients never authenticate as peers here (the link goes the other way).
+  server::HelloReply h;
+  h.server = "ferry-resd/0.1.0";
+  h.max_frame = kMaxFrameBody;
+  h.heartbeat_ms = config_.heartbeat_ms;
+  h.idle_timeout_ms = config_.idle_timeout_ms;
+  send_frame(c, FrameType::Hello, server::hello_reply_body(h));
 }
 
 void ResdCore::mark_dirty(Conn& c) {
@@ -170,11 +158,7 @@ void ResdCore::send_frame(Conn& c, FrameType type, std::string_view body) {
 }
 
 void ResdCore::send_error(Conn& c, const char* code, const std::string& message, bool fatal) {
-  proto::Json e = proto::json_object();
-  proto::json_set_string(e.get(), "code", code);
-  proto::json_set_string(e.get(), "message", message);
-  proto::json_set_bool(e.get(), "fatal", fatal);
-  send_frame(c, FrameType::Error, proto::json_print(e.get()));
+  send_frame(c, FrameType::Error, server::error_body(code, message, fatal));
 }
 
 void ResdCore::fatal(Conn& c, const char* code, const std::string& message) {
@@ -215,31 +199,13 @@ void ResdCore::shutdown(int64_t now_ms) {
 }
 
 bool ResdCore::poll_send(ConnId& conn, std::string& bytes) {
-  while (dirty_pos_ < dirty_.size()) {
-    ConnId id = dirty_[dirty_pos_++];
-    Conn* c = find(id);
-    if (!c || !c->dirty) continue;
-    c->dirty = false;
-    if (c->out.empty()) continue;
-    conn = id;
-    bytes.clear();
-    bytes.swap(c->out);
-    return true;
-  }
-  dirty_.clear();
-  dirty_pos_ = 0;
-  return false;
+  return server::outbox_poll_send(
+      dirty_, dirty_pos_, [this](ConnId id) { return find(id); }, conn, bytes);
 }
 
 bool ResdCore::poll_close(ConnId& conn) {
-  while (!closing_.empty()) {
-    ConnId id = closing_.back();
-    closing_.pop_back();
-    if (!find(id)) continue;
-    conn = id;
-    return true;
-  }
-  return false;
+  return server::outbox_poll_close(
+      closing_, [this](ConnId id) { return find(id); }, conn);
 }
 
 bool ResdCore::poll_log(std::string& line) {
