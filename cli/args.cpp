@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <ferry.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -37,18 +39,64 @@ const std::vector<CommandSpec>& commands() {
        "the outbox and goes out with the next ferry command that connects."},
       {"listen",
        0,
-       {"--json", "--count", "--timeout"},
-       "ferry listen [--json] [--count N] [--timeout SEC]",
+       {"--json", "--count", "--until-ready", "--timeout"},
+       "ferry listen [--json] [--count N] [--until-ready] [--timeout SEC]",
        "Prints incoming messages as they arrive, starting with those missed while offline:\n"
        "  [id] from → to: text\n"
-       "--json prints one JSON object per line (type, id, from, to, text, status, ts, cid).\n"
-       "Exits 0 after N messages, or when SEC seconds pass (exit 1 if --count was not met)."},
+       "  [id] from → to: 🖼 holiday.jpg (1.2 MiB, image/jpeg, 1280×720) uploading 37%\n"
+       "and, for media messages, their upload progress and status changes (READY, ...).\n"
+       "--json prints one JSON object per line: messages (type, id, from, to, kind, status,\n"
+       "ts, cid, and text; media messages instead name, size, sha256, mime, width, height,\n"
+       "duration_ms, progress, thumb_bytes, thumb_width, thumb_height), and\n"
+       "{\"type\":\"progress\",...} and {\"type\":\"status\",...} lines.\n"
+       "Exits 0 after N messages (--until-ready: once N received media messages are READY;\n"
+       "N defaults to 1), or when SEC seconds pass (exit 1 if that count was not met)."},
       {"history",
        1,
        {"--limit", "--before", "--json"},
        "ferry history USER [--limit N] [--before ID] [--json]",
        "Prints the newest N (default 50, max 1000) messages exchanged with USER, oldest\n"
        "first; with --before ID only those older than message ID."},
+      {"send-file",
+       2,
+       {"--kind", "--name", "--json", "--timeout"},
+       "ferry send-file USER PATH [--kind auto|image|video|file] [--name NAME] [--json] "
+       "[--timeout SEC]",
+       "Sends the file PATH to USER as a media message and exits 0 once every byte is uploaded\n"
+       "and verified (READY). Images and videos get a thumbnail the receiver sees at once.\n"
+       "On a terminal a progress bar shows percent, MiB, MB/s and ETA; otherwise a plain line\n"
+       "every 10%. --json prints one JSON object per line: {\"type\":\"progress\",\"id\":...,\n"
+       "\"message_id\":...,\"done\":...,\"total\":...,\"mb_s\":...}, {\"type\":\"status\",...,\n"
+       "\"status\":\"UPLOADING\"|\"READY\"|\"FAILED\"|\"CANCELLED\"} and "
+       "{\"type\":\"resume\",...}.\n"
+       "--name: the name the receiver sees (default: the file's base name).\n"
+       "Interrupted (Ctrl-C, a crash, a lost connection), the upload stays pending in the state\n"
+       "directory: run the same command again and it resumes from what the server holds.\n"
+       "--timeout SEC: give up waiting after SEC seconds (exit 1; the upload stays pending)."},
+      {"uploads",
+       0,
+       {"--json"},
+       "ferry uploads [--json]",
+       "Lists the pending (unfinished) uploads of this state directory: local id, recipient,\n"
+       "name, size, how much the server holds and whether it is paused."},
+      {"upload-pause",
+       1,
+       {},
+       "ferry upload-pause ID",
+       "Pauses the pending upload ID (a local id from `ferry uploads`). The `ferry send-file`\n"
+       "carrying it stops sending within a moment and keeps waiting; the pause lasts until\n"
+       "`ferry upload-resume ID`, also across runs of send-file."},
+      {"upload-resume",
+       1,
+       {},
+       "ferry upload-resume ID",
+       "Resumes an upload paused with `ferry upload-pause`."},
+      {"upload-cancel",
+       1,
+       {"--timeout"},
+       "ferry upload-cancel ID [--timeout SEC]",
+       "Cancels the pending upload ID: the message becomes CANCELLED for both parties and the\n"
+       "resource server frees its space. Exits 0 once the server confirmed (default wait 30 s)."},
       {"logout",
        0,
        {},
@@ -96,6 +144,20 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
     if (!parse_number(name, value, 1000, n, err)) return false;
     if (n == 0) return err = "--limit must be 1-1000", false;
     a.limit = n;
+  } else if (name == "--kind") {
+    if (value == "auto")
+      a.kind = FERRY_KIND_AUTO;
+    else if (value == "image")
+      a.kind = FERRY_KIND_IMAGE;
+    else if (value == "video")
+      a.kind = FERRY_KIND_VIDEO;
+    else if (value == "file")
+      a.kind = FERRY_KIND_FILE;
+    else
+      return err = "--kind must be auto, image, video or file, not '" + value + "'", false;
+  } else if (name == "--name") {
+    if (value.empty()) return err = "--name must not be empty", false;
+    a.name = value;
   } else if (name == "--before") {
     if (!parse_number(name, value, 1ull << 53, n, err)) return false;
     a.before = n;
@@ -105,11 +167,12 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
 
 bool takes_value(const std::string& name) {
   return name == "--server" || name == "--state" || name == "--count" || name == "--timeout" ||
-         name == "--limit" || name == "--before";
+         name == "--limit" || name == "--before" || name == "--kind" || name == "--name";
 }
 
 bool known_option(const std::string& name) {
-  return takes_value(name) || name == "--json" || name == "--help" || name == "-h";
+  return takes_value(name) || name == "--json" || name == "--until-ready" || name == "--help" ||
+         name == "-h";
 }
 
 }  // namespace
@@ -139,6 +202,8 @@ bool parse_args(int argc, char** argv, Args& a, std::string& err) {
     }
     if (name == "--json") {
       a.json = true;
+    } else if (name == "--until-ready") {
+      a.until_ready = true;
     } else if (eq == std::string::npos) {
       if (i + 1 >= argc) return err = name + " needs a value", false;
       value = argv[++i];

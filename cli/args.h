@@ -21,6 +21,9 @@ struct Args {
   std::optional<uint64_t> timeout_s;
   std::optional<uint64_t> limit;
   std::optional<uint64_t> before;
+  int kind = 0;                     // send-file --kind: a ferry_media_kind (0 = auto)
+  std::optional<std::string> name;  // send-file --name: display name for the receiver
+  bool until_ready = false;         // listen --until-ready: count READY media messages
 };
 
 // Fills `args`; false with `err` set on a usage error (unknown command or option, bad number,

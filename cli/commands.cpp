@@ -1,5 +1,5 @@
-// register, login, send, listen, history, logout: each opens a Session, makes its request and
-// waits for the events that settle it.
+// register, login, send, history, logout: each opens a Session, makes its request and waits for
+// the events that settle it. (listen: listen.cpp; media: send_file.cpp, uploads_cmd.cpp.)
 #include "cli/commands.h"
 
 #include <cstdio>
@@ -52,17 +52,6 @@ int credentials(const Args& args, bool is_register) {
   return finish_auth(*s, rid, user, is_register ? "registered and logged in as" : "logged in as");
 }
 
-// Fills `user` with the logged-in name; false (explained) when there is no session.
-bool require_session(Session& s, std::string* user = nullptr) {
-  char name[64];
-  if (ferry_client_user(s.client(), name, sizeof name) == FERRY_OK) {
-    if (user) *user = name;
-    return true;
-  }
-  print_error("not logged in: run `ferry login USER PASSWORD` (or `ferry register`) first");
-  return false;
-}
-
 }  // namespace
 
 int cmd_register(const Args& args) { return credentials(args, true); }
@@ -104,43 +93,6 @@ int cmd_send(const Args& args) {
   print_error(unreachable(*s) + "; the message stays queued in the outbox in " + s->state_dir() +
               " and goes out with the next ferry command that connects");
   return 1;
-}
-
-int cmd_listen(const Args& args) {
-  auto s = Session::open(args, true);
-  if (!s) return 1;
-  std::string me;
-  if (!require_session(*s, &me)) return 1;
-  Deadline deadline = deadline_after_s(args.timeout_s);
-  uint64_t received = 0;
-  std::string last_reported;
-  while (!args.count || received < *args.count) {
-    EventPtr ev = s->next(deadline);
-    if (!ev) break;
-    if (ev->type == FERRY_EVENT_MESSAGE) {
-      // Incoming only: the user's own sends from other clients (another `ferry send`) are
-      // not news to them. Notes to self are both, so they count.
-      const ferry_message_t& m = ev->u.message;
-      if (me == m.from && me != m.to) continue;
-      print_message(m, args.json);
-      received++;
-    } else if (ev->type == FERRY_EVENT_AUTH && ev->status != FERRY_OK) {
-      print_error(std::string("cannot log in with the stored session: ") +
-                  ferry_strerror(ev->status) + "; run `ferry login`");
-      return 1;
-    } else if (ev->type == FERRY_EVENT_CONNECTION && !s->offline_reason().empty() &&
-               s->offline_reason() != last_reported &&
-               ev->u.connection.state == FERRY_CONN_OFFLINE) {
-      last_reported = s->offline_reason();
-      print_error("offline: " + last_reported + "; retrying");
-    }
-  }
-  if (args.count && received < *args.count) {
-    print_error("timed out after " + std::to_string(received) + " of " +
-                std::to_string(*args.count) + " messages");
-    return 1;
-  }
-  return 0;
 }
 
 int cmd_history(const Args& args) {

@@ -12,5 +12,10 @@ int cmd_send(const Args& args);
 int cmd_listen(const Args& args);
 int cmd_history(const Args& args);
 int cmd_logout(const Args& args);
+int cmd_send_file(const Args& args);
+int cmd_uploads(const Args& args);
+int cmd_upload_pause(const Args& args);
+int cmd_upload_resume(const Args& args);
+int cmd_upload_cancel(const Args& args);
 
 }  // namespace ferry::cli

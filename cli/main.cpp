@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
   if (args.command == "listen") return cmd_listen(args);
   if (args.command == "history") return cmd_history(args);
   if (args.command == "logout") return cmd_logout(args);
+  if (args.command == "send-file") return cmd_send_file(args);
+  if (args.command == "uploads") return cmd_uploads(args);
+  if (args.command == "upload-pause") return cmd_upload_pause(args);
+  if (args.command == "upload-resume") return cmd_upload_resume(args);
+  if (args.command == "upload-cancel") return cmd_upload_cancel(args);
   print_error("unknown command '" + args.command + "'");  // parse_args already refuses these
   return 2;
 }

@@ -65,4 +65,18 @@ EventPtr Session::next(const Deadline& deadline) {
   }
 }
 
+EventPtr Session::next_within(int wait_ms) {
+  return next(Clock::now() + std::chrono::milliseconds(wait_ms));
+}
+
+bool require_session(Session& s, std::string* user) {
+  char name[64];
+  if (ferry_client_user(s.client(), name, sizeof name) == FERRY_OK) {
+    if (user) *user = name;
+    return true;
+  }
+  print_error("not logged in: run `ferry login USER PASSWORD` (or `ferry register`) first");
+  return false;
+}
+
 }  // namespace ferry::cli

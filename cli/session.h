@@ -36,6 +36,8 @@ class Session {
   const std::string& state_dir() const { return state_dir_; }
   // The next event, or null when the deadline passed. Tracks the connection state.
   EventPtr next(const Deadline& deadline);
+  // The next event, waiting at most wait_ms (so the caller can check signals and timers).
+  EventPtr next_within(int wait_ms);
   bool online() const { return state_ == FERRY_CONN_ONLINE; }
   // "connection refused" etc.: the last reason the client was offline, or "".
   const std::string& offline_reason() const { return offline_reason_; }
@@ -48,5 +50,8 @@ class Session {
   int state_ = FERRY_CONN_CONNECTING;
   std::string offline_reason_;
 };
+
+// Fills `user` with the logged-in name; false (explained on stderr) when there is no session.
+bool require_session(Session& s, std::string* user = nullptr);
 
 }  // namespace ferry::cli

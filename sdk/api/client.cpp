@@ -28,13 +28,21 @@ void check_handle(const ferry_client_t* c) {
   }
 }
 
-void enqueue(ferry_client_t* c, Command cmd) {
+}  // namespace
+
+void ferry::sdk::enqueue_command(ferry_client_t* c, Command cmd) {
   {
     std::lock_guard lock(c->commands_mu);
     c->commands.push_back(std::move(cmd));
   }
   c->driver->wake();
 }
+
+void ferry::sdk::check_client(const ferry_client_t* c) { check_handle(c); }
+
+namespace {
+
+void enqueue(ferry_client_t* c, Command cmd) { ferry::sdk::enqueue_command(c, std::move(cmd)); }
 
 // Loop thread: apply the app's commands to the core in the order they were made.
 void run_commands(ferry_client_t* c, uint64_t now) {
@@ -60,6 +68,9 @@ void run_commands(ferry_client_t* c, uint64_t now) {
         break;
       case Command::Kind::History:
         core.submit_history(cmd.request_id, cmd.user_or_peer, cmd.before, cmd.limit, now);
+        break;
+      default:
+        ferry::sdk::run_media_command(core, cmd, now);
         break;
     }
   }

@@ -22,7 +22,7 @@
 namespace ferry::sdk {
 
 struct Command {
-  enum class Kind { Register, Login, Logout, Send, History };
+  enum class Kind { Register, Login, Logout, Send, History, SendFile, Pause, Resume, Cancel };
   explicit Command(Kind k) : kind(k) {}
   Kind kind;
   uint64_t request_id = 0;
@@ -31,7 +31,11 @@ struct Command {
   uint64_t before = 0;
   uint32_t limit = 0;
   OutboxEntry entry;
+  PendingUpload upload;  // SendFile; Pause/Resume/Cancel use upload.cid
 };
+
+// Loop thread: applies one media command (media_api.cpp).
+void run_media_command(ClientCore& core, Command& cmd, uint64_t now_ms);
 
 }  // namespace ferry::sdk
 
@@ -49,3 +53,10 @@ struct ferry_client {
   std::atomic<uint64_t> next_request_id{1};
   std::thread thread;
 };
+
+namespace ferry::sdk {
+// Shared by the API files (client.cpp): hand a command to the loop thread; abort on a stale
+// or foreign handle.
+void enqueue_command(ferry_client_t* c, Command cmd);
+void check_client(const ferry_client_t* c);
+}  // namespace ferry::sdk

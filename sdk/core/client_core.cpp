@@ -16,9 +16,16 @@ namespace ferry::sdk {
 ClientCore::ClientCore(CoreConfig config, StateStore& store, RandomSource random)
     : config_(std::move(config)),
       store_(store),
-      backoff_(config_.reconnect_min_ms, config_.reconnect_max_ms, std::move(random)),
+      backoff_(config_.reconnect_min_ms, config_.reconnect_max_ms, random),
       decoder_(config_.max_frame_body),
-      heartbeat_ms_(config_.heartbeat_ms) {
+      heartbeat_ms_(config_.heartbeat_ms),
+      uploads_(
+          [this] {
+            UploadManagerConfig u = config_.uploads;
+            u.agent = config_.agent;
+            return u;
+          }(),
+          store, std::move(random)) {
   session_ = store_.session();
   last_seen_ = stored_last_seen_ = store_.last_seen();
   for (OutboxEntry& e : store_.outbox()) {
@@ -27,6 +34,8 @@ ClientCore::ClientCore(CoreConfig config, StateStore& store, RandomSource random
     outbox_by_cid_[it->entry.cid] = it;
     if (it->entry.server_id != 0) acked_[it->entry.server_id] = it->entry.cid;
   }
+  uploads_.set_user(session_.user);
+  uploads_.load(0);
 }
 
 void ClientCore::start(uint64_t now) {
@@ -40,7 +49,7 @@ bool ClientCore::poll_close() { return std::exchange(want_close_, false); }
 std::string ClientCore::poll_send() { return std::exchange(out_, std::string()); }
 
 bool ClientCore::poll_event(Event& out) {
-  if (events_.empty()) return false;
+  if (events_.empty()) return uploads_.poll_event(out);
   out = std::move(events_.front());
   events_.pop_front();
   return true;
@@ -103,6 +112,7 @@ void ClientCore::drop_connection(uint64_t now) {
     }
   }
   for (OutboxItem& item : outbox_) item.in_flight = false;
+  uploads_.on_chat_offline();
   syncing_ = false;
   sync_buffer_.clear();
 }
@@ -146,6 +156,7 @@ void ClientCore::on_bytes(const char* data, size_t len, uint64_t now) {
     store_.set_last_seen(last_seen_);
     stored_last_seen_ = last_seen_;
   }
+  pump_uploads(now);
   store_.batch_end();
 }
 
@@ -247,6 +258,8 @@ void ClientCore::handle_timeout(uint64_t now) {
     retry_at_ = 0;
     resend_outbox(now);
   }
+  uploads_.handle_timeout(now);
+  pump_uploads(now);
 }
 
 std::optional<uint64_t> ClientCore::poll_timeout() const {
@@ -266,6 +279,7 @@ std::optional<uint64_t> ClientCore::poll_timeout() const {
   }
   for (const Request& r : pending_) consider(r.deadline_ms);
   if (retry_at_ != 0) consider(retry_at_);
+  if (auto u = uploads_.poll_timeout()) consider(*u);
   return t;
 }
 

@@ -38,6 +38,7 @@
 #include "sdk/core/backoff.h"
 #include "sdk/core/state_store.h"
 #include "sdk/core/types.h"
+#include "sdk/core/upload_manager.h"
 
 struct cJSON;
 
@@ -57,6 +58,7 @@ struct CoreConfig {
   // (JSON-escaped), so this is far above the server's own 1 MiB request limit.
   uint32_t max_frame_body = 256u << 20;
   std::string agent = "ferry-sdk/0.1.0";
+  UploadManagerConfig uploads;  // its agent is set from `agent`
 };
 
 class ClientCore {
@@ -87,6 +89,16 @@ class ClientCore {
   // The entry is already in the store (the API writes it before returning to the app).
   void submit_send(const OutboxEntry& entry, uint64_t now_ms);
   void logout(uint64_t now_ms);
+  // Media uploads (client_media.cpp). The record is already in the store.
+  void submit_upload(const PendingUpload& u, uint64_t now_ms);
+  bool upload_pause(const std::string& cid, uint64_t now_ms);
+  bool upload_resume(const std::string& cid, uint64_t now_ms);
+  bool upload_cancel(const std::string& cid, uint64_t now_ms);
+  // Sends the chat requests uploads wait for. The core calls it after its own inputs; the
+  // adapter also calls it after feeding the upload manager directly (files, resource conn).
+  void pump_uploads(uint64_t now_ms);
+  // The resource-connection and file side of uploads, driven by the adapter directly.
+  UploadManager& uploads() { return uploads_; }
 
   // --- Introspection (tests, API) ----------------------------------------------------------
   int public_state() const { return public_state_; }
@@ -100,7 +112,7 @@ class ClientCore {
 
  private:
   enum class Phase { Offline, Dialing, Greeting, Authenticating, Connected, Online };
-  enum class Kind { Register, Login, Auth, Logout, Send, Sync, History };
+  enum class Kind { Register, Login, Auth, Logout, Send, Sync, History, Media };
 
   struct Request {  // a user request waiting to be sent
     Kind kind;
@@ -167,6 +179,10 @@ class ClientCore {
   void prune_acked();
   void drop_outbox(int err, const std::string& detail);
 
+  // client_media.cpp: pushes about media messages.
+  void handle_media_push(const std::string& event, const cJSON* body, uint64_t now);
+  void remember_media(const Message& m);
+
   CoreConfig config_;
   StateStore& store_;
   Backoff backoff_;
@@ -198,6 +214,12 @@ class ClientCore {
   std::unordered_map<uint64_t, InFlight> in_flight_;
   bool syncing_ = false;
   std::vector<Message> sync_buffer_;  // pushes received while a sync runs
+
+  UploadManager uploads_;
+  // Received media messages still uploading (without thumbnails), so that later status and
+  // progress pushes, which carry only the id, can name the message. Bounded.
+  std::map<uint64_t, Message> uploading_media_;
+  static constexpr size_t kUploadingMediaKept = 1024;
 };
 
 }  // namespace ferry::sdk

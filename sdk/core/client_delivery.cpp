@@ -75,6 +75,7 @@ void ClientCore::handle_push(std::string_view body, uint64_t now) {
   if (!j || !proto::json_get_string(j.get(), "event", event, why)) {
     return protocol_failure("bad PUSH: " + (j ? why : std::string("not JSON")), now);
   }
+  if (event == "status" || event == "progress") return handle_media_push(event, j.get(), now);
   if (event != "message") return;  // a newer server's event this client does not know
   Message m;
   if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(j.get(), "message"), m, why)) {
@@ -91,7 +92,8 @@ void ClientCore::deliver(const Message& in) {
   if (in.id <= last_seen_) return;  // already delivered (sync and push overlap)
   last_seen_ = in.id;
   Message m = in;
-  m.status = FERRY_MSG_SENT;
+  if (m.from == session_.user && uploads_.owns_cid(m.cid)) return;  // our own upload's echo
+  if (m.has_media) remember_media(m);
   auto it = outbox_by_cid_.find(m.cid);
   if (m.from == session_.user && it != outbox_by_cid_.end()) {
     // Our own send coming back (its answer was lost with a connection): an acknowledgement,

@@ -45,6 +45,7 @@ void ClientCore::logout(uint64_t now) {
   // A stored-session auth still in flight is revoked when its answer arrives (see
   // on_auth_response), because the session below is gone by then.
   drop_outbox(FERRY_ECANCELED, "logged out");
+  uploads_.drop_all(FERRY_ECANCELED, "logged out");
   session_ = Session{};
   last_seen_ = stored_last_seen_ = 0;
   store_.reset(session_);
@@ -155,10 +156,9 @@ void ClientCore::handle_response(std::string_view body, uint64_t now) {
   InFlight f = std::move(it->second);
   in_flight_.erase(it);
   int code_err = FERRY_OK;
-  std::string msg;
+  std::string msg, code;
   if (!ok) {
     const cJSON* e = cJSON_GetObjectItemCaseSensitive(j.get(), "error");
-    std::string code;
     if (!proto::json_get_string(e, "code", code, err)) {
       return protocol_failure("bad RESPONSE error: " + err, now);
     }
@@ -180,6 +180,8 @@ void ClientCore::handle_response(std::string_view body, uint64_t now) {
       return on_sync_response(ok, j.get(), code_err, msg, now);
     case Kind::History:
       return on_history_response(f, ok, j.get(), code_err, msg, now);
+    case Kind::Media:
+      return uploads_.on_chat_response(rid, ok, j.get(), code_err, code, msg, now);
   }
 }
 
@@ -236,6 +238,7 @@ void ClientCore::on_login_response(const InFlight& f, bool ok, const cJSON* body
   if (s.user != session_.user) {
     // Another user: the outbox and sync position belonged to the previous one.
     drop_outbox(FERRY_ECANCELED, "another user logged in");
+    uploads_.drop_all(FERRY_ECANCELED, "another user logged in");
     last_seen_ = stored_last_seen_ = 0;
     store_.reset(s);
   } else {
@@ -247,6 +250,8 @@ void ClientCore::on_login_response(const InFlight& f, bool ok, const cJSON* body
 
 void ClientCore::become_online(uint64_t request_id, uint64_t now) {
   phase_ = Phase::Online;
+  uploads_.set_user(session_.user);
+  uploads_.on_chat_online(now);
   set_public_state(FERRY_CONN_ONLINE, FERRY_OK, "");
   Event e;
   e.type = FERRY_EVENT_AUTH;
@@ -256,6 +261,7 @@ void ClientCore::become_online(uint64_t request_id, uint64_t now) {
   emit(std::move(e));
   start_sync(now);
   pump_requests(now);
+  pump_uploads(now);
 }
 
 void ClientCore::on_history_response(const InFlight& f, bool ok, const cJSON* body, int err,
@@ -269,7 +275,6 @@ void ClientCore::on_history_response(const InFlight& f, bool ok, const cJSON* bo
   if (!wire::parse_messages(body, e.messages, e.more, why)) {
     return protocol_failure("bad history answer: " + why, now);
   }
-  for (Message& m : e.messages) m.status = FERRY_MSG_SENT;
   emit(std::move(e));
 }
 

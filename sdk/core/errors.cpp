@@ -40,6 +40,11 @@ constexpr Mapping kMappings[] = {
     {"cid_conflict", FERRY_EPROTO},
     {"too_many_errors", FERRY_EPROTO},
     {"internal", FERRY_ESERVER},
+    // Media (docs/protocol.md section 6).
+    {"bad_media", FERRY_EINVAL},
+    {"no_resource_server", FERRY_ENORESOURCE},
+    {"unknown_message", FERRY_ENOTFOUND},
+    {"not_uploading", FERRY_ENOTFOUND},
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Where the client keeps what must survive a restart: the session, the highest message id
-// delivered to the app (the sync position) and the outbox. The core only talks to this
-// interface; sdk/state/sqlite_store.* keeps it in `ferry-state.db`, sdk/state/memory_store.h
+// delivered to the app (the sync position), the outbox and pending media uploads. The core
+// only talks to this interface; sdk/state/sqlite_store.* keeps it in `ferry-state.db`, sdk/state/memory_store.h
 // keeps it in memory when the app gave no state directory.
 //
 // Threads: implementations are safe to call from any thread. The API layer writes outbox
@@ -32,8 +32,16 @@ class StateStore {
   virtual bool outbox_add(OutboxEntry& e) = 0;
   virtual bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) = 0;
   virtual bool outbox_remove(const OutboxEntry& e) = 0;
-  // Replaces the session and forgets the sync position and the outbox (another user logged
-  // in, or logout).
+  // Pending media uploads (ferry_send_file), oldest first. upload_put inserts or replaces
+  // the record with the same cid; upload_set_done only moves `done` (frequent, cheap).
+  virtual std::vector<PendingUpload> uploads() = 0;
+  virtual bool upload_get(const std::string& cid, PendingUpload& out) = 0;
+  virtual bool upload_put(const PendingUpload& u) = 0;
+  virtual bool upload_set_done(const std::string& cid, uint64_t done) = 0;
+  virtual bool upload_remove(const std::string& cid) = 0;
+
+  // Replaces the session and forgets the sync position, the outbox and pending uploads
+  // (another user logged in, or logout).
   virtual bool reset(const Session& s) = 0;
 
   // Brackets a burst of writes from one input (one read of the socket) so a durable store can

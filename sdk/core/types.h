@@ -8,6 +8,21 @@
 
 namespace ferry::sdk {
 
+// What a media message carries besides its status (docs/protocol.md "MESSAGE object for
+// media"). The thumbnail is held decoded (JPEG bytes), never as base64.
+struct MediaMeta {
+  int kind = 0;  // ferry_media_kind
+  std::string name;
+  uint64_t size = 0;
+  std::string mime;
+  std::string sha256;  // 64 lowercase hex
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint64_t duration_ms = 0;
+  std::string thumb;  // JPEG bytes; empty = none
+  uint64_t progress = 0;  // bytes the resource server holds durably, as last known
+};
+
 // A chat message as the server describes it (docs/protocol.md "MESSAGE object").
 struct Message {
   uint64_t id = 0;  // server id; 0 while pending
@@ -18,6 +33,8 @@ struct Message {
   std::string text;
   int64_t ts_ms = 0;
   int status = 0;  // ferry_msg_status
+  bool has_media = false;
+  MediaMeta media;  // when has_media
 };
 
 // What the state store remembers about who is logged in. An empty token means "no session",
@@ -40,6 +57,33 @@ struct OutboxEntry {
   int64_t created_ms = 0;
   uint64_t server_id = 0;
   int64_t store_key = 0;  // the store's handle for the row (SQLite rowid); set by outbox_add
+};
+
+// One media upload this client started and has not finished (ferry_send_file). Everything
+// an app restart needs to continue it: the file's identity at send time (a change fails the
+// upload rather than storing a corrupt file), what probing and hashing found (so a restart
+// neither re-hashes nor changes the message), and the server's id once it stored the message.
+struct PendingUpload {
+  std::string cid;  // local id; also send_media's idempotency key
+  std::string to;
+  std::string path;
+  std::string name;  // display name
+  int kind = 0;  // ferry_media_kind; AUTO until prepared
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  std::string sha256;  // 64 hex; empty until prepared (probe + hash not done yet)
+  std::string mime;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint64_t duration_ms = 0;
+  std::string thumb;  // JPEG bytes
+  uint64_t message_id = 0;  // 0 until the chat server stored the message
+  uint64_t done = 0;  // bytes the resource server held durably, as last known
+  bool paused = false;
+  bool cancelled = false;  // the app cancelled; the server has not confirmed yet
+  int64_t created_ms = 0;
+  bool prepared() const { return !sha256.empty(); }
 };
 
 // The message an outbox entry will become, for status events about a send the server never
@@ -66,6 +110,10 @@ struct Event {
   std::string peer;               // HISTORY
   std::vector<Message> messages;  // HISTORY, ascending
   bool more = false;              // HISTORY
+  // UPLOAD_PROGRESS (message.cid / message.id name the message)
+  uint64_t done = 0;
+  uint64_t total = 0;
+  bool outgoing = false;
 };
 
 }  // namespace ferry::sdk

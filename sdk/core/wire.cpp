@@ -2,6 +2,8 @@
 
 #include "proto/frame.h"
 #include "proto/json.h"
+#include "sdk/core/base64.h"
+#include "sdk/include/ferry.h"
 
 namespace ferry::sdk::wire {
 
@@ -73,6 +75,105 @@ std::string history_body(uint64_t rid, const std::string& peer, uint64_t before,
   return proto::json_print(j.get());
 }
 
+std::string send_media_body(uint64_t rid, const PendingUpload& u) {
+  proto::Json j = request("send_media", rid);
+  json_set_string(j.get(), "to", u.to);
+  json_set_string(j.get(), "cid", u.cid);
+  json_set_string(j.get(), "kind", media_kind_name(u.kind));
+  json_set_string(j.get(), "name", u.name);
+  json_set_u64(j.get(), "size", u.size);
+  json_set_string(j.get(), "mime", u.mime);
+  json_set_string(j.get(), "sha256", u.sha256);
+  json_set_u64(j.get(), "width", u.width);
+  json_set_u64(j.get(), "height", u.height);
+  json_set_u64(j.get(), "duration_ms", u.duration_ms);
+  // The server refuses a thumbnail on kind "file".
+  if (!u.thumb.empty() && u.kind != FERRY_KIND_FILE) {
+    json_set_string(j.get(), "thumb", base64_encode(u.thumb));
+  }
+  return proto::json_print(j.get());
+}
+
+std::string upload_ticket_body(uint64_t rid, uint64_t message_id) {
+  proto::Json j = request("upload_ticket", rid);
+  json_set_u64(j.get(), "message_id", message_id);
+  return proto::json_print(j.get());
+}
+
+std::string cancel_upload_body(uint64_t rid, uint64_t message_id) {
+  proto::Json j = request("cancel_upload", rid);
+  json_set_u64(j.get(), "message_id", message_id);
+  return proto::json_print(j.get());
+}
+
+const char* media_kind_name(int kind) {
+  switch (kind) {
+    case FERRY_KIND_IMAGE: return "image";
+    case FERRY_KIND_VIDEO: return "video";
+    default: return "file";
+  }
+}
+
+int media_kind_from_name(const std::string& name) {
+  if (name == "image") return FERRY_KIND_IMAGE;
+  if (name == "video") return FERRY_KIND_VIDEO;
+  return FERRY_KIND_FILE;
+}
+
+int message_status_from_name(const std::string& name) {
+  if (name == "sent") return FERRY_MSG_SENT;
+  if (name == "uploading") return FERRY_MSG_UPLOADING;
+  if (name == "ready") return FERRY_MSG_READY;
+  if (name == "cancelled") return FERRY_MSG_CANCELLED;
+  if (name == "failed") return FERRY_MSG_FAILED;
+  return 0;
+}
+
+bool parse_upload_grant(const cJSON* obj, UploadGrant& out, std::string& err) {
+  if (!cJSON_IsObject(obj)) {
+    err = "upload must be an object";
+    return false;
+  }
+  return proto::json_get_string(obj, "ticket", out.ticket, err) &&
+         proto::json_get_string(obj, "resource", out.resource, err);
+}
+
+namespace {
+
+bool parse_media(const cJSON* obj, Message& out, std::string& err) {
+  const cJSON* media = cJSON_GetObjectItemCaseSensitive(obj, "media");
+  if (!media) return true;  // a text message
+  if (!cJSON_IsObject(media)) {
+    err = "field 'media' must be an object";
+    return false;
+  }
+  MediaMeta& m = out.media;
+  uint64_t width = 0, height = 0;
+  std::string thumb;
+  if (!proto::json_get_string(media, "name", m.name, err) ||
+      !proto::json_get_u64(media, "size", m.size, err) ||
+      !proto::json_opt_string(media, "mime", m.mime, err) ||
+      !proto::json_get_string(media, "sha256", m.sha256, err) ||
+      !proto::json_opt_u64(media, "width", width, err) ||
+      !proto::json_opt_u64(media, "height", height, err) ||
+      !proto::json_opt_u64(media, "duration_ms", m.duration_ms, err) ||
+      !proto::json_opt_string(media, "thumb", thumb, err) ||
+      !proto::json_opt_u64(obj, "progress", m.progress, err)) {
+    return false;
+  }
+  if (!thumb.empty() && !base64_decode(thumb, m.thumb)) {
+    err = "field 'thumb' is not base64";
+    return false;
+  }
+  m.width = static_cast<uint32_t>(width);
+  m.height = static_cast<uint32_t>(height);
+  m.kind = media_kind_from_name(out.kind);
+  out.has_media = true;
+  return true;
+}
+
+}  // namespace
+
 bool parse_message(const cJSON* obj, Message& out, std::string& err) {
   if (!cJSON_IsObject(obj)) {
     err = "message must be an object";
@@ -94,6 +195,13 @@ bool parse_message(const cJSON* obj, Message& out, std::string& err) {
     return false;
   }
   out.ts_ms = static_cast<int64_t>(ts);
+  std::string status;
+  if (!proto::json_opt_string(obj, "status", status, err) || !parse_media(obj, out, err)) {
+    return false;
+  }
+  // Text messages are SENT once the server has them; media messages carry their own status.
+  int st = message_status_from_name(status);
+  out.status = out.has_media && st != 0 ? st : FERRY_MSG_SENT;
   return true;
 }
 

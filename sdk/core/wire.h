@@ -23,6 +23,24 @@ std::string send_body(uint64_t rid, const OutboxEntry& e);
 std::string sync_body(uint64_t rid, uint64_t since, uint32_t limit);
 std::string history_body(uint64_t rid, const std::string& peer, uint64_t before, uint32_t limit);
 
+// Media (docs/protocol.md section 6). `u` must be prepared (sha256 set).
+std::string send_media_body(uint64_t rid, const PendingUpload& u);
+std::string upload_ticket_body(uint64_t rid, uint64_t message_id);
+std::string cancel_upload_body(uint64_t rid, uint64_t message_id);
+
+// "image"/"video"/"file" <-> ferry_media_kind; unknown names are FERRY_KIND_FILE.
+const char* media_kind_name(int kind);
+int media_kind_from_name(const std::string& name);
+// "sent"/"uploading"/"ready"/"cancelled"/"failed" -> ferry_msg_status; 0 when unknown.
+int message_status_from_name(const std::string& name);
+
+// The `upload` object of send_media / upload_ticket answers.
+struct UploadGrant {
+  std::string ticket;
+  std::string resource;  // HOST:PORT of the resource server
+};
+bool parse_upload_grant(const cJSON* obj, UploadGrant& out, std::string& err);
+
 // Each parser returns false and fills `err` when a field the client needs is missing or has
 // the wrong type.
 bool parse_message(const cJSON* obj, Message& out, std::string& err);

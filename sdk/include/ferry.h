@@ -73,14 +73,20 @@ extern "C" {
   XX(ECLOSED, -19, "the client is shutting down")                                       \
   XX(ERESOLVE, -20, "cannot resolve the server address")                                \
   XX(ESLOW, -21, "disconnected by the server for reading too slowly")                    \
-  XX(EIDLE, -22, "connection timed out (no heartbeat)")
+  XX(EIDLE, -22, "connection timed out (no heartbeat)")                                  \
+  XX(ENOFILE, -23, "cannot open or read the file")                                       \
+  XX(ESOURCECHANGED, -24, "the file changed or disappeared during the upload")           \
+  XX(ENORESOURCE, -25, "no resource server is available; the upload will retry")         \
+  XX(EDISKFULL, -26, "the server is out of disk space; the upload resumes when it frees") \
+  XX(ECORRUPT, -27, "the uploaded bytes did not match the file's SHA-256")               \
+  XX(ENOTFOUND, -28, "no such upload or message")
 
 typedef enum ferry_err {
   FERRY_OK = 0,
 #define FERRY_ERR_ENUM(name, value, msg) FERRY_##name = value,
   FERRY_ERRNO_MAP(FERRY_ERR_ENUM)
 #undef FERRY_ERR_ENUM
-  FERRY_ERR_LAST_ = -23
+  FERRY_ERR_LAST_ = -29
 } ferry_err;
 
 /* Human-readable description of an error code; never NULL; static storage. Any thread. */
@@ -173,6 +179,51 @@ FERRY_EXTERN int ferry_logout(ferry_client_t* client);
 FERRY_EXTERN int ferry_send_text(ferry_client_t* client, const char* to, const char* text,
                                  char local_id[FERRY_LOCAL_ID_SIZE]);
 
+/* Sends a file as a media message. Returns at once: the upload is recorded in the state
+ * directory before this returns, and the rest happens on ferry's thread. It probes the file
+ * (MIME type from its bytes; for images and videos their size, duration and a JPEG thumbnail
+ * of at most 320 px), hashes it (SHA-256), announces it to the chat server (the receiver sees
+ * the message with its thumbnail at once, status UPLOADING), then uploads the bytes to the
+ * resource server in chunks, resuming from what the server holds after a cut connection, a
+ * server restart or an app restart (pending uploads continue when a client opens the same
+ * state directory). Events: FERRY_EVENT_MESSAGE_STATUS (PENDING -> UPLOADING with the server
+ * id -> READY, or FAILED / CANCELLED with a reason) and FERRY_EVENT_UPLOAD_PROGRESS.
+ * `kind`: ferry_media_kind. `display_name`: shown to the receiver; NULL = the file's base name.
+ * If this sender already uploaded a file with the same SHA-256, it is READY at once without
+ * uploading again. The file must stay unchanged until READY: a change or deletion fails the
+ * message with FERRY_ESOURCECHANGED.
+ * Returns FERRY_ENOTAUTH (no session), FERRY_ENOFILE (cannot open or stat `path`, or not a
+ * regular file), FERRY_EINVAL, FERRY_ESTATE. Any thread. */
+FERRY_EXTERN int ferry_send_file(ferry_client_t* client, const char* to, const char* path,
+                                 int kind, const char* display_name,
+                                 char local_id[FERRY_LOCAL_ID_SIZE]);
+/* Pauses / resumes one of this client's uploads (by local id). A paused upload sends nothing
+ * and stays paused across reconnects; it is not paused after an app restart. Returns
+ * FERRY_ENOTFOUND for an unknown or finished upload. Any thread. */
+FERRY_EXTERN int ferry_upload_pause(ferry_client_t* client, const char* local_id);
+FERRY_EXTERN int ferry_upload_resume(ferry_client_t* client, const char* local_id);
+/* Cancels an upload: the message becomes CANCELLED for both parties and the resource server
+ * frees its space. FERRY_ENOTFOUND for an unknown or finished upload. Any thread. */
+FERRY_EXTERN int ferry_upload_cancel(ferry_client_t* client, const char* local_id);
+
+/* One pending upload, as listed by ferry_uploads_list(). */
+typedef struct ferry_upload_info {
+  const char* local_id;
+  uint64_t message_id; /* 0 until the chat server stored the message */
+  const char* to;
+  const char* path;    /* the local file being uploaded */
+  const char* name;    /* display name */
+  uint64_t size;
+  uint64_t done;       /* bytes the resource server held durably, as last known */
+  int paused;
+} ferry_upload_info_t;
+
+/* Lists this client's uploads that are not finished. On success *list (free it with
+ * ferry_uploads_free) holds *count entries (possibly 0). Any thread. */
+FERRY_EXTERN int ferry_uploads_list(ferry_client_t* client, ferry_upload_info_t** list,
+                                    size_t* count);
+FERRY_EXTERN void ferry_uploads_free(ferry_upload_info_t* list, size_t count);
+
 /* Asks for a page of the conversation with `peer`: messages with id < before_id (0 = newest),
  * the newest `limit` (1..1000) of them. Result: FERRY_EVENT_HISTORY. Any thread. */
 FERRY_EXTERN int ferry_history(ferry_client_t* client, const char* peer, uint64_t before_id,
@@ -186,9 +237,11 @@ typedef enum ferry_event_type {
   FERRY_EVENT_AUTH = 2,           /* u.auth: result of register/login or of a stored session */
   FERRY_EVENT_MESSAGE = 3,        /* u.message: a new message (from the peer, or sent by this
                                      user from another device) */
-  FERRY_EVENT_MESSAGE_STATUS = 4, /* u.message: one of this client's sends changed status */
+  FERRY_EVENT_MESSAGE_STATUS = 4, /* u.message: a message changed status: one of this client's
+                                     sends, or a media message it received (READY, ...) */
   FERRY_EVENT_HISTORY = 5,        /* u.history: a page asked for with ferry_history() */
-  FERRY_EVENT_SYNCED = 6          /* caught up with the server after (re)connecting */
+  FERRY_EVENT_SYNCED = 6,         /* caught up with the server after (re)connecting */
+  FERRY_EVENT_UPLOAD_PROGRESS = 7 /* u.progress: bytes of a media message the server holds */
 } ferry_event_type;
 
 typedef enum ferry_conn_state {
@@ -201,8 +254,35 @@ typedef enum ferry_conn_state {
 typedef enum ferry_msg_status {
   FERRY_MSG_PENDING = 1, /* in the outbox, not yet acknowledged */
   FERRY_MSG_SENT = 2,    /* durably stored by the server; id is set */
-  FERRY_MSG_FAILED = 3   /* refused by the server; event status says why; not retried */
+  FERRY_MSG_FAILED = 3,  /* refused by the server, or (media) the upload failed for good;
+                            event status says why; not retried */
+  FERRY_MSG_UPLOADING = 4, /* media: stored and shown to the receiver; bytes still uploading */
+  FERRY_MSG_READY = 5,     /* media: every byte uploaded and verified; downloadable */
+  FERRY_MSG_CANCELLED = 6  /* media: the sender cancelled the upload */
 } ferry_msg_status;
+
+typedef enum ferry_media_kind {
+  FERRY_KIND_AUTO = 0,  /* ferry_send_file: image or video if the bytes say so, else file */
+  FERRY_KIND_IMAGE = 1,
+  FERRY_KIND_VIDEO = 2,
+  FERRY_KIND_FILE = 3
+} ferry_media_kind;
+
+/* What a media message carries besides its status. Lives as long as its event. */
+typedef struct ferry_media {
+  int kind;                   /* ferry_media_kind (never AUTO) */
+  const char* name;           /* display name as the sender gave it: show it, never use it as
+                                 a path */
+  uint64_t size;              /* bytes */
+  const char* mime;           /* from the file's bytes, e.g. "image/jpeg" */
+  const char* sha256;         /* 64 lowercase hex digits of the whole file */
+  uint32_t width;             /* images and videos, else 0 */
+  uint32_t height;
+  uint64_t duration_ms;       /* videos, else 0 */
+  const unsigned char* thumb; /* JPEG preview (at most 320 px), or NULL */
+  size_t thumb_len;
+  uint64_t progress;          /* bytes the resource server holds durably, as last known */
+} ferry_media_t;
 
 typedef struct ferry_message {
   uint64_t id;          /* server id (increasing); 0 while pending */
@@ -213,6 +293,7 @@ typedef struct ferry_message {
   const char* text;     /* UTF-8, NUL-terminated */
   int64_t ts_ms;        /* server commit time, ms since the Unix epoch; 0 while pending */
   int status;           /* ferry_msg_status */
+  const ferry_media_t* media; /* NULL for text messages */
 } ferry_message_t;
 
 typedef struct ferry_event {
@@ -229,6 +310,14 @@ typedef struct ferry_event {
       uint64_t user_id;
     } auth;
     ferry_message_t message;
+    struct {
+      const char* local_id; /* the message's sender-side id (cid) */
+      uint64_t message_id;  /* server id, 0 before the server stored the message */
+      uint64_t done;        /* bytes durably held by the resource server */
+      uint64_t total;       /* file size */
+      int outgoing;         /* 1: this client's own upload (at most every 100 ms or 1%);
+                               0: the peer's upload as relayed by the chat server (every 5%) */
+    } progress;
     struct {
       const char* peer;
       const ferry_message_t* messages; /* ascending by id */

@@ -52,11 +52,48 @@ bool MemoryStateStore::outbox_remove(const OutboxEntry& entry) {
   return true;
 }
 
+std::vector<PendingUpload> MemoryStateStore::uploads() {
+  std::lock_guard lock(mu_);
+  return uploads_;
+}
+
+bool MemoryStateStore::upload_get(const std::string& cid, PendingUpload& out) {
+  std::lock_guard lock(mu_);
+  for (const PendingUpload& u : uploads_) {
+    if (u.cid == cid) return out = u, true;
+  }
+  return false;
+}
+
+bool MemoryStateStore::upload_put(const PendingUpload& u) {
+  std::lock_guard lock(mu_);
+  for (PendingUpload& have : uploads_) {
+    if (have.cid == u.cid) return have = u, true;
+  }
+  uploads_.push_back(u);
+  return true;
+}
+
+bool MemoryStateStore::upload_set_done(const std::string& cid, uint64_t done) {
+  std::lock_guard lock(mu_);
+  for (PendingUpload& u : uploads_) {
+    if (u.cid == cid) u.done = done;
+  }
+  return true;
+}
+
+bool MemoryStateStore::upload_remove(const std::string& cid) {
+  std::lock_guard lock(mu_);
+  std::erase_if(uploads_, [&](const PendingUpload& u) { return u.cid == cid; });
+  return true;
+}
+
 bool MemoryStateStore::reset(const Session& s) {
   std::lock_guard lock(mu_);
   session_ = s;
   last_seen_ = 0;
   outbox_.clear();
+  uploads_.clear();
   return true;
 }
 

@@ -18,6 +18,11 @@ class MemoryStateStore final : public StateStore {
   bool outbox_add(OutboxEntry& e) override;
   bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) override;
   bool outbox_remove(const OutboxEntry& e) override;
+  std::vector<PendingUpload> uploads() override;
+  bool upload_get(const std::string& cid, PendingUpload& out) override;
+  bool upload_put(const PendingUpload& u) override;
+  bool upload_set_done(const std::string& cid, uint64_t done) override;
+  bool upload_remove(const std::string& cid) override;
   bool reset(const Session& s) override;
 
  private:
@@ -25,6 +30,7 @@ class MemoryStateStore final : public StateStore {
   Session session_;
   uint64_t last_seen_ = 0;
   std::vector<OutboxEntry> outbox_;
+  std::vector<PendingUpload> uploads_;  // oldest first
 };
 
 }  // namespace ferry::sdk

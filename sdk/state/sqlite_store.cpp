@@ -78,6 +78,7 @@ bool SqliteStateStore::init(const std::string& path, std::string& err) {
     err = "cannot initialise " + path + ": " + sqlite3_errmsg(db_);
     return false;
   }
+  if (!migrate(err)) return false;
   sqlite3_stmt* st = prepare("SELECT user, user_id, token, last_seen FROM state WHERE k = 1", err);
   if (!st) return false;
   if (sqlite3_step(st) == SQLITE_ROW) {
@@ -96,7 +97,7 @@ bool SqliteStateStore::init(const std::string& path, std::string& err) {
   st_outbox_mark_ = prepare("UPDATE outbox SET server_id = ? WHERE seq = ?", err);
   st_outbox_remove_ = prepare("DELETE FROM outbox WHERE seq = ?", err);
   return st_set_session_ && st_set_last_seen_ && st_outbox_all_ && st_outbox_add_ &&
-         st_outbox_mark_ && st_outbox_remove_;
+         st_outbox_mark_ && st_outbox_remove_ && prepare_uploads(err);
 }
 
 SqliteStateStore::~SqliteStateStore() {
@@ -104,6 +105,7 @@ SqliteStateStore::~SqliteStateStore() {
                            st_outbox_mark_, st_outbox_remove_}) {
     sqlite3_finalize(st);
   }
+  finalize_uploads();
   sqlite3_close(db_);
 }
 
@@ -194,7 +196,7 @@ bool SqliteStateStore::reset(const Session& s) {
   begin_write();
   bool own_txn = !in_batch_ && exec("BEGIN IMMEDIATE");
   bool ok = write_session(s) && exec("UPDATE state SET last_seen = 0 WHERE k = 1") &&
-            exec("DELETE FROM outbox");
+            exec("DELETE FROM outbox") && exec("DELETE FROM uploads");
   if (own_txn) ok = exec(ok ? "COMMIT" : "ROLLBACK") && ok;
   if (ok) last_seen_ = 0;
   return ok;

@@ -8,6 +8,9 @@
 //
 // Two processes may share a directory (a `listen` and a `send` from the CLI): writes are
 // short transactions with a busy timeout, and the sync position only moves forward.
+//
+// Schema versions (PRAGMA user_version): 0/1 = session, sync position, outbox; 2 adds the
+// `uploads` table of pending media uploads. Opening an older file migrates it in place.
 #pragma once
 
 #include <memory>
@@ -38,6 +41,11 @@ class SqliteStateStore final : public StateStore {
   bool outbox_add(OutboxEntry& e) override;
   bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) override;
   bool outbox_remove(const OutboxEntry& e) override;
+  std::vector<PendingUpload> uploads() override;
+  bool upload_get(const std::string& cid, PendingUpload& out) override;
+  bool upload_put(const PendingUpload& u) override;
+  bool upload_set_done(const std::string& cid, uint64_t done) override;
+  bool upload_remove(const std::string& cid) override;
   bool reset(const Session& s) override;
   void batch_begin() override;
   void batch_end() override;
@@ -45,6 +53,10 @@ class SqliteStateStore final : public StateStore {
  private:
   SqliteStateStore() = default;
   bool init(const std::string& path, std::string& err);
+  // sqlite_uploads.cpp: schema migration to version 2 (pending uploads) and its statements.
+  bool migrate(std::string& err);
+  bool prepare_uploads(std::string& err);
+  void finalize_uploads();
   bool exec(const char* sql);
   bool write_session(const Session& s);
   sqlite3_stmt* prepare(const char* sql, std::string& err);
@@ -63,6 +75,11 @@ class SqliteStateStore final : public StateStore {
   sqlite3_stmt* st_outbox_add_ = nullptr;
   sqlite3_stmt* st_outbox_mark_ = nullptr;
   sqlite3_stmt* st_outbox_remove_ = nullptr;
+  sqlite3_stmt* st_up_all_ = nullptr;
+  sqlite3_stmt* st_up_get_ = nullptr;
+  sqlite3_stmt* st_up_put_ = nullptr;
+  sqlite3_stmt* st_up_done_ = nullptr;
+  sqlite3_stmt* st_up_remove_ = nullptr;
 };
 
 }  // namespace ferry::sdk

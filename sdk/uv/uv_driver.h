@@ -1,13 +1,15 @@
-// UvDriver: runs a ClientCore on a libuv loop. Glue only: every decision is the core's.
+// UvDriver: runs a ClientCore (and its UploadManager) on a libuv loop. Glue only: every
+// decision is a core's. Both connections are UvLinks; file work is UploadIo's.
 //
 // Checklist
-//   [x] getaddrinfo + TCP connect (TCP_NODELAY), one connection at a time
+//   [x] chat connection: resolve + TCP connect, one at a time, via UvLink
 //   [x] reads fed to the core as they arrive; writes coalesced (one uv_write per core step)
-//   [x] one timer, re-armed from core.poll_timeout() after every step
+//   [x] one timer, re-armed from core.poll_timeout() after every step (it covers uploads)
 //   [x] uv_async wake-up for commands from app threads, and for stop
+//   [x] resource-server connection, probing, hashing and chunk reads (UploadIo)
 //   [x] graceful stop: pending commands run, queued bytes flushed (bounded wait), then close
 //   [ ] TLS (issue: transport security is not in the foundation issue)
-//   [ ] resource-server connections and libcurl downloads (media issues)
+//   [ ] libcurl downloads (download issue)
 #pragma once
 
 #include <uv.h>
@@ -15,9 +17,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "sdk/core/client_core.h"
+#include "sdk/uv/upload_io.h"
+#include "sdk/uv/uv_link.h"
 
 namespace ferry::sdk {
 
@@ -43,27 +48,21 @@ class UvDriver {
   void wake();
   // Any thread: finish pending commands, flush, close everything; run() then returns.
   void request_stop();
+  // Upload counters (any thread; null before init()).
+  const UploadIoStats* upload_stats() const { return io_ ? &io_->stats() : nullptr; }
 
  private:
-  struct Conn;
   static void async_callback(uv_async_t* h);
   static void timer_callback(uv_timer_t* h);
   static void stop_guard_callback(uv_timer_t* h);
-  static void resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
-  static void connect_callback(uv_connect_t* req, int status);
-  static void alloc_callback(uv_handle_t* h, size_t hint, uv_buf_t* buf);
-  static void read_callback(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
-  static void write_callback(uv_write_t* req, int status);
-  static void shutdown_callback(uv_shutdown_t* req, int status);
-  static void conn_close_callback(uv_handle_t* h);
 
   uint64_t now();
   void step();
   void start_connect();
   void flush();
-  void close_conn(Conn* c);
-  void connection_lost(Conn* c, int uv_status);
+  void close_chat();
   void begin_stop();
+  void finish_stop();
 
   ClientCore& core_;
   std::string host_;
@@ -75,9 +74,11 @@ class UvDriver {
   uv_timer_t stop_guard_{};
   bool initialized_ = false;
   bool stopping_ = false;
+  bool in_step_ = false;  // a callback during step() defers to the loop in progress
+  bool step_again_ = false;
   std::atomic<bool> stop_requested_{false};
-  Conn* conn_ = nullptr;  // the connection the core is using, if any
-  char read_buf_[64 * 1024];
+  UvLink* chat_ = nullptr;  // the connection the core is using, if any
+  std::unique_ptr<UploadIo> io_;
 };
 
 }  // namespace ferry::sdk

@@ -21,6 +21,7 @@
 #include "sdk/core/client_core.h"
 #include "sdk/core/errors.h"
 #include "sdk/include/ferry.h"
+#include "tests/unit/sdk_fake_store.h"
 
 namespace ferry::sdk {
 namespace {
@@ -49,37 +50,6 @@ std::string msg_json(uint64_t id, const std::string& from, const std::string& to
          R"(","to":")" + to + R"(","kind":"text","text":")" + text + R"(","ts":1700000000000})";
 }
 
-// The state store as the core sees it; single-threaded, like the test.
-class FakeStore final : public StateStore {
- public:
-  Session session() override { return session_; }
-  bool set_session(const Session& s) override { return session_ = s, true; }
-  uint64_t last_seen() override { return last_seen_; }
-  bool set_last_seen(uint64_t id) override { return last_seen_ = std::max(last_seen_, id), true; }
-  std::vector<OutboxEntry> outbox() override { return outbox_; }
-  bool outbox_add(OutboxEntry& e) override { return outbox_.push_back(e), true; }
-  bool outbox_mark_sent(const OutboxEntry& entry, uint64_t id) override {
-    for (OutboxEntry& e : outbox_) {
-      if (e.cid == entry.cid) e.server_id = id;
-    }
-    return true;
-  }
-  bool outbox_remove(const OutboxEntry& entry) override {
-    std::erase_if(outbox_, [&](const OutboxEntry& e) { return e.cid == entry.cid; });
-    return true;
-  }
-  bool reset(const Session& s) override {
-    session_ = s;
-    last_seen_ = 0;
-    outbox_.clear();
-    return true;
-  }
-
- private:
-  Session session_;
-  uint64_t last_seen_ = 0;
-  std::vector<OutboxEntry> outbox_;
-};
 
 class Harness {
  public:

@@ -1,0 +1,255 @@
+// UploadManager: the lifecycle of this client's media uploads (ferry_send_file), sans-I/O.
+//
+// Per upload:  Prepare (probe + whole-file SHA-256, done by the adapter off the loop)
+//   -> Announce (send_media on the chat connection; idempotent by cid, so a restart simply
+//      announces again and gets the same message and a fresh ticket; an instant send answers
+//      READY at once) -> Open (UPLOAD_OPEN on the resource connection) -> Sending (the shared
+//      UploadWindow) -> Verifying (every chunk acked; waiting for UPLOAD_DONE) -> WaitReady
+//      (the resource server verified the file; READY comes from the chat server's `status`
+//      push, or from a re-announce when that push was missed) -> done.
+// Side paths: ticket_expired/expired -> Ticket (upload_ticket) -> Open; disk_full, internal,
+// no_resource_server -> Retry with backoff (never a failure); a cut resource connection ->
+// reconnect with backoff and OPEN every upload again, so the server's UPLOAD_STATE says what
+// it holds and only the rest is sent; corrupt -> FAILED (ECORRUPT); a changed source file ->
+// FAILED (ESOURCECHANGED) and cancel_upload so the server frees the space; cancel -> Cancel
+// (cancel_upload) -> CANCELLED.
+//
+// One resource connection carries every upload, and one UploadWindow shares it fairly.
+// Chunk bytes never pass through here: poll_read() says which bytes to read, the adapter
+// reads and hashes them off the loop, on_read_done() hands back the frame prefix, and the
+// adapter writes prefix + its own buffer (zero copy). Retransmits are read again.
+//
+// How to drive it (loop thread only; ClientCore owns it and routes the chat side):
+//   chat side      next_chat_request / on_chat_response / on_chat_online / on_chat_offline /
+//                  on_status_push / on_progress_push     (called by ClientCore)
+//   files          poll_prepare -> on_prepared; poll_read -> on_read_done; poll_file_close
+//   resource conn  poll_connect -> on_connected | on_connect_failed; on_bytes;
+//                  on_disconnected; poll_send (control frames, before any chunk); poll_close
+//   time           poll_timeout / handle_timeout;  events: poll_event
+// After any input call every poll_* until it returns nothing.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/frame.h"
+#include "proto/upload_frames.h"
+#include "sdk/core/backoff.h"
+#include "sdk/core/state_store.h"
+#include "sdk/core/types.h"
+#include "sdk/core/upload_window.h"
+
+struct cJSON;
+
+namespace ferry::sdk {
+
+struct UploadManagerConfig {
+  UploadWindowConfig window;
+  uint32_t retry_min_ms = 200;  // backoff for reconnects and retries (disk_full, ...)
+  uint32_t retry_max_ms = 10000;
+  uint64_t progress_interval_ms = 100;  // own progress events: at most this often, or 1%
+  uint64_t ready_poll_ms = 5000;  // after UPLOAD_DONE, re-announce if no READY push came
+  uint32_t heartbeat_ms = 10000;  // PING on an idle resource connection
+  uint32_t max_frame_body = 1u << 20;  // largest control frame accepted from resd
+  std::string agent = "ferry-sdk/0.1.0";
+};
+
+// Probe and hash the file (adapter, off the loop). The identity fields are those recorded at
+// send time; the adapter fails with FERRY_ESOURCECHANGED if the file no longer matches.
+struct PrepareJob {
+  std::string cid, path;
+  int kind = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+};
+struct PrepareResult {
+  int status = 0;  // FERRY_OK, FERRY_ENOFILE, FERRY_ESOURCECHANGED
+  std::string detail;
+  std::string sha256;  // 64 hex
+  std::string mime;
+  int kind = 0;  // resolved: never AUTO
+  uint32_t width = 0, height = 0;
+  uint64_t duration_ms = 0;
+  std::string thumb;
+};
+
+// Read `length` bytes at `offset` of `path` and SHA-256 them (adapter, off the loop), after
+// checking that the file still has the recorded size, mtime and inode.
+struct ReadJob {
+  uint64_t id = 0;
+  std::string cid, path;
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+};
+
+struct UploadCounters {
+  uint64_t chunks_sent = 0;
+  uint64_t chunk_bytes_sent = 0;
+  uint64_t chunks_retransmitted = 0;
+};
+
+class UploadManager {
+ public:
+  UploadManager(UploadManagerConfig config, StateStore& store, RandomSource random);
+  ~UploadManager();
+
+  // --- From the app (through ClientCore) ----------------------------------------------------
+  // Continues every upload in the store (call once, before the first input).
+  void load(uint64_t now_ms);
+  void set_user(const std::string& user) { user_ = user; }
+  // A new upload, already written to the store by the API.
+  void submit(const PendingUpload& u, uint64_t now_ms);
+  // False for an unknown (or finished) upload.
+  bool pause(const std::string& cid);
+  bool resume(const std::string& cid);
+  bool cancel(const std::string& cid, uint64_t now_ms);
+  // Logout or another user: every upload fails with `err`; nothing is kept.
+  void drop_all(int err, const std::string& detail);
+  bool owns_cid(const std::string& cid) const;
+
+  // --- Chat side (ClientCore) ---------------------------------------------------------------
+  // While online: true and a REQUEST body for `rid` when an upload needs the chat server.
+  bool next_chat_request(uint64_t rid, std::string& body);
+  void on_chat_response(uint64_t rid, bool ok, const cJSON* body, int err,
+                        const std::string& code, const std::string& msg, uint64_t now_ms);
+  void on_chat_online(uint64_t now_ms);
+  void on_chat_offline();
+  // True when the message is (or was) one of this client's uploads: the push is consumed.
+  bool on_status_push(uint64_t message_id, int status, uint64_t now_ms);
+  bool on_progress_push(uint64_t message_id) const;
+
+  // --- Files (adapter) -----------------------------------------------------------------------
+  std::optional<PrepareJob> poll_prepare();
+  void on_prepared(const std::string& cid, const PrepareResult& r, uint64_t now_ms);
+  std::optional<ReadJob> poll_read(uint64_t now_ms);
+  // The read finished. True: write `prefix` then the bytes as one CHUNK frame (after
+  // flushing poll_send()). False: drop the bytes (stale job or failed read).
+  bool on_read_done(uint64_t job_id, int status, const std::string& detail,
+                    const proto::Sha256& hash, uint8_t prefix[proto::kChunkFramePrefixBytes],
+                    uint64_t now_ms);
+  // A file the adapter may close (its upload ended).
+  std::optional<std::string> poll_file_close();
+
+  // --- Resource connection (adapter) ---------------------------------------------------------
+  std::optional<std::string> poll_connect();  // HOST:PORT to dial now
+  void on_connected(uint64_t now_ms);
+  void on_connect_failed(int err, const std::string& detail, uint64_t now_ms);
+  void on_bytes(const char* data, size_t len, uint64_t now_ms);
+  void on_disconnected(int err, const std::string& detail, uint64_t now_ms);
+  std::string poll_send();
+  bool poll_close();
+
+  void handle_timeout(uint64_t now_ms);
+  std::optional<uint64_t> poll_timeout() const;
+  bool poll_event(Event& out);
+
+  // Introspection (tests, stats).
+  size_t active() const { return uploads_.size(); }
+  const UploadCounters& counters() const { return counters_; }
+  bool resource_ready() const { return rphase_ == RPhase::Ready; }
+
+ private:
+  enum class Phase {
+    Prepare, Announce, Ticket, Cancel, Retry, Open, Opening, Sending, Verifying, WaitReady
+  };
+  enum class ChatOp { None, SendMedia, Ticket, Cancel };
+  enum class RPhase { Idle, Offline, Dialing, Greeting, Ready };
+  struct Upload {
+    Upload(PendingUpload r, Backoff b) : rec(std::move(r)), backoff(std::move(b)) {}
+    PendingUpload rec;
+    Phase phase = Phase::Prepare;
+    Phase after_retry = Phase::Announce;  // where Retry goes when retry_at passes
+    uint64_t retry_at = 0;
+    Backoff backoff;
+    bool prepare_requested = false;
+    uint64_t chat_rid = 0;  // request in flight on the chat connection, 0 = none
+    ChatOp chat_op = ChatOp::None;
+    std::string ticket, resource;
+    uint32_t slot = 0;  // on the resource connection, 0 = none
+    bool upload_done = false;  // the resource server said UPLOAD_DONE ok
+    uint64_t ready_poll_at = 0;
+    bool uploading_reported = false;  // UPLOADING status emitted in this run
+    bool reported = false;  // a final status (FAILED) went out already; the rest is silent
+    bool progress_emitted = false;
+    uint64_t progress_ms = 0;  // time and value of the last progress event
+    uint64_t progress_done = 0;
+  };
+
+  // upload_manager.cpp: lifecycle and chat side.
+  Upload* find(const std::string& cid) const;
+  Upload* find_message(uint64_t message_id) const;
+  void add(PendingUpload rec, uint64_t now_ms);
+  void on_announced(Upload& u, const cJSON* body, uint64_t now_ms);
+  void on_grant(Upload& u, const cJSON* body, uint64_t now_ms);
+  void on_chat_error(Upload& u, ChatOp op, int err, const std::string& code,
+                     const std::string& msg, uint64_t now_ms);
+  void retry_later(Upload& u, Phase then, uint64_t now_ms);
+  void finish(Upload& u, int status, int err, const std::string& detail);
+  void fail_and_cancel(Upload& u, int err, const std::string& detail, uint64_t now_ms);
+  void emit_status(const Upload& u, int status, int err, const std::string& detail);
+  void emit_progress(Upload& u, uint64_t done, uint64_t now_ms, bool force, int err = 0,
+                     const std::string& detail = "");
+  Message message_of(const Upload& u, int status) const;
+  void save(const Upload& u);
+
+  // upload_resource.cpp: the resource connection.
+  bool needs_resource() const;
+  void pump_resource(uint64_t now_ms);
+  void dial(uint64_t now_ms);
+  void drop_resource(int err, const std::string& detail, uint64_t now_ms, bool close_socket);
+  void send_frame(proto::FrameType type, std::string_view body, uint64_t now_ms);
+  void handle_frame(const proto::Frame& f, uint64_t now_ms);
+  void on_upload_state(const proto::UploadState& st, uint64_t now_ms);
+  void on_upload_done(const proto::UploadDone& d, uint64_t now_ms);
+  void on_upload_error(Upload& u, proto::UploadStatus st, const std::string& msg,
+                       uint64_t now_ms);
+  void drain_window(uint64_t now_ms);
+  void release_slot(Upload& u);
+
+  UploadManagerConfig config_;
+  StateStore& store_;
+  RandomSource random_;
+  std::string user_;
+  std::vector<std::unique_ptr<Upload>> uploads_;  // oldest first
+  std::unordered_map<uint64_t, std::string> rids_;  // chat rid -> cid
+  std::set<uint64_t> finished_;  // message ids of uploads that ended (pushes about them)
+  std::deque<Event> events_;
+  std::deque<std::string> file_close_;
+  UploadCounters counters_;
+
+  // The resource connection.
+  RPhase rphase_ = RPhase::Idle;
+  std::string raddr_;  // address of the connection (the latest grant's `resource`)
+  Backoff rbackoff_;
+  uint64_t reconnect_at_ = 0;
+  bool want_connect_ = false;
+  bool want_close_ = false;
+  proto::FrameDecoder decoder_;
+  std::string out_;
+  std::unique_ptr<UploadWindow> window_;
+  std::unordered_map<uint32_t, std::string> slots_;  // slot -> cid
+  uint32_t next_slot_ = 1;
+  uint64_t last_recv_ms_ = 0;
+  uint64_t last_send_ms_ = 0;
+  uint32_t heartbeat_ms_;
+  struct Job {
+    std::string cid;
+    uint32_t slot;
+    uint64_t index;
+    uint32_t length;
+  };
+  std::unordered_map<uint64_t, Job> jobs_;  // reads in progress on this connection
+  uint64_t next_job_ = 1;
+};
+
+}  // namespace ferry::sdk

@@ -1,0 +1,385 @@
+// UploadManager, part 2: the one connection to the resource server that every upload shares
+// (docs/protocol-upload.md): HELLO, UPLOAD_OPEN per upload, UPLOAD_STATE into the shared
+// UploadWindow, chunk reads handed to the adapter, CHUNK_ACK, UPLOAD_DONE, heartbeats,
+// reconnect with backoff. A reconnect starts a fresh window and re-OPENs every upload, so
+// each resume is driven by what the server says it holds durably.
+#include <algorithm>
+#include <utility>
+
+#include "proto/hex.h"
+#include "proto/json.h"
+#include "sdk/core/upload_manager.h"
+#include "sdk/core/wire.h"
+#include "sdk/include/ferry.h"
+
+namespace ferry::sdk {
+
+// True while some upload has been granted a ticket and is not finished with the resource
+// server: a ticket refresh or a disk_full retry keeps the connection (pings are cheaper than
+// a new connection and a fresh window).
+bool UploadManager::needs_resource() const {
+  return std::any_of(uploads_.begin(), uploads_.end(), [](const auto& u) {
+    Phase p = u->phase == Phase::Retry ? u->after_retry : u->phase;
+    return p == Phase::Open || p == Phase::Opening || p == Phase::Sending ||
+           p == Phase::Verifying || p == Phase::Ticket;
+  });
+}
+
+void UploadManager::pump_resource(uint64_t now) {
+  if (!needs_resource()) {
+    // Nothing to upload: let the connection go rather than keep it alive with pings.
+    if (rphase_ == RPhase::Offline) rphase_ = RPhase::Idle;
+    if (rphase_ != RPhase::Idle) {
+      drop_resource(FERRY_OK, "idle", now, true);
+      rphase_ = RPhase::Idle;
+    }
+    return;
+  }
+  if (rphase_ == RPhase::Idle) return dial(now);
+  if (rphase_ != RPhase::Ready) return;
+  for (auto& p : uploads_) {
+    Upload& u = *p;
+    if (u.phase != Phase::Open) continue;
+    u.slot = next_slot_++;  // never reused, so a late frame for an old slot is recognised
+    slots_[u.slot] = u.rec.cid;
+    proto::encode_upload_open(out_, proto::UploadOpen{u.slot, u.ticket});
+    last_send_ms_ = now;
+    u.phase = Phase::Opening;
+  }
+}
+
+void UploadManager::dial(uint64_t now) {
+  rphase_ = RPhase::Dialing;
+  want_connect_ = true;
+  last_recv_ms_ = now;  // the dial deadline counts from here
+}
+
+void UploadManager::drop_resource(int err, const std::string& detail, uint64_t now,
+                                  bool close_socket) {
+  (void)err;
+  (void)detail;
+  bool had_socket = rphase_ == RPhase::Dialing || rphase_ == RPhase::Greeting ||
+                    rphase_ == RPhase::Ready;
+  want_close_ = want_close_ || (close_socket && had_socket);
+  want_connect_ = false;
+  window_.reset();
+  slots_.clear();
+  jobs_.clear();
+  out_.clear();
+  for (auto& u : uploads_) {
+    u->slot = 0;
+    if (u->phase == Phase::Opening || u->phase == Phase::Sending ||
+        u->phase == Phase::Verifying) {
+      u->phase = Phase::Open;
+    }
+  }
+  rphase_ = RPhase::Offline;
+  reconnect_at_ = now + rbackoff_.next_delay_ms();
+}
+
+void UploadManager::release_slot(Upload& u) {
+  if (u.slot == 0) return;
+  slots_.erase(u.slot);  // unmapped first: the window's Cancelled event is then ignored
+  if (window_) window_->cancel(u.slot);
+  u.slot = 0;
+}
+
+std::optional<std::string> UploadManager::poll_connect() {
+  if (!std::exchange(want_connect_, false)) return std::nullopt;
+  return raddr_;
+}
+
+bool UploadManager::poll_close() { return std::exchange(want_close_, false); }
+std::string UploadManager::poll_send() { return std::exchange(out_, std::string()); }
+
+void UploadManager::on_connected(uint64_t now) {
+  if (rphase_ != RPhase::Dialing) return;
+  rphase_ = RPhase::Greeting;
+  decoder_ = proto::FrameDecoder(config_.max_frame_body);
+  heartbeat_ms_ = config_.heartbeat_ms;
+  last_recv_ms_ = now;
+  send_frame(proto::FrameType::Hello, wire::hello_body(config_.agent), now);
+}
+
+void UploadManager::on_connect_failed(int err, const std::string& detail, uint64_t now) {
+  if (rphase_ != RPhase::Dialing) return;
+  drop_resource(err, detail, now, false);
+}
+
+void UploadManager::on_disconnected(int err, const std::string& detail, uint64_t now) {
+  if (rphase_ == RPhase::Idle || rphase_ == RPhase::Offline) return;
+  drop_resource(err, detail, now, false);
+  pump_resource(now);
+}
+
+void UploadManager::send_frame(proto::FrameType type, std::string_view body, uint64_t now) {
+  proto::encode_frame(out_, type, body);
+  last_send_ms_ = now;
+}
+
+void UploadManager::on_bytes(const char* data, size_t len, uint64_t now) {
+  if (rphase_ != RPhase::Greeting && rphase_ != RPhase::Ready) return;
+  decoder_.feed(data, len);
+  while (rphase_ == RPhase::Greeting || rphase_ == RPhase::Ready) {
+    proto::Frame f;
+    proto::DecodeStatus st = decoder_.next(f);
+    if (st == proto::DecodeStatus::NeedMore) break;
+    if (st != proto::DecodeStatus::Ready) {
+      drop_resource(FERRY_EPROTO, "bad frame from resource server", now, true);
+      break;
+    }
+    last_recv_ms_ = now;
+    handle_frame(f, now);
+  }
+  drain_window(now);
+  pump_resource(now);
+}
+
+void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
+  using proto::FrameType;
+  std::string err;
+  if (rphase_ == RPhase::Greeting) {
+    proto::Json j = f.type == FrameType::Hello ? proto::json_parse(f.body) : nullptr;
+    wire::ServerHello hello;
+    if (!j || !wire::parse_hello(j.get(), hello, err) || hello.proto != proto::kProtocolVersion) {
+      return drop_resource(FERRY_EPROTO, "bad HELLO from resource server", now, true);
+    }
+    if (hello.heartbeat_ms > 0 && hello.heartbeat_ms < heartbeat_ms_) {
+      heartbeat_ms_ = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
+    }
+    rphase_ = RPhase::Ready;
+    rbackoff_.reset();
+    window_ = std::make_unique<UploadWindow>(config_.window);
+    return pump_resource(now);
+  }
+  switch (f.type) {
+    case FrameType::UploadState: {
+      proto::UploadState st;
+      if (!proto::decode_upload_state(f.body, st, err)) break;
+      return on_upload_state(st, now);
+    }
+    case FrameType::ChunkAck: {
+      proto::ChunkAck ack;
+      if (!proto::decode_chunk_ack(f.body, ack, err)) break;
+      return window_->on_ack(ack, now);
+    }
+    case FrameType::UploadDone: {
+      proto::UploadDone d;
+      if (!proto::decode_upload_done(f.body, d, err)) break;
+      return on_upload_done(d, now);
+    }
+    case FrameType::Ping:
+      return send_frame(FrameType::Pong, f.body, now);
+    case FrameType::Pong:
+      return;
+    case FrameType::Error: {
+      proto::Json j = proto::json_parse(f.body);
+      bool fatal = true;
+      if (j) proto::json_opt_bool(j.get(), "fatal", fatal, err);
+      if (!fatal) return;
+      return drop_resource(FERRY_ENOTCONN, "resource server closed the connection", now, true);
+    }
+    default:
+      err = "unexpected frame";
+      break;
+  }
+  drop_resource(FERRY_EPROTO, "resource server: " + err, now, true);
+}
+
+void UploadManager::on_upload_state(const proto::UploadState& st, uint64_t now) {
+  auto it = slots_.find(st.slot);
+  if (it == slots_.end()) return;  // an upload that ended meanwhile
+  Upload* u = find(it->second);
+  if (!u || u->phase != Phase::Opening) return;
+  if (st.status != proto::UploadStatus::Ok) {
+    slots_.erase(it);
+    u->slot = 0;
+    return on_upload_error(*u, st.status, st.message, now);
+  }
+  if (st.file_size != u->rec.size) {
+    return fail_and_cancel(*u, FERRY_EPROTO, "resource server has another size for the file",
+                           now);
+  }
+  window_->add_upload(st, now);
+  if (u->rec.paused) window_->pause(u->slot);
+  u->phase = Phase::Sending;
+  u->backoff.reset();
+  u->progress_emitted = false;  // report the resume point
+}
+
+void UploadManager::on_upload_done(const proto::UploadDone& d, uint64_t now) {
+  auto it = slots_.find(d.slot);
+  if (it == slots_.end()) return;
+  Upload* u = find(it->second);
+  slots_.erase(it);
+  if (!u) return;
+  if (window_) window_->cancel(d.slot);  // usually forgotten already (Complete)
+  u->slot = 0;
+  if (d.status != proto::UploadStatus::Ok) return on_upload_error(*u, d.status, d.message, now);
+  std::string hash(reinterpret_cast<const char*>(d.file_hash.data()), d.file_hash.size());
+  if (d.file_size != u->rec.size || proto::hex_encode(hash) != u->rec.sha256) {
+    return fail_and_cancel(*u, FERRY_ECORRUPT, "resource server stored another file", now);
+  }
+  u->upload_done = true;
+  emit_progress(*u, u->rec.size, now, false);
+  u->phase = Phase::WaitReady;
+  u->ready_poll_at = now + config_.ready_poll_ms;
+}
+
+void UploadManager::on_upload_error(Upload& u, proto::UploadStatus st, const std::string& msg,
+                                    uint64_t now) {
+  using proto::UploadStatus;
+  std::string detail = std::string("resource server: ") + proto::upload_status_name(st) +
+                       (msg.empty() ? "" : " (" + msg + ")");
+  switch (st) {
+    case UploadStatus::TicketExpired:
+    case UploadStatus::Expired:  // the partial file is gone: a fresh ticket starts over
+      u.phase = Phase::Ticket;
+      return;
+    case UploadStatus::DiskFull:
+      emit_progress(u, u.rec.done, now, true, FERRY_EDISKFULL, detail);
+      return retry_later(u, Phase::Open, now);
+    case UploadStatus::Internal:
+      return retry_later(u, Phase::Open, now);
+    case UploadStatus::SlotInUse:
+    case UploadStatus::UnknownSlot:
+      u.phase = Phase::Open;
+      return;
+    case UploadStatus::Corrupt:
+      return finish(u, FERRY_MSG_FAILED, FERRY_ECORRUPT, detail);
+    case UploadStatus::Cancelled:
+      return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, detail);
+    case UploadStatus::TooLarge:
+      return fail_and_cancel(u, FERRY_EINVAL, detail, now);
+    case UploadStatus::BadTicket:
+    case UploadStatus::Ok:
+      break;
+  }
+  fail_and_cancel(u, FERRY_EPROTO, detail, now);
+}
+
+void UploadManager::drain_window(uint64_t now) {
+  while (window_) {
+    std::optional<UploadEvent> e = window_->poll_event();
+    if (!e) return;
+    auto it = slots_.find(e->slot);
+    if (it == slots_.end()) continue;  // released by us (cancel, failure, done)
+    Upload* u = find(it->second);
+    if (!u) continue;
+    switch (e->kind) {
+      case UploadEventKind::Progress:
+        emit_progress(*u, e->bytes_durable, now, false);
+        break;
+      case UploadEventKind::Complete:
+        emit_progress(*u, e->bytes_durable, now, false);
+        u->phase = Phase::Verifying;  // the slot stays mapped for UPLOAD_DONE
+        break;
+      case UploadEventKind::Failed:
+        if (e->failure == UploadFailure::TooManyTimeouts) {
+          return drop_resource(FERRY_ETIMEDOUT, e->detail, now, true);
+        }
+        slots_.erase(it);
+        u->slot = 0;
+        if (e->failure == UploadFailure::SlotLost) {
+          u->phase = Phase::Open;
+        } else {
+          fail_and_cancel(*u, FERRY_EPROTO, e->detail, now);
+        }
+        break;
+      case UploadEventKind::Cancelled:
+        break;
+    }
+  }
+}
+
+std::optional<ReadJob> UploadManager::poll_read(uint64_t now) {
+  if (rphase_ != RPhase::Ready || !window_) return std::nullopt;
+  std::optional<SendChunk> sc = window_->poll_send(now);
+  if (!sc) return std::nullopt;
+  Upload* u = find(slots_.at(sc->slot));
+  ReadJob job{next_job_++,    u->rec.cid,      u->rec.path,    sc->offset,
+              sc->length,     u->rec.size,     u->rec.mtime_ns, u->rec.inode};
+  jobs_[job.id] = Job{u->rec.cid, sc->slot, sc->index, sc->length};
+  counters_.chunks_sent++;
+  counters_.chunk_bytes_sent += sc->length;
+  if (sc->retransmit) counters_.chunks_retransmitted++;
+  return job;
+}
+
+bool UploadManager::on_read_done(uint64_t job_id, int status, const std::string& detail,
+                                 const proto::Sha256& hash,
+                                 uint8_t prefix[proto::kChunkFramePrefixBytes], uint64_t now) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return false;  // the connection it was for is gone
+  Job j = std::move(it->second);
+  jobs_.erase(it);
+  Upload* u = find(j.cid);
+  if (!u || u->slot != j.slot) return false;
+  if (status != FERRY_OK) {
+    fail_and_cancel(*u, status, detail, now);
+    return false;
+  }
+  proto::encode_chunk_prefix(prefix, j.slot, j.index, hash, j.length);
+  last_send_ms_ = now;
+  return true;
+}
+
+void UploadManager::handle_timeout(uint64_t now) {
+  for (auto& u : uploads_) {
+    if (u->phase == Phase::Retry && now >= u->retry_at) u->phase = u->after_retry;
+    if (u->phase == Phase::WaitReady && now >= u->ready_poll_at) u->phase = Phase::Announce;
+  }
+  uint64_t dead_after = 3ull * heartbeat_ms_;
+  switch (rphase_) {
+    case RPhase::Offline:
+      if (now >= reconnect_at_ && needs_resource()) dial(now);
+      break;
+    case RPhase::Dialing:
+    case RPhase::Greeting:
+      if (now - last_recv_ms_ >= dead_after) {
+        drop_resource(FERRY_ETIMEDOUT, "resource server: connect timed out", now, true);
+      }
+      break;
+    case RPhase::Ready:
+      window_->handle_timeout(now);
+      if (now - last_recv_ms_ >= dead_after) {
+        drop_resource(FERRY_EIDLE, "resource server: nothing received", now, true);
+      } else if (now - last_send_ms_ >= heartbeat_ms_) {
+        send_frame(proto::FrameType::Ping, "", now);
+      }
+      break;
+    case RPhase::Idle:
+      break;
+  }
+  drain_window(now);
+  pump_resource(now);
+}
+
+std::optional<uint64_t> UploadManager::poll_timeout() const {
+  std::optional<uint64_t> t;
+  auto consider = [&t](uint64_t at) { t = t ? std::min(*t, at) : at; };
+  for (const auto& u : uploads_) {
+    if (u->phase == Phase::Retry) consider(u->retry_at);
+    if (u->phase == Phase::WaitReady) consider(u->ready_poll_at);
+  }
+  uint64_t dead_after = 3ull * heartbeat_ms_;
+  switch (rphase_) {
+    case RPhase::Offline:
+      if (needs_resource()) consider(reconnect_at_);
+      break;
+    case RPhase::Dialing:
+    case RPhase::Greeting:
+      consider(last_recv_ms_ + dead_after);
+      break;
+    case RPhase::Ready:
+      if (auto w = window_->poll_timeout()) consider(*w);
+      consider(last_recv_ms_ + dead_after);
+      consider(last_send_ms_ + heartbeat_ms_);
+      break;
+    case RPhase::Idle:
+      break;
+  }
+  return t;
+}
+
+}  // namespace ferry::sdk

@@ -1,0 +1,330 @@
+// UploadIo: files and the resource connection for the UploadManager (see upload_io.h).
+#include "sdk/uv/upload_io.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "proto/hex.h"
+#include "sdk/include/ferry.h"
+#include "sdk/media/thumbnail.h"
+#include "sdk/uv/file_identity.h"
+
+namespace ferry::sdk {
+namespace {
+
+// Reads [offset, offset + len) fully; false on an error or a short file.
+bool pread_full(int fd, char* buf, size_t len, uint64_t offset) {
+  while (len > 0) {
+    ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buf += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+int kind_for(int asked, const std::string& mime) {
+  if (asked != FERRY_KIND_AUTO) return asked;
+  if (mime.rfind("image/", 0) == 0) return FERRY_KIND_IMAGE;
+  if (mime.rfind("video/", 0) == 0) return FERRY_KIND_VIDEO;
+  return FERRY_KIND_FILE;
+}
+
+// Whole-file SHA-256 with large sequential reads, checking the file is still the one the
+// app named before and after (a change in between fails the upload, never the server).
+void hash_file(const PrepareJob& job, PrepareResult& r) {
+  FileIdentity want{job.size, job.mtime_ns, job.inode};
+  int fd = ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    r.status = errno == ENOENT ? FERRY_ESOURCECHANGED : FERRY_ENOFILE;
+    r.detail = "cannot open " + job.path + ": " + std::strerror(errno);
+    return;
+  }
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  constexpr size_t kRead = 4u << 20;
+  std::unique_ptr<char[]> buf(new char[kRead]);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  r.status = check_identity(fd, job.path, want, r.detail);
+  for (uint64_t off = 0; r.status == FERRY_OK && off < job.size;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kRead, job.size - off));
+    if (!pread_full(fd, buf.get(), n, off)) {
+      r.status = FERRY_ESOURCECHANGED;
+      r.detail = job.path + " became shorter while hashing";
+      break;
+    }
+    EVP_DigestUpdate(ctx, buf.get(), n);
+    off += n;
+  }
+  if (r.status == FERRY_OK) r.status = check_identity(fd, job.path, want, r.detail);
+  unsigned char md[32];
+  EVP_DigestFinal_ex(ctx, md, nullptr);
+  EVP_MD_CTX_free(ctx);
+  ::close(fd);
+  r.sha256 = proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+}
+
+}  // namespace
+
+struct UploadIo::ReadWork {
+  uv_work_t req{};
+  UploadIo* io = nullptr;
+  ReadJob job;
+  Buffer buf;
+  int fd = -1;
+  int status = FERRY_OK;
+  std::string detail;
+  proto::Sha256 hash{};
+  uint8_t prefix[proto::kChunkFramePrefixBytes] = {};
+};
+
+struct UploadIo::PrepareWork {
+  uv_work_t req{};
+  UploadIo* io = nullptr;
+  PrepareJob job;
+  PrepareResult result;
+};
+
+UploadIo::UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick)
+    : loop_(loop), manager_(manager), kick_(std::move(kick)) {}
+
+UploadIo::~UploadIo() {
+  for (auto& [cid, f] : files_) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+}
+
+uint64_t UploadIo::now() {
+  uv_update_time(loop_);
+  return uv_now(loop_);
+}
+
+void UploadIo::stop() {
+  stopped_ = true;
+  if (link_) link_->close();
+  link_ = nullptr;
+}
+
+bool UploadIo::step(uint64_t now_ms) {
+  if (stopped_) return false;
+  bool fed = false;
+  if (manager_.poll_close() && link_) {
+    link_->close();
+    link_ = nullptr;
+  }
+  if (auto addr = manager_.poll_connect()) fed = !connect_resource(*addr, now_ms);
+  std::string out = manager_.poll_send();
+  if (!out.empty() && link_) link_->write(std::move(out));
+  while (auto job = manager_.poll_prepare()) start_prepare(std::move(*job));
+  pump_reads(now_ms);
+  while (auto cid = manager_.poll_file_close()) release_file(*cid);
+  return fed;
+}
+
+bool UploadIo::connect_resource(const std::string& addr, uint64_t now_ms) {
+  if (link_) link_->close();
+  link_ = nullptr;
+  size_t colon = addr.rfind(':');
+  std::string host = colon == std::string::npos ? addr : addr.substr(0, colon);
+  std::string port = colon == std::string::npos ? "" : addr.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  LinkHooks hooks;
+  hooks.on_connect = [this](int status, const std::string& detail) {
+    if (status == 0) {
+      manager_.on_connected(now());
+    } else {
+      link_ = nullptr;
+      manager_.on_connect_failed(status, detail, now());
+    }
+    kick_();
+  };
+  hooks.on_read = [this](const char* data, size_t len) {
+    manager_.on_bytes(data, len, now());
+    kick_();
+  };
+  hooks.on_lost = [this](int err, const std::string& detail) {
+    link_ = nullptr;
+    manager_.on_disconnected(err, detail, now());
+    kick_();
+  };
+  int err = 0;
+  std::string detail;
+  link_ = UvLink::dial(loop_, host, port, std::move(hooks), err, detail);
+  if (!link_) manager_.on_connect_failed(err, detail, now_ms);
+  return link_ != nullptr;
+}
+
+void UploadIo::pump_reads(uint64_t now_ms) {
+  if (!link_ || !link_->connected()) return;
+  // A chunk is at most 4 MiB with ferry-resd; an empty pipeline always takes one.
+  constexpr uint64_t kLargestChunk = 4u << 20;
+  while (buffered_ == 0 || buffered_ + kLargestChunk <= kBufferBudget) {
+    std::optional<ReadJob> job = manager_.poll_read(now_ms);
+    if (!job) return;
+    start_read(std::move(*job), now_ms);
+  }
+}
+
+void UploadIo::start_read(ReadJob job, uint64_t now_ms) {
+  int fd = open_file(job.cid, job.path);
+  if (fd < 0) {
+    proto::Sha256 none{};
+    uint8_t prefix[proto::kChunkFramePrefixBytes];
+    manager_.on_read_done(job.id, FERRY_ESOURCECHANGED,
+                          "cannot open " + job.path + ": " + std::strerror(errno), none, prefix,
+                          now_ms);
+    return;
+  }
+  auto* w = new ReadWork();
+  w->req.data = w;
+  w->io = this;
+  w->fd = fd;
+  w->buf = take_buffer(job.length);
+  w->job = std::move(job);
+  files_[w->job.cid].users++;
+  uv_queue_work(loop_, &w->req, read_work, read_after);
+}
+
+void UploadIo::read_work(uv_work_t* req) {
+  auto* w = static_cast<ReadWork*>(req->data);
+  const ReadJob& j = w->job;
+  w->status = check_identity(w->fd, j.path, FileIdentity{j.size, j.mtime_ns, j.inode}, w->detail);
+  if (w->status != FERRY_OK) return;
+  if (!pread_full(w->fd, w->buf.data.get(), j.length, j.offset)) {
+    w->status = FERRY_ESOURCECHANGED;
+    w->detail = "cannot read " + j.path + " at offset " + std::to_string(j.offset);
+    return;
+  }
+  EVP_Digest(w->buf.data.get(), j.length, w->hash.data(), nullptr, EVP_sha256(), nullptr);
+}
+
+void UploadIo::read_after(uv_work_t* req, int) {
+  auto* w = static_cast<ReadWork*>(req->data);
+  w->io->finish_read(w);
+}
+
+void UploadIo::finish_read(ReadWork* w) {
+  unuse_file(w->job.cid);
+  uint64_t t = now();
+  bool send = !stopped_ && manager_.on_read_done(w->job.id, w->status, w->detail, w->hash,
+                                                 w->prefix, t);
+  if (send && link_ && link_->connected()) {
+    // Control frames the manager queued (an OPEN, a PONG) go first, in order.
+    std::string out = manager_.poll_send();
+    if (!out.empty()) link_->write(std::move(out));
+    uv_buf_t bufs[2] = {
+        uv_buf_init(reinterpret_cast<char*>(w->prefix), sizeof w->prefix),
+        uv_buf_init(w->buf.data.get(), w->job.length)};
+    int rc = link_->write_parts(bufs, 2, [this, w](int status) {
+      if (status == 0) {
+        stats_.chunk_bytes_written += w->job.length;
+        stats_.chunks_written++;
+      }
+      give_buffer(std::move(w->buf));
+      delete w;
+      if (!stopped_) kick_();  // buffer space freed: more reads may start
+    });
+    if (rc == 0) return kick_();
+  }
+  give_buffer(std::move(w->buf));
+  delete w;
+  if (!stopped_) kick_();
+}
+
+void UploadIo::start_prepare(PrepareJob job) {
+  auto* w = new PrepareWork();
+  w->req.data = w;
+  w->io = this;
+  w->job = std::move(job);
+  uv_queue_work(loop_, &w->req, prepare_work, prepare_after);
+}
+
+void UploadIo::prepare_work(uv_work_t* req) {
+  auto* w = static_cast<PrepareWork*>(req->data);
+  PrepareResult& r = w->result;
+  hash_file(w->job, r);
+  if (r.status != FERRY_OK) return;
+  r.mime = media::sniff_mime(w->job.path);
+  r.kind = kind_for(w->job.kind, r.mime);
+  media::MediaInfo info;
+  std::string err;
+  bool probed = false;
+  if (r.kind == FERRY_KIND_IMAGE) probed = media::probe_image(w->job.path, info, err);
+  if (r.kind == FERRY_KIND_VIDEO) probed = media::probe_video(w->job.path, info, err);
+  if (!probed) return;  // an image or video we cannot decode still goes, without a preview
+  r.width = static_cast<uint32_t>(std::max(0, info.width));
+  r.height = static_cast<uint32_t>(std::max(0, info.height));
+  r.duration_ms = static_cast<uint64_t>(std::max<int64_t>(0, info.duration_ms));
+  r.thumb = std::move(info.thumb_jpeg);
+}
+
+void UploadIo::prepare_after(uv_work_t* req, int) {
+  std::unique_ptr<PrepareWork> w(static_cast<PrepareWork*>(req->data));
+  UploadIo* io = w->io;
+  if (io->stopped_) return;
+  io->manager_.on_prepared(w->job.cid, w->result, io->now());
+  io->kick_();
+}
+
+UploadIo::Buffer UploadIo::take_buffer(size_t len) {
+  Buffer b;
+  for (size_t i = 0; i < pool_.size(); i++) {
+    if (pool_[i].cap < len) continue;
+    b = std::move(pool_[i]);
+    pool_.erase(pool_.begin() + static_cast<long>(i));
+    break;
+  }
+  if (!b.data) b = Buffer{std::unique_ptr<char[]>(new char[len]), len};
+  buffered_ += b.cap;
+  if (buffered_ > stats_.buffer_bytes_peak.load()) stats_.buffer_bytes_peak = buffered_;
+  return b;
+}
+
+void UploadIo::give_buffer(Buffer b) {
+  buffered_ -= b.cap;
+  // Keep free buffers only while out + pooled stays within the budget: a steady stream then
+  // allocates nothing, and an idle client holds at most the budget.
+  uint64_t pooled = 0;
+  for (const Buffer& p : pool_) pooled += p.cap;
+  if (buffered_ + pooled + b.cap <= kBufferBudget) pool_.push_back(std::move(b));
+}
+
+int UploadIo::open_file(const std::string& cid, const std::string& path) {
+  File& f = files_[cid];
+  f.released = false;
+  if (f.fd >= 0) return f.fd;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd >= 0) posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return f.fd;
+}
+
+void UploadIo::unuse_file(const std::string& cid) {
+  auto it = files_.find(cid);
+  if (it == files_.end()) return;
+  if (--it->second.users == 0 && it->second.released) {
+    if (it->second.fd >= 0) ::close(it->second.fd);
+    files_.erase(it);
+  }
+}
+
+void UploadIo::release_file(const std::string& cid) {
+  auto it = files_.find(cid);
+  if (it == files_.end()) return;
+  it->second.released = true;
+  if (it->second.users == 0) {
+    if (it->second.fd >= 0) ::close(it->second.fd);
+    files_.erase(it);
+  }
+}
+
+}  // namespace ferry::sdk

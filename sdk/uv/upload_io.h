@@ -1,0 +1,100 @@
+// UploadIo: the I/O around the UploadManager, on the SDK's libuv loop. Glue only.
+//
+// Checklist
+//   [x] resource-server connection through UvLink (dial, bytes in, control frames out)
+//   [x] probe (ferry_media) + whole-file SHA-256 off the loop (uv_queue_work), 4 MiB reads
+//   [x] chunk reads off the loop: identity check (fstat of the open fd + stat of the path),
+//       pread into a pooled buffer, SHA-256, then CHUNK written as two uv_bufs (49-byte
+//       prefix + the buffer: no copy); the buffer returns to the pool when the write is done
+//   [x] bounded memory: buffers being read or written never exceed kBufferBudget (+1 chunk),
+//       whatever the file size; retransmits read the file again
+//   [x] one fd per upload, posix_fadvise(SEQUENTIAL), closed when the upload ends
+//   [ ] io_uring / O_DIRECT reads (not needed: the page cache already holds a hashed file)
+//
+// Owner: UvDriver. Every callback runs on the loop thread, feeds the manager, then asks the
+// driver to step (poll the cores again).
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sdk/core/upload_manager.h"
+#include "sdk/uv/uv_link.h"
+
+namespace ferry::sdk {
+
+// Counters readable from any thread (tests and benchmarks).
+struct UploadIoStats {
+  std::atomic<uint64_t> chunk_bytes_written{0};
+  std::atomic<uint64_t> chunks_written{0};
+  std::atomic<uint64_t> buffer_bytes_peak{0};
+};
+
+class UploadIo {
+ public:
+  // Chunk bytes held at once (reading, hashing or being written). 4 chunks of 4 MiB keep a
+  // fast link busy; the window's 32 MiB in flight are in the network or at the server, not
+  // here, so the SDK's memory does not grow with the file.
+  static constexpr uint64_t kBufferBudget = 16u << 20;
+
+  UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick);
+  ~UploadIo();
+  UploadIo(const UploadIo&) = delete;
+  UploadIo& operator=(const UploadIo&) = delete;
+
+  // Acts on everything the manager asks for. True when it fed the manager an outcome at
+  // once (a dial that could not start), so the caller should poll the cores again.
+  bool step(uint64_t now_ms);
+  // Stop: close the link; work in progress finishes without touching the manager.
+  void stop();
+  const UploadIoStats& stats() const { return stats_; }
+
+ private:
+  struct File {
+    int fd = -1;
+    int users = 0;  // reads in progress
+    bool released = false;  // the upload ended: close once unused
+  };
+  struct ReadWork;
+  struct PrepareWork;
+
+  uint64_t now();
+  bool connect_resource(const std::string& addr, uint64_t now_ms);
+  void pump_reads(uint64_t now_ms);
+  void start_read(ReadJob job, uint64_t now_ms);
+  void finish_read(ReadWork* w);
+  void start_prepare(PrepareJob job);
+  struct Buffer {
+    std::unique_ptr<char[]> data;
+    size_t cap = 0;
+  };
+  Buffer take_buffer(size_t len);
+  void give_buffer(Buffer b);
+  int open_file(const std::string& cid, const std::string& path);
+  void unuse_file(const std::string& cid);
+  void release_file(const std::string& cid);
+
+  static void read_work(uv_work_t* req);
+  static void read_after(uv_work_t* req, int status);
+  static void prepare_work(uv_work_t* req);
+  static void prepare_after(uv_work_t* req, int status);
+
+  uv_loop_t* loop_;
+  UploadManager& manager_;
+  std::function<void()> kick_;
+  UvLink* link_ = nullptr;
+  bool stopped_ = false;
+  uint64_t buffered_ = 0;  // bytes of buffers out of the pool
+  std::vector<Buffer> pool_;  // free buffers, reused so big chunks are not mmap'd each time
+  std::unordered_map<std::string, File> files_;  // by upload cid
+  UploadIoStats stats_;
+};
+
+}  // namespace ferry::sdk

@@ -1,0 +1,75 @@
+// UvLink: one outgoing TCP connection on a libuv loop, used for both the chat connection and
+// the resource-server connection. Glue only: it resolves, connects, moves bytes and reports;
+// the cores decide everything.
+//
+// Checklist
+//   [x] getaddrinfo + TCP connect, TCP_NODELAY
+//   [x] reads handed to a hook as they arrive (one 64 KiB buffer per link)
+//   [x] writes of an owned string, and of borrowed buffers (zero copy) with a completion
+//   [x] graceful shutdown (flush, FIN) and hard close; hooks never run after close()
+//   [ ] TLS (issue: transport security is not in the foundation issue)
+//
+// Lifetime: dial() returns a link owned by the caller until close(); after close() the link
+// frees itself once libuv is done with it, so the caller must forget the pointer.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <string>
+
+namespace ferry::sdk {
+
+struct LinkHooks {
+  // Connect finished: status 0, or a FERRY_E* code with a sentence.
+  std::function<void(int status, const std::string& detail)> on_connect;
+  std::function<void(const char* data, size_t len)> on_read;
+  // The connected link failed or the peer closed it (FERRY_ENOTCONN / FERRY_EIO).
+  std::function<void(int err, const std::string& detail)> on_lost;
+};
+
+class UvLink {
+ public:
+  // Starts resolving and connecting. Null (and `err`, `detail` set) if it cannot even start.
+  static UvLink* dial(uv_loop_t* loop, const std::string& host, const std::string& port,
+                      LinkHooks hooks, int& err, std::string& detail);
+  UvLink(const UvLink&) = delete;
+  UvLink& operator=(const UvLink&) = delete;
+
+  bool connected() const { return connected_; }
+  // Queues bytes (ignored when not connected; a failure is reported through on_lost).
+  void write(std::string data);
+  // Queues borrowed buffers as one write. 0: `done(status)` runs exactly once when libuv is
+  // finished with them (also on close). Nonzero: not queued, `done` never runs.
+  int write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int status)> done);
+  // Sends FIN after queued writes, then runs `done` (the link is not closed by it).
+  bool shutdown(std::function<void()> done);
+  void close();
+
+ private:
+  UvLink(uv_loop_t* loop, LinkHooks hooks) : loop_(loop), hooks_(std::move(hooks)) {}
+  ~UvLink() = default;
+  static void resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
+  static void connect_callback(uv_connect_t* req, int status);
+  static void alloc_callback(uv_handle_t* h, size_t hint, uv_buf_t* buf);
+  static void read_callback(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void write_callback(uv_write_t* req, int status);
+  static void shutdown_callback(uv_shutdown_t* req, int status);
+  static void close_callback(uv_handle_t* h);
+  void lost(int uv_status);
+
+  uv_loop_t* loop_;
+  LinkHooks hooks_;
+  std::string where_;
+  uv_getaddrinfo_t resolve_{};
+  uv_tcp_t tcp_{};
+  uv_connect_t connect_{};
+  uv_shutdown_t shutdown_req_{};
+  std::function<void()> shutdown_done_;
+  bool tcp_open_ = false;
+  bool connected_ = false;
+  bool closed_ = false;  // close() called: no more hooks
+  char read_buf_[64 * 1024];
+};
+
+}  // namespace ferry::sdk

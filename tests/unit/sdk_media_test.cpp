@@ -1,0 +1,484 @@
+// Proves the SDK's media-upload lifecycle (UploadManager inside ClientCore): announce ->
+// ticket -> OPEN -> UPLOAD_STATE with held chunks -> only the missing chunks are read and
+// sent -> acks -> UPLOAD_DONE -> READY from the chat server's push; instant send; ticket
+// expiry -> upload_ticket -> OPEN again; disk_full retried with backoff (reported, never
+// failed); corrupt -> FAILED; cancel -> cancel_upload -> CANCELLED; a restart from the state
+// store announces the same cid again and resumes; a changed source file fails the message and
+// cancels it on the server; a cut resource connection reconnects and re-OPENs.
+//
+// How: a ClientCore with a fake store and fake clock; the test plays both servers with the
+// real codecs (JSON chat frames, binary upload frames) and plays the adapter (prepare jobs,
+// chunk reads). No sockets, no files, no sleeps.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "proto/frame.h"
+#include "proto/json.h"
+#include "proto/upload_frames.h"
+#include "sdk/core/client_core.h"
+#include "sdk/include/ferry.h"
+#include "tests/unit/sdk_fake_store.h"
+
+namespace ferry::sdk {
+namespace {
+
+using proto::FrameType;
+const std::string kSha(64, 'a');  // hex of 32 bytes 0xaa
+constexpr uint64_t kMiB = 1u << 20;
+
+struct Req {
+  std::string op;
+  uint64_t rid = 0;
+  proto::Json j;
+  uint64_t num(const char* k) const {
+    const cJSON* f = cJSON_GetObjectItemCaseSensitive(j.get(), k);
+    return cJSON_IsNumber(f) ? static_cast<uint64_t>(f->valuedouble) : UINT64_MAX;
+  }
+  std::string str(const char* k) const {
+    const cJSON* f = cJSON_GetObjectItemCaseSensitive(j.get(), k);
+    return cJSON_IsString(f) ? f->valuestring : "";
+  }
+};
+
+std::string media_msg(uint64_t id, const std::string& cid, const std::string& status,
+                      uint64_t size) {
+  return R"({"id":)" + std::to_string(id) + R"(,"cid":")" + cid +
+         R"(","from":"alice","to":"bob","kind":"file","ts":1,"status":")" + status +
+         R"(","media":{"name":"f.bin","size":)" + std::to_string(size) + R"(,"mime":"x/y",)" +
+         R"("sha256":")" + kSha + R"("},"progress":0})";
+}
+
+std::string grant(const std::string& ticket) {
+  return R"("upload":{"ticket":")" + ticket + R"(","resource":"127.0.0.1:7421","expires_ms":9})";
+}
+
+class Media : public ::testing::Test {
+ protected:
+  Media() { store.session_ = Session{"alice", 1, "tok"}; }
+
+  void make_core() {
+    CoreConfig cfg;
+    cfg.receive = false;  // no sync round trip in these tests
+    core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
+    core->start(now);
+    ASSERT_TRUE(core->poll_connect());
+    core->on_connected(now);
+    chat_sent();
+    feed_chat(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+    std::vector<Req> auth = chat_sent();
+    ASSERT_EQ(auth.size(), 1u);
+    respond(auth[0].rid, R"("user_id":1,"user":"alice")");
+  }
+  UploadManager& m() { return core->uploads(); }
+
+  // --- chat server ---
+  std::vector<Req> chat_sent() {
+    std::string bytes = core->poll_send();
+    chat_dec.feed(bytes.data(), bytes.size());
+    std::vector<Req> out;
+    proto::Frame f;
+    while (chat_dec.next(f) == proto::DecodeStatus::Ready) {
+      if (f.type != FrameType::Request) continue;
+      Req r;
+      r.j = proto::json_parse(f.body);
+      r.op = Req{"", 0, proto::json_parse(f.body)}.str("op");
+      r.rid = r.num("rid");
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  Req one_request(const std::string& op) {
+    std::vector<Req> r = chat_sent();
+    EXPECT_EQ(r.size(), 1u);
+    if (r.empty()) return {};
+    EXPECT_EQ(r[0].op, op);
+    return std::move(r[0]);
+  }
+  void feed_chat(FrameType t, const std::string& body) {
+    std::string bytes;
+    proto::encode_frame(bytes, t, body);
+    core->on_bytes(bytes.data(), bytes.size(), now);
+  }
+  void respond(uint64_t rid, const std::string& fields) {
+    feed_chat(FrameType::Response,
+              R"({"rid":)" + std::to_string(rid) + R"(,"ok":true,)" + fields + "}");
+  }
+  void respond_error(uint64_t rid, const std::string& code) {
+    feed_chat(FrameType::Response, R"({"rid":)" + std::to_string(rid) +
+                                       R"(,"ok":false,"error":{"code":")" + code + R"("}})");
+  }
+  void push_status(uint64_t id, const std::string& status) {
+    feed_chat(FrameType::Push, R"({"event":"status","message_id":)" + std::to_string(id) +
+                                   R"(,"status":")" + status + R"(","from":"alice","to":"bob"})");
+  }
+
+  // --- adapter: files ---
+  std::string submit(uint64_t size) {
+    PendingUpload u;
+    u.cid = "cid" + std::to_string(++n_);
+    u.to = "bob";
+    u.path = "/f.bin";
+    u.name = "f.bin";
+    u.size = size;
+    store.upload_put(u);
+    core->submit_upload(u, now);
+    return u.cid;
+  }
+  void prepare() {
+    std::optional<PrepareJob> job = m().poll_prepare();
+    ASSERT_TRUE(job);
+    PrepareResult r;
+    r.sha256 = kSha;
+    r.mime = "x/y";
+    r.kind = FERRY_KIND_FILE;
+    m().on_prepared(job->cid, r, now);
+    core->pump_uploads(now);
+  }
+  // Reads every chunk the window allows; returns their indices (offset / chunk).
+  std::vector<uint64_t> read_all(uint32_t chunk = kMiB, int status = FERRY_OK) {
+    std::vector<uint64_t> out;
+    while (auto job = m().poll_read(now)) {
+      uint8_t prefix[proto::kChunkFramePrefixBytes];
+      proto::Sha256 h{};
+      bool send = m().on_read_done(job->id, status, "changed", h, prefix, now);
+      EXPECT_EQ(send, status == FERRY_OK);
+      out.push_back(job->offset / chunk);
+    }
+    core->pump_uploads(now);
+    return out;
+  }
+
+  // --- resource server ---
+  void res_connect() {
+    std::optional<std::string> addr = m().poll_connect();
+    ASSERT_TRUE(addr);
+    EXPECT_EQ(*addr, "127.0.0.1:7421");
+    m().on_connected(now);
+    std::vector<proto::Frame> hello = res_sent_frames();
+    ASSERT_EQ(hello.size(), 1u);
+    EXPECT_EQ(hello[0].type, FrameType::Hello);
+    feed_res(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+  }
+  std::vector<proto::Frame> res_sent_frames() {
+    res_bytes = m().poll_send();
+    res_dec.feed(res_bytes.data(), res_bytes.size());
+    std::vector<proto::Frame> out;
+    proto::Frame f;
+    while (res_dec.next(f) == proto::DecodeStatus::Ready) {
+      if (f.type == FrameType::Ping) continue;  // heartbeats after a long fake-clock jump
+      res_bodies.emplace_back(f.body);
+      f.body = res_bodies.back();
+      out.push_back(f);
+    }
+    return out;
+  }
+  proto::UploadOpen expect_open() {
+    std::vector<proto::Frame> fs = res_sent_frames();
+    proto::UploadOpen open;
+    std::string err;
+    EXPECT_EQ(fs.size(), 1u);
+    if (fs.empty()) return open;
+    EXPECT_EQ(fs[0].type, FrameType::UploadOpen);
+    EXPECT_TRUE(proto::decode_upload_open(fs[0].body, open, err)) << err;
+    return open;
+  }
+  void feed_res(FrameType t, const std::string& body) {
+    std::string bytes;
+    proto::encode_frame(bytes, t, body);
+    feed_res_raw(bytes);
+  }
+  void feed_res_raw(const std::string& bytes) {
+    m().on_bytes(bytes.data(), bytes.size(), now);
+    core->pump_uploads(now);
+  }
+  void state(uint32_t slot, uint64_t size, std::vector<proto::ChunkRange> held,
+             proto::UploadStatus st = proto::UploadStatus::Ok) {
+    proto::UploadState s;
+    s.slot = slot;
+    s.status = st;
+    if (st == proto::UploadStatus::Ok) {
+      s.chunk_size = kMiB;
+      s.file_size = size;
+      s.total_chunks = proto::chunk_count(size, kMiB);
+      s.held = std::move(held);
+    }
+    std::string out;
+    proto::encode_upload_state(out, s);
+    feed_res_raw(out);
+  }
+  void ack(uint32_t slot, uint64_t cumulative) {
+    proto::ChunkAck a;
+    a.slot = slot;
+    a.cumulative = cumulative;
+    std::string out;
+    proto::encode_chunk_ack(out, a);
+    feed_res_raw(out);
+  }
+  void done(uint32_t slot, uint64_t size, proto::UploadStatus st = proto::UploadStatus::Ok) {
+    proto::UploadDone d;
+    d.slot = slot;
+    d.status = st;
+    d.file_size = size;
+    d.file_hash.fill(0xaa);
+    std::string out;
+    proto::encode_upload_done(out, d);
+    feed_res_raw(out);
+  }
+
+  std::vector<Event> events() {
+    std::vector<Event> out;
+    Event e;
+    while (core->poll_event(e)) out.push_back(std::move(e));
+    return out;
+  }
+  std::vector<int> statuses(const std::vector<Event>& evs, int* err = nullptr) {
+    std::vector<int> out;
+    for (const Event& e : evs) {
+      if (e.type != FERRY_EVENT_MESSAGE_STATUS) continue;
+      out.push_back(e.message.status);
+      if (err) *err = e.status;
+    }
+    return out;
+  }
+  void advance(uint64_t ms) {
+    now += ms;
+    core->handle_timeout(now);
+  }
+
+  // Announce, get the grant, connect to the resource server and answer the OPEN.
+  uint32_t announce_and_open(const std::string& cid, uint64_t size, uint64_t id,
+                             std::vector<proto::ChunkRange> held = {}) {
+    Req r = one_request("send_media");
+    EXPECT_EQ(r.str("cid"), cid);
+    EXPECT_EQ(r.str("sha256"), kSha);
+    respond(r.rid, R"("message":)" + media_msg(id, cid, "uploading", size) + "," + grant("T1"));
+    res_connect();
+    proto::UploadOpen open = expect_open();
+    EXPECT_EQ(open.ticket, "T1");
+    state(open.slot, size, std::move(held));
+    return open.slot;
+  }
+
+  FakeStore store;
+  std::unique_ptr<ClientCore> core;
+  uint64_t now = 1000;
+  int n_ = 0;
+  proto::FrameDecoder chat_dec{1u << 20};
+  proto::FrameDecoder res_dec{1u << 20};
+  std::string res_bytes;
+  std::deque<std::string> res_bodies;
+};
+
+TEST_F(Media, sdk_media_resume_sends_only_missing_chunks_then_ready) {
+  make_core();
+  std::string cid = submit(5 * kMiB);
+  prepare();
+  EXPECT_EQ(statuses(events()), std::vector<int>{FERRY_MSG_PENDING});
+  uint32_t slot = announce_and_open(cid, 5 * kMiB, 42, {{0, 2}});
+  std::vector<Event> evs = events();
+  EXPECT_EQ(statuses(evs), std::vector<int>{FERRY_MSG_UPLOADING});
+  ASSERT_FALSE(evs.empty());
+  EXPECT_EQ(evs.back().type, FERRY_EVENT_UPLOAD_PROGRESS);  // the resume point
+  EXPECT_EQ(evs.back().done, 2 * kMiB);
+  EXPECT_EQ(store.uploads_.at(0).message_id, 42u);
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{2, 3, 4}));  // held chunks are never re-sent
+  ack(slot, 5);
+  evs = events();
+  ASSERT_FALSE(evs.empty());
+  EXPECT_EQ(evs.back().done, 5 * kMiB);
+  EXPECT_TRUE(evs.back().outgoing);
+  done(slot, 5 * kMiB);
+  EXPECT_TRUE(statuses(events()).empty());  // READY comes from the chat server
+  push_status(42, "ready");
+  evs = events();
+  EXPECT_EQ(statuses(evs), std::vector<int>{FERRY_MSG_READY});
+  EXPECT_EQ(evs.back().message.id, 42u);
+  EXPECT_TRUE(evs.back().message.has_media);
+  EXPECT_TRUE(store.uploads_.empty());
+  EXPECT_EQ(m().active(), 0u);
+  EXPECT_EQ(m().counters().chunks_sent, 3u);
+}
+
+TEST_F(Media, sdk_media_instant_send_is_ready_without_upload) {
+  make_core();
+  std::string cid = submit(3 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(7, cid, "ready", 3 * kMiB));
+  std::vector<Event> evs = events();
+  EXPECT_EQ(statuses(evs), (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_READY}));
+  EXPECT_FALSE(m().poll_connect());
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+TEST_F(Media, sdk_media_ticket_expiry_asks_upload_ticket_and_reopens) {
+  make_core();
+  std::string cid = submit(2 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(9, cid, "uploading", 2 * kMiB) + "," + grant("OLD"));
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  state(open.slot, 0, {}, proto::UploadStatus::TicketExpired);
+  Req t = one_request("upload_ticket");
+  EXPECT_EQ(t.num("message_id"), 9u);
+  respond(t.rid, grant("NEW"));
+  proto::UploadOpen again = expect_open();
+  EXPECT_EQ(again.ticket, "NEW");
+  EXPECT_NE(again.slot, open.slot);
+}
+
+TEST_F(Media, sdk_media_disk_full_retries_with_backoff_and_never_fails) {
+  make_core();
+  std::string cid = submit(2 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(9, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  events();
+  state(open.slot, 0, {}, proto::UploadStatus::DiskFull);
+  std::vector<Event> evs = events();
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].type, FERRY_EVENT_UPLOAD_PROGRESS);
+  EXPECT_EQ(evs[0].status, FERRY_EDISKFULL);
+  EXPECT_TRUE(res_sent_frames().empty());
+  advance(20000);  // beyond the first backoff delay
+  proto::UploadOpen again = expect_open();
+  EXPECT_EQ(again.ticket, "T");
+  EXPECT_EQ(m().active(), 1u);
+}
+
+TEST_F(Media, sdk_media_corrupt_fails_the_message) {
+  make_core();
+  std::string cid = submit(kMiB);
+  prepare();
+  uint32_t slot = announce_and_open(cid, kMiB, 5);
+  events();
+  EXPECT_EQ(read_all().size(), 1u);
+  ack(slot, 1);
+  done(slot, 0, proto::UploadStatus::Corrupt);
+  int err = 0;
+  EXPECT_EQ(statuses(events(), &err), std::vector<int>{FERRY_MSG_FAILED});
+  EXPECT_EQ(err, FERRY_ECORRUPT);
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+TEST_F(Media, sdk_media_cancel_tells_the_chat_server) {
+  make_core();
+  std::string cid = submit(4 * kMiB);
+  prepare();
+  announce_and_open(cid, 4 * kMiB, 11);
+  events();
+  ASSERT_TRUE(core->upload_cancel(cid, now));
+  EXPECT_TRUE(store.uploads_.at(0).cancelled);
+  EXPECT_TRUE(read_all().empty());  // nothing more goes out
+  Req c = one_request("cancel_upload");
+  EXPECT_EQ(c.num("message_id"), 11u);
+  respond(c.rid, R"("message":)" + media_msg(11, cid, "cancelled", 4 * kMiB));
+  EXPECT_EQ(statuses(events()), std::vector<int>{FERRY_MSG_CANCELLED});
+  push_status(11, "cancelled");  // the push to every connection: consumed, no second event
+  EXPECT_TRUE(events().empty());
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+TEST_F(Media, sdk_media_restart_from_store_announces_same_cid_and_resumes) {
+  PendingUpload u;
+  u.cid = "stored-cid";
+  u.to = "bob";
+  u.path = "/f.bin";
+  u.name = "f.bin";
+  u.kind = FERRY_KIND_FILE;
+  u.size = 4 * kMiB;
+  u.sha256 = kSha;
+  u.mime = "x/y";
+  u.message_id = 77;
+  u.done = 3 * kMiB;
+  u.paused = true;  // not paused after a restart
+  store.upload_put(u);
+  make_core();
+  EXPECT_FALSE(m().poll_prepare());  // hashed before the restart: not again
+  uint32_t slot = announce_and_open("stored-cid", 4 * kMiB, 77, {{0, 3}});
+  EXPECT_FALSE(store.uploads_.at(0).paused);
+  EXPECT_EQ(read_all(), std::vector<uint64_t>{3});
+  ack(slot, 4);
+  done(slot, 4 * kMiB);
+  push_status(77, "ready");
+  EXPECT_EQ(statuses(events()), (std::vector<int>{FERRY_MSG_UPLOADING, FERRY_MSG_READY}));
+}
+
+TEST_F(Media, sdk_media_source_change_fails_and_cancels_on_server) {
+  make_core();
+  std::string cid = submit(3 * kMiB);
+  prepare();
+  announce_and_open(cid, 3 * kMiB, 21);
+  events();
+  read_all(kMiB, FERRY_ESOURCECHANGED);
+  int err = 0;
+  EXPECT_EQ(statuses(events(), &err), std::vector<int>{FERRY_MSG_FAILED});
+  EXPECT_EQ(err, FERRY_ESOURCECHANGED);
+  Req c = one_request("cancel_upload");  // so the server never keeps a mixed file
+  EXPECT_EQ(c.num("message_id"), 21u);
+  respond(c.rid, R"("message":)" + media_msg(21, cid, "cancelled", 3 * kMiB));
+  EXPECT_TRUE(events().empty());  // FAILED was the final word
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+TEST_F(Media, sdk_media_cut_resource_connection_reconnects_and_reopens) {
+  make_core();
+  std::string cid = submit(4 * kMiB);
+  prepare();
+  uint32_t slot = announce_and_open(cid, 4 * kMiB, 31);
+  read_all();
+  ack(slot, 2);
+  m().on_disconnected(FERRY_ENOTCONN, "cut", now);
+  EXPECT_FALSE(m().poll_connect());  // backoff first
+  advance(20000);
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  state(open.slot, 4 * kMiB, {{0, 2}});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{2, 3}));
+}
+
+TEST_F(Media, sdk_media_peer_progress_and_status_pushes_become_events) {
+  CoreConfig cfg;  // a receiving client this time
+  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
+  core->start(now);
+  ASSERT_TRUE(core->poll_connect());
+  core->on_connected(now);
+  chat_sent();
+  feed_chat(FrameType::Hello, R"({"proto":1})");
+  respond(chat_sent().at(0).rid, R"("user_id":1,"user":"alice")");
+  Req sync = one_request("sync");
+  std::string msg = media_msg(50, "theircid", "uploading", 100);
+  const std::string from_alice = R"("from":"alice","to":"bob")";
+  msg.replace(msg.find(from_alice), from_alice.size(), R"("from":"bob","to":"alice")");
+  respond(sync.rid, R"("messages":[)" + msg + R"(],"more":false)");
+  std::vector<Event> evs = events();
+  bool got = false;
+  for (const Event& e : evs) {
+    if (e.type != FERRY_EVENT_MESSAGE) continue;
+    got = true;
+    EXPECT_TRUE(e.message.has_media);
+    EXPECT_EQ(e.message.status, FERRY_MSG_UPLOADING);
+    EXPECT_EQ(e.message.media.size, 100u);
+  }
+  EXPECT_TRUE(got);
+  feed_chat(FrameType::Push, R"({"event":"progress","message_id":50,"done":40,"total":100})");
+  evs = events();
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_EQ(evs[0].type, FERRY_EVENT_UPLOAD_PROGRESS);
+  EXPECT_FALSE(evs[0].outgoing);
+  EXPECT_EQ(evs[0].message.cid, "theircid");
+  EXPECT_EQ(evs[0].done, 40u);
+  push_status(50, "ready");
+  evs = events();
+  EXPECT_EQ(statuses(evs), std::vector<int>{FERRY_MSG_READY});
+  EXPECT_EQ(evs[0].message.cid, "theircid");
+}
+
+}  // namespace
+}  // namespace ferry::sdk
