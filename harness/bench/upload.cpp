@@ -170,6 +170,20 @@ std::string ensure_tus() {
   return dir;
 }
 
+// Absolute path of a program on PATH (Process::start execs a path, not a name).
+std::string find_in_path(const std::string& name) {
+  const char* path = getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t at = 0; at <= dirs.size();) {
+    size_t colon = dirs.find(':', at);
+    if (colon == std::string::npos) colon = dirs.size();
+    std::string candidate = dirs.substr(at, colon - at) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = colon + 1;
+  }
+  return name;
+}
+
 double mb_s_from_json(const std::string& out) {
   cJSON* j = cJSON_Parse(out.c_str());
   double v = j ? cJSON_GetNumberValue(cJSON_GetObjectItem(j, "mb_s")) : 0;
@@ -224,7 +238,7 @@ int run_upload(Args& args) {
   run_timed(cli("rx", {"register", "receiver", "bench-password"}), work + "/out.txt");
   if (!skip_tus) {
     std::filesystem::create_directories(work + "/tus");
-    if (!tusd.start({"node", tus_dir + "/server.mjs", work + "/tus"})) {
+    if (!tusd.start({find_in_path("node"), tus_dir + "/server.mjs", work + "/tus"})) {
       fprintf(stderr, "ferry-bench: cannot start the tus server\n");
       return 1;
     }
