@@ -1,18 +1,8 @@
 // What: ChatCore's behaviour as docs/protocol.md specifies it: HELLO, accounts, send with
 // group commit and idempotent retries, pushes, sync and history paging, every bad-input case
 // of section 5, idle timeout, slow consumer, shutdown, and a restart that reopens the store.
-// How: the real core over a real SqliteStore in a temp file, driven like the uv adapter does
-// it but synchronously: a fake clock (plain integer), a fake hasher that answers every
-// HashJob at once (unless a test holds them), and clients that are frame decoders over the
-// core's output. No sockets, no threads, no sleeps.
-#include "servers/chat/core/chat_core.h"
-
-#include <gtest/gtest.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <map>
-#include <memory>
+// How: the real core over a real SqliteStore in a temp file, driven synchronously through the
+// shared fixture in chat_harness.h (fake clock, fake hasher, frame-decoder clients).
 #include <string>
 #include <vector>
 
@@ -22,190 +12,23 @@
 #include "servers/chat/core/password.h"
 #include "servers/chat/core/validate.h"
 #include "servers/chat/store/sqlite_store.h"
+#include "tests/unit/chat_harness.h"
 
 namespace ferry::chat {
 namespace {
 
+using harness::Received;
 using proto::FrameType;
 
-struct Received {
-  FrameType type;
-  proto::Json body;  // null for PING/PONG bodies that are not JSON
-  std::string raw;
-};
-
-struct Peer {
-  proto::FrameDecoder decoder{1u << 24};
-  std::vector<Received> frames;
-  bool closed = false;
-};
-
-class ChatCoreTest : public ::testing::Test {
+class ChatCoreTest : public harness::ChatHarness {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "chat-core-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    open_core();
-  }
-  void TearDown() override {
-    core_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ChatCoreTest() : ChatHarness({"chat-core", 1u << 24, /*run_timeouts=*/true}) {}
 
-  void open_core(CoreConfig cfg = {}) {
-    core_.reset();
-    store_.reset();
-    std::string err;
-    store_ = SqliteStore::open(dir_ + "/chat.db", SyncMode::Normal, err);
-    ASSERT_TRUE(store_) << err;
-    cfg.kdf_iterations = 1000;
-    cfg_ = cfg;
-    core_ = std::make_unique<ChatCore>(*store_, cfg);
-  }
-
-  // The fake hasher: deterministic, instant, and still a function of salt and password.
-  static std::string fake_hash(const HashJob& j) {
-    return proto::sha256(j.salt + "|" + j.password + "|" + std::to_string(j.iterations));
-  }
-
-  // Does what the adapter does at the end of a loop iteration.
-  void pump() {
-    for (int round = 0; round < 100; round++) {
-      core_->flush(now_);
-      if (now_ >= core_->poll_timeout()) core_->handle_timeout(now_);
-      HashJob job;
-      bool any = false;
-      while (!hold_hashes_ && core_->poll_hash_job(job)) {
-        core_->on_hash_done(job.id, fake_hash(job), now_);
-        any = true;
-      }
-      ConnId id;
-      std::string bytes;
-      while (core_->poll_send(id, bytes)) deliver(id, bytes);
-      while (core_->poll_close(id)) {
-        peers_[id].closed = true;
-        core_->on_close(id);
-      }
-      if (!any) return;
-    }
-  }
-
-  void deliver(ConnId id, const std::string& bytes) {
-    Peer& p = peers_[id];
-    ASSERT_FALSE(p.closed) << "bytes for a closed connection";
-    p.decoder.feed(bytes.data(), bytes.size());
-    proto::Frame f;
-    while (p.decoder.next(f) == proto::DecodeStatus::Ready) {
-      Received r{f.type, proto::json_parse(f.body), std::string(f.body)};
-      p.frames.push_back(std::move(r));
-    }
-  }
-
-  ConnId open() {
-    ConnId id = next_id_++;
-    peers_[id];
-    core_->on_open(id, now_);
-    return id;
-  }
-  void raw(ConnId id, std::string_view bytes) {
-    core_->on_bytes(id, bytes.data(), bytes.size(), now_);
-    pump();
-  }
-  void frame(ConnId id, FrameType t, std::string_view body) {
-    std::string out;
-    proto::encode_frame(out, t, body);
-    raw(id, out);
-  }
-  ConnId greeted() {
-    ConnId id = open();
-    frame(id, FrameType::Hello, R"({"proto":1,"agent":"test"})");
-    EXPECT_EQ(take(id).type, FrameType::Hello);
-    return id;
-  }
-  // Removes and returns the oldest frame a peer received.
-  Received take(ConnId id) {
-    auto& f = peers_[id].frames;
-    if (f.empty()) {
-      ADD_FAILURE() << "connection " << id << " received nothing";
-      return Received{FrameType::Error, proto::json_object(), ""};
-    }
-    Received r = std::move(f.front());
-    f.erase(f.begin());
-    return r;
-  }
-  size_t pending(ConnId id) { return peers_[id].frames.size(); }
-  bool closed(ConnId id) { return peers_[id].closed; }
-
-  // Sends a REQUEST and returns the first RESPONSE that follows; pushes stay queued.
-  Received rpc(ConnId id, const std::string& body) {
-    frame(id, FrameType::Request, body);
-    auto& f = peers_[id].frames;
-    for (auto it = f.begin(); it != f.end(); ++it) {
-      if (it->type != FrameType::Response) continue;
-      Received r = std::move(*it);
-      f.erase(it);
-      return r;
-    }
-    return take(id);  // records the failure and returns whatever came (an ERROR)
-  }
-  static std::string code_of(const Received& r) {
-    const cJSON* e = cJSON_GetObjectItem(r.body.get(), "error");
-    if (!e) e = r.body.get();
-    const cJSON* c = cJSON_GetObjectItem(e, "code");
-    return cJSON_IsString(c) ? c->valuestring : "";
-  }
-  static bool ok(const Received& r) {
-    return cJSON_IsTrue(cJSON_GetObjectItem(r.body.get(), "ok"));
-  }
-  static std::string str(const cJSON* j, const char* k) {
-    const cJSON* v = cJSON_GetObjectItem(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-  }
-  static uint64_t num(const cJSON* j, const char* k) {
-    const cJSON* v = cJSON_GetObjectItem(j, k);
-    return cJSON_IsNumber(v) ? static_cast<uint64_t>(v->valuedouble) : 0;
-  }
-  static const cJSON* msg(const Received& r) {
-    return cJSON_GetObjectItem(r.body.get(), "message");
-  }
-
-  // A connection authenticated as a new user; returns its token through `token`.
-  ConnId user(const std::string& name, std::string* token = nullptr) {
-    ConnId id = greeted();
-    Received r =
-        rpc(id, R"({"op":"register","rid":1,"user":")" + name + R"(","password":"correct horse"})");
-    EXPECT_TRUE(ok(r)) << r.raw;
-    if (token) *token = str(r.body.get(), "token");
-    return id;
-  }
-  ConnId login(const std::string& name) {
-    ConnId id = greeted();
-    Received r =
-        rpc(id, R"({"op":"login","rid":1,"user":")" + name + R"(","password":"correct horse"})");
-    EXPECT_TRUE(ok(r)) << r.raw;
-    return id;
-  }
   static std::string send_req(uint64_t rid, const std::string& to, const std::string& cid,
                               const std::string& text) {
     return R"({"op":"send","rid":)" + std::to_string(rid) + R"(,"to":")" + to + R"(","cid":")" +
            cid + R"(","text":")" + text + R"("})";
   }
-  static std::string encoded(FrameType t, std::string_view body) {
-    std::string out;
-    proto::encode_frame(out, t, body);
-    return out;
-  }
-
-  std::string dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<ChatCore> core_;
-  CoreConfig cfg_;
-  std::map<ConnId, Peer> peers_;
-  ConnId next_id_ = 1;
-  int64_t now_ = 1'700'000'000'000;
-  bool hold_hashes_ = false;
 };
 
 // ---- HELLO and frames ------------------------------------------------------------------

@@ -4,58 +4,34 @@
 // cancel_upload rights, the HELLO challenge, peer_auth with good and bad MACs, which ops each
 // kind of connection may use, progress throttling, upload_done idempotency and mismatch, the
 // catch-up cancels, page size bounds, and the schema migration from user_version 1.
-// How: the real core over a real SqliteStore in a temp dir, driven synchronously as the uv
-// adapter would (fake clock, instant fake hasher); a "resd" is just another connection that
-// computes the MAC with the test's key. No sockets, no threads, no sleeps.
+// How: the real core over a real SqliteStore in a temp dir, driven synchronously through the
+// shared fixture in chat_harness.h (fake clock, instant fake hasher, no timers fired); a "resd"
+// is just another connection that computes the MAC with the test's key (test::peer_mac). No
+// sockets, no threads, no sleeps.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sqlite3.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "proto/frame.h"
-#include "proto/hex.h"
 #include "proto/json.h"
 #include "proto/ticket.h"
 #include "servers/chat/core/chat_core.h"
 #include "servers/chat/core/validate.h"
-#include "servers/chat/store/sqlite_store.h"
+#include "tests/support/raw_client.h"
+#include "tests/unit/chat_harness.h"
 
 namespace ferry::chat {
 namespace {
 
+using harness::Received;
 using proto::FrameType;
+using test::peer_mac;
 
 const std::string kKey(32, 'k');
 const std::string kSha(64, 'a');
 const std::string kSha2(64, 'b');
-
-struct Received {
-  FrameType type;
-  proto::Json body;
-  std::string raw;
-};
-
-struct Peer {
-  proto::FrameDecoder decoder{1u << 26};
-  std::vector<Received> frames;
-  bool closed = false;
-};
-
-std::string peer_mac(const std::string& key, const std::string& challenge) {
-  std::string data = "ferry-peer-v1:" + challenge;
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
-  return proto::hex_encode(std::string(reinterpret_cast<char*>(out), n));
-}
 
 // A JPEG-looking thumbnail of `n` bytes, base64.
 std::string thumb_b64(size_t n) {
@@ -66,146 +42,10 @@ std::string thumb_b64(size_t n) {
   return base64_encode(bytes);
 }
 
-class ChatMediaTest : public ::testing::Test {
+class ChatMediaTest : public harness::ChatHarness {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "chat-media-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    open_core();
-  }
-  void TearDown() override {
-    core_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ChatMediaTest() : ChatHarness({"chat-media", 1u << 26, /*run_timeouts=*/false, kKey}) {}
 
-  void open_core(CoreConfig cfg = {}) {
-    core_.reset();
-    store_.reset();
-    peers_.clear();
-    std::string err;
-    store_ = SqliteStore::open(dir_ + "/chat.db", SyncMode::Normal, err);
-    ASSERT_TRUE(store_) << err;
-    cfg.kdf_iterations = 1000;
-    if (cfg.secret_key.empty()) cfg.secret_key = kKey;
-    core_ = std::make_unique<ChatCore>(*store_, cfg);
-  }
-
-  void pump() {
-    for (int round = 0; round < 100; round++) {
-      core_->flush(now_);
-      HashJob job;
-      bool any = false;
-      while (core_->poll_hash_job(job)) {
-        core_->on_hash_done(job.id, proto::sha256(job.salt + "|" + job.password), now_);
-        any = true;
-      }
-      ConnId id;
-      std::string bytes;
-      while (core_->poll_send(id, bytes)) deliver(id, bytes);
-      while (core_->poll_close(id)) {
-        peers_[id].closed = true;
-        core_->on_close(id);
-      }
-      if (!any) return;
-    }
-  }
-  void deliver(ConnId id, const std::string& bytes) {
-    Peer& p = peers_[id];
-    p.decoder.feed(bytes.data(), bytes.size());
-    proto::Frame f;
-    while (p.decoder.next(f) == proto::DecodeStatus::Ready) {
-      p.frames.push_back(Received{f.type, proto::json_parse(f.body), std::string(f.body)});
-    }
-  }
-  void frame(ConnId id, FrameType t, std::string_view body, bool run = true) {
-    std::string out;
-    proto::encode_frame(out, t, body);
-    core_->on_bytes(id, out.data(), out.size(), now_);
-    if (run) pump();
-  }
-  // A greeted connection; its HELLO challenge goes to `challenge`.
-  ConnId greeted(std::string* challenge = nullptr) {
-    ConnId id = next_id_++;
-    peers_[id];
-    core_->on_open(id, now_);
-    frame(id, FrameType::Hello, R"({"proto":1,"agent":"test"})");
-    Received h = take(id);
-    EXPECT_EQ(h.type, FrameType::Hello);
-    if (challenge) *challenge = str(h.body.get(), "challenge");
-    return id;
-  }
-  Received take(ConnId id) {
-    auto& f = peers_[id].frames;
-    if (f.empty()) {
-      ADD_FAILURE() << "connection " << id << " received nothing";
-      return Received{FrameType::Error, proto::json_object(), ""};
-    }
-    Received r = std::move(f.front());
-    f.erase(f.begin());
-    return r;
-  }
-  Received rpc(ConnId id, const std::string& body) {
-    frame(id, FrameType::Request, body);
-    auto& f = peers_[id].frames;
-    for (auto it = f.begin(); it != f.end(); ++it) {
-      if (it->type != FrameType::Response) continue;
-      Received r = std::move(*it);
-      f.erase(it);
-      return r;
-    }
-    return take(id);
-  }
-  // Removes and returns the pushes with this event a connection received, in order.
-  std::vector<Received> pushes(ConnId id, const std::string& event) {
-    std::vector<Received> out;
-    auto& f = peers_[id].frames;
-    for (auto it = f.begin(); it != f.end();) {
-      if (it->type == FrameType::Push && str(it->body.get(), "event") == event) {
-        out.push_back(std::move(*it));
-        it = f.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    return out;
-  }
-  static std::string code_of(const Received& r) {
-    const cJSON* e = cJSON_GetObjectItem(r.body.get(), "error");
-    return str(e ? e : r.body.get(), "code");
-  }
-  static std::string error_text(const Received& r) {
-    return str(cJSON_GetObjectItem(r.body.get(), "error"), "message");
-  }
-  static bool ok(const Received& r) {
-    return cJSON_IsTrue(cJSON_GetObjectItem(r.body.get(), "ok"));
-  }
-  static std::string str(const cJSON* j, const char* k) {
-    const cJSON* v = cJSON_GetObjectItem(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-  }
-  static uint64_t num(const cJSON* j, const char* k) {
-    const cJSON* v = cJSON_GetObjectItem(j, k);
-    return cJSON_IsNumber(v) ? static_cast<uint64_t>(v->valuedouble) : 0;
-  }
-  static const cJSON* get(const cJSON* j, const char* k) { return cJSON_GetObjectItem(j, k); }
-  static const cJSON* msg(const Received& r) { return get(r.body.get(), "message"); }
-
-  ConnId user(const std::string& name) {
-    ConnId id = greeted();
-    Received r =
-        rpc(id, R"({"op":"register","rid":1,"user":")" + name + R"(","password":"correct horse"})");
-    EXPECT_TRUE(ok(r)) << r.raw;
-    return id;
-  }
-  ConnId login(const std::string& name) {
-    ConnId id = greeted();
-    Received r =
-        rpc(id, R"({"op":"login","rid":1,"user":")" + name + R"(","password":"correct horse"})");
-    EXPECT_TRUE(ok(r)) << r.raw;
-    return id;
-  }
   // A linked resource server announcing `advertise`.
   ConnId resd(const std::string& advertise = "127.0.0.1:7421") {
     std::string challenge;
@@ -240,13 +80,6 @@ class ChatMediaTest : public ::testing::Test {
     EXPECT_TRUE(ok(r)) << r.raw;
     return std::move(r.body);
   }
-
-  std::string dir_;
-  std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<ChatCore> core_;
-  std::map<ConnId, Peer> peers_;
-  ConnId next_id_ = 1;
-  int64_t now_ = 1'700'000'000'000;
 };
 
 // ---- validation helpers -------------------------------------------------------------------
