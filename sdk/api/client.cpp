@@ -31,14 +31,32 @@ void check_handle(const ferry_client_t* c) {
 }  // namespace
 
 void ferry::sdk::enqueue_command(ferry_client_t* c, Command cmd) {
+  bool was_empty;
   {
     std::lock_guard lock(c->commands_mu);
+    was_empty = c->commands.empty();
     c->commands.push_back(std::move(cmd));
   }
-  c->driver->wake();
+  // Only the command that made the queue non-empty wakes the loop: the loop takes the whole
+  // queue after that wake, so later ones ride along.
+  if (was_empty) c->driver->wake();
 }
 
 void ferry::sdk::check_client(const ferry_client_t* c) { check_handle(c); }
+
+std::string ferry::sdk::new_local_id(ferry_client_t* c) {
+  constexpr size_t kIdBytes = (FERRY_LOCAL_ID_SIZE - 1) / 2;
+  constexpr size_t kPoolIds = 64;
+  std::lock_guard lock(c->cid_mu);
+  if (c->cid_pool_used + kIdBytes > c->cid_pool.size()) {
+    c->cid_pool = ferry::proto::random_bytes(kIdBytes * kPoolIds);
+    c->cid_pool_used = 0;
+  }
+  std::string id = ferry::proto::hex_encode(
+      std::string_view(c->cid_pool).substr(c->cid_pool_used, kIdBytes));
+  c->cid_pool_used += kIdBytes;
+  return id;
+}
 
 namespace {
 
@@ -76,13 +94,22 @@ void run_commands(ferry_client_t* c, uint64_t now) {
   }
 }
 
+// Loop thread: hands every event of a step to the app at once (one lock, one eventfd write).
 void publish_events(ferry_client_t* c) {
   ferry::sdk::Event e;
+  std::vector<ferry_event_t*>& batch = c->publish_batch;
   while (c->core->poll_event(e)) {
     // Out of memory here leaves nothing sensible to report to; the message is still on the
     // server (history) and the outbox is unaffected.
-    if (ferry_event_t* ev = ferry::sdk::build_event(e)) c->events.push(ev);
+    if (ferry_event_t* ev = ferry::sdk::build_event(e)) {
+      try {
+        batch.push_back(ev);
+      } catch (...) {
+        std::free(ev);
+      }
+    }
   }
+  c->events.push_all(batch);
 }
 
 int create_client(const ferry_options_t* opts, ferry_client_t** out) {
@@ -216,7 +243,7 @@ int ferry_send_text(ferry_client_t* client, const char* to, const char* text,
     }
     if (!client->store->session().held()) return FERRY_ENOTAUTH;
     Command cmd{Command::Kind::Send};
-    cmd.entry.cid = ferry::proto::random_hex((FERRY_LOCAL_ID_SIZE - 1) / 2);
+    cmd.entry.cid = ferry::sdk::new_local_id(client);
     cmd.entry.to = to;
     cmd.entry.text.assign(text, len);
     cmd.entry.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

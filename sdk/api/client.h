@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sdk/api/event_queue.h"
 #include "sdk/core/client_core.h"
@@ -50,7 +51,13 @@ struct ferry_client {
   ferry::sdk::EventQueue events;
   std::mutex commands_mu;
   std::deque<ferry::sdk::Command> commands;
+  std::vector<ferry_event_t*> publish_batch;  // loop thread only: publish_events() scratch
   std::atomic<uint64_t> next_request_id{1};
+  // Random bytes for local ids, drawn from RAND_bytes 64 ids at a time (each draw costs a
+  // getpid() syscall and the DRBG's locking); app threads take ids under cid_mu.
+  std::mutex cid_mu;
+  std::string cid_pool;
+  size_t cid_pool_used = 0;
   std::thread thread;
 };
 
@@ -59,4 +66,6 @@ namespace ferry::sdk {
 // or foreign handle.
 void enqueue_command(ferry_client_t* c, Command cmd);
 void check_client(const ferry_client_t* c);
+// A fresh random local id (2 * ((FERRY_LOCAL_ID_SIZE - 1) / 2) hex digits), any thread.
+std::string new_local_id(ferry_client_t* c);
 }  // namespace ferry::sdk

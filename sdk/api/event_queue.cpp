@@ -21,24 +21,43 @@ int EventQueue::init() {
 }
 
 void EventQueue::push(ferry_event_t* e) {
-  std::lock_guard lock(mu_);
-  bool was_empty = queue_.empty();
-  queue_.push_back(e);
-  if (was_empty) {
-    uint64_t one = 1;
-    // Cannot fail short of a bad fd: the counter never nears its limit (it is reset on drain).
-    [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
+  std::vector<ferry_event_t*> one{e};
+  push_all(one);
+}
+
+void EventQueue::push_all(std::vector<ferry_event_t*>& batch) {
+  if (batch.empty()) return;
+  bool wake_waiters;
+  {
+    std::lock_guard lock(mu_);
+    bool was_empty = queue_.empty();
+    queue_.insert(queue_.end(), batch.begin(), batch.end());
+    if (was_empty) {
+      uint64_t one = 1;
+      // Cannot fail short of a bad fd: the counter never nears its limit (reset on drain).
+      [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
+    }
+    wake_waiters = waiters_ > 0;
   }
-  cv_.notify_one();
+  batch.clear();
+  if (wake_waiters) cv_.notify_all();
 }
 
 int EventQueue::pop(ferry_event_t** out, int timeout_ms) {
   std::unique_lock lock(mu_);
-  auto ready = [this] { return !queue_.empty(); };
-  if (timeout_ms < 0) {
-    cv_.wait(lock, ready);
-  } else if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) {
-    return FERRY_ETIMEDOUT;
+  if (queue_.empty()) {
+    // timeout 0 (the epoll/eventfd style) never touches the condvar: no futex call.
+    if (timeout_ms == 0) return FERRY_ETIMEDOUT;
+    auto ready = [this] { return !queue_.empty(); };
+    waiters_++;
+    bool got = true;
+    if (timeout_ms < 0) {
+      cv_.wait(lock, ready);
+    } else {
+      got = cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready);
+    }
+    waiters_--;
+    if (!got) return FERRY_ETIMEDOUT;
   }
   *out = queue_.front();
   queue_.pop_front();

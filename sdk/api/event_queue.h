@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "sdk/include/ferry.h"
 
@@ -25,6 +26,8 @@ class EventQueue {
   int init();
   // Takes ownership of `e` (from build_event(), freed with free()).
   void push(ferry_event_t* e);
+  // The same for a batch, under one lock and with at most one eventfd write; clears `batch`.
+  void push_all(std::vector<ferry_event_t*>& batch);
   // FERRY_OK and *out, or FERRY_ETIMEDOUT. timeout_ms: 0 = no wait, negative = forever.
   int pop(ferry_event_t** out, int timeout_ms);
   int fd() const { return fd_; }
@@ -33,6 +36,7 @@ class EventQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ferry_event_t*> queue_;
+  int waiters_ = 0;  // threads blocked in pop(); push() signals the condvar only if any
   int fd_ = -1;
 };
 

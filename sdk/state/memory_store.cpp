@@ -29,26 +29,41 @@ bool MemoryStateStore::set_last_seen(uint64_t id) {
 
 std::vector<OutboxEntry> MemoryStateStore::outbox() {
   std::lock_guard lock(mu_);
-  return outbox_;
+  std::vector<OutboxEntry> all;
+  all.reserve(outbox_.size());
+  for (const auto& [key, e] : outbox_) all.push_back(e);
+  return all;
 }
 
 bool MemoryStateStore::outbox_add(OutboxEntry& e) {
   std::lock_guard lock(mu_);
-  outbox_.push_back(e);
+  e.store_key = ++next_key_;
+  outbox_.emplace(e.store_key, e);
   return true;
+}
+
+// The row is found by store_key; an entry that did not come from outbox_add() (key unknown or
+// naming another cid) falls back to a scan by cid.
+MemoryStateStore::OutboxMap::iterator MemoryStateStore::find_outbox(const OutboxEntry& entry) {
+  auto it = outbox_.find(entry.store_key);
+  if (it != outbox_.end() && it->second.cid == entry.cid) return it;
+  for (it = outbox_.begin(); it != outbox_.end(); ++it) {
+    if (it->second.cid == entry.cid) return it;
+  }
+  return it;
 }
 
 bool MemoryStateStore::outbox_mark_sent(const OutboxEntry& entry, uint64_t server_id) {
   std::lock_guard lock(mu_);
-  for (OutboxEntry& e : outbox_) {
-    if (e.cid == entry.cid) e.server_id = server_id;
-  }
+  auto it = find_outbox(entry);
+  if (it != outbox_.end()) it->second.server_id = server_id;
   return true;
 }
 
 bool MemoryStateStore::outbox_remove(const OutboxEntry& entry) {
   std::lock_guard lock(mu_);
-  std::erase_if(outbox_, [&](const OutboxEntry& e) { return e.cid == entry.cid; });
+  auto it = find_outbox(entry);
+  if (it != outbox_.end()) outbox_.erase(it);
   return true;
 }
 

@@ -2,6 +2,7 @@
 // process. Thread-safe (a mutex), like every StateStore.
 #pragma once
 
+#include <map>
 #include <mutex>
 
 #include "sdk/core/state_store.h"
@@ -26,10 +27,16 @@ class MemoryStateStore final : public StateStore {
   bool reset(const Session& s) override;
 
  private:
+  using OutboxMap = std::map<int64_t, OutboxEntry>;
+  OutboxMap::iterator find_outbox(const OutboxEntry& e);  // caller holds mu_
+
   std::mutex mu_;
   Session session_;
   uint64_t last_seen_ = 0;
-  std::vector<OutboxEntry> outbox_;
+  // Keyed by the store_key outbox_add() hands out (rising, so the map keeps send order):
+  // mark/remove are O(log n) rather than a scan of every unacknowledged send.
+  OutboxMap outbox_;
+  int64_t next_key_ = 0;
   std::vector<PendingUpload> uploads_;  // oldest first
 };
 

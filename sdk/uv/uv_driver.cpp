@@ -1,5 +1,10 @@
 #include "sdk/uv/uv_driver.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
@@ -11,27 +16,41 @@ UvDriver::~UvDriver() {
   // run() closes the loop; a driver that was initialised but never run closes it here.
   if (initialized_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_guard_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
   }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 int UvDriver::init() {
   int rc = uv_loop_init(&loop_);
   if (rc != 0) return rc;
   loop_.data = this;
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    rc = -errno;
+    uv_loop_close(&loop_);
+    return rc;
+  }
   uv_async_init(&loop_, &async_, async_callback);
+  uv_poll_init(&loop_, &wake_poll_, wake_fd_);
+  uv_poll_start(&wake_poll_, UV_READABLE, wake_callback);
   uv_timer_init(&loop_, &timer_);
   uv_timer_init(&loop_, &stop_guard_);
-  async_.data = timer_.data = stop_guard_.data = this;
+  async_.data = wake_poll_.data = timer_.data = stop_guard_.data = this;
   io_ = std::make_unique<UploadIo>(&loop_, core_.uploads(), [this] { step(); });
   initialized_ = true;
   return 0;
 }
 
-void UvDriver::wake() { uv_async_send(&async_); }
+void UvDriver::wake() {
+  uint64_t one = 1;
+  // Cannot fail short of a bad fd: the loop resets the counter on every wake.
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
 
 void UvDriver::request_stop() {
   stop_requested_ = true;
@@ -132,6 +151,16 @@ void UvDriver::async_callback(uv_async_t* h) {
   d->step();
 }
 
+void UvDriver::wake_callback(uv_poll_t* h, int, int) {
+  auto* d = static_cast<UvDriver*>(h->data);
+  uint64_t value;
+  // Reset before taking the queue: a wake written after this read is seen next time round.
+  [[maybe_unused]] ssize_t n = ::read(d->wake_fd_, &value, sizeof value);
+  if (d->stopping_) return;
+  d->hooks_.run_commands(d->now());
+  d->step();
+}
+
 void UvDriver::timer_callback(uv_timer_t* h) {
   auto* d = static_cast<UvDriver*>(h->data);
   d->core_.handle_timeout(d->now());
@@ -146,6 +175,7 @@ void UvDriver::begin_stop() {
   stopping_ = true;
   io_->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   if (chat_ && chat_->shutdown([this] { finish_stop(); })) {
     uv_timer_start(&stop_guard_, stop_guard_callback, 500, 0);

@@ -5,7 +5,7 @@
 //   [x] chat connection: resolve + TCP connect, one at a time, via UvLink
 //   [x] reads fed to the core as they arrive; writes coalesced (one uv_write per core step)
 //   [x] one timer, re-armed from core.poll_timeout() after every step (it covers uploads)
-//   [x] uv_async wake-up for commands from app threads, and for stop
+//   [x] cross-thread wake-up: an eventfd (uv_poll) for commands, uv_async for stop
 //   [x] resource-server connection, probing, hashing and chunk reads (UploadIo)
 //   [x] graceful stop: pending commands run, queued bytes flushed (bounded wait), then close
 //   [ ] TLS (issue: transport security is not in the foundation issue)
@@ -44,7 +44,9 @@ class UvDriver {
   int init();
   // The loop thread's body: starts the core and runs until request_stop() took effect.
   void run();
-  // Any thread: the command queue has something (coalesced: many wakes, one callback).
+  // Any thread: the command queue went from empty to non-empty. One eventfd write wakes the
+  // loop, which then takes every queued command; callers skip it while the queue already
+  // holds commands (the wake for the first one is still pending), so a burst costs one wake.
   void wake();
   // Any thread: finish pending commands, flush, close everything; run() then returns.
   void request_stop();
@@ -53,6 +55,7 @@ class UvDriver {
 
  private:
   static void async_callback(uv_async_t* h);
+  static void wake_callback(uv_poll_t* h, int status, int events);
   static void timer_callback(uv_timer_t* h);
   static void stop_guard_callback(uv_timer_t* h);
 
@@ -69,7 +72,12 @@ class UvDriver {
   std::string port_;
   DriverHooks hooks_;
   uv_loop_t loop_{};
-  uv_async_t async_{};
+  uv_async_t async_{};  // stop requests only
+  // Command wake-ups: an eventfd watched by uv_poll rather than uv_async, whose receiving
+  // side spins (then sched_yield()s) while a sender is between its write and its flag update;
+  // with many clients on few cores that spin cost a context switch per command.
+  int wake_fd_ = -1;
+  uv_poll_t wake_poll_{};
   uv_timer_t timer_{};
   uv_timer_t stop_guard_{};
   bool initialized_ = false;

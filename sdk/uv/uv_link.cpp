@@ -110,6 +110,14 @@ void UvLink::lost(int uv_status) {
 
 void UvLink::write(std::string data) {
   if (!connected_ || closed_ || data.empty()) return;
+  // Straight to the socket when nothing is queued ahead (uv_try_write refuses otherwise, so
+  // order holds): a uv_write that completes at once still costs a request, a deferred
+  // callback and an epoll_ctl on the next loop turn, per chat frame.
+  uv_buf_t whole = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
+  if (n == static_cast<int>(data.size())) return;
+  if (n < 0 && n != UV_EAGAIN) return lost(n);
+  if (n > 0) data.erase(0, static_cast<size_t>(n));
   auto w = std::make_unique<WriteReq>();
   w->data = std::move(data);
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
