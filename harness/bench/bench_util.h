@@ -1,0 +1,30 @@
+// Helpers the ferry-bench modes share: sizes, test files, timing child processes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ferry::bench {
+
+// Monotonic seconds.
+double now_s();
+// "1G", "64M", "512K" or plain bytes.
+uint64_t parse_size(const std::string& s);
+// Writes `size` pseudo-random bytes (incompressible, distinct per block).
+bool make_file(const std::string& path, uint64_t size);
+
+struct Timed {
+  int status = -1;
+  double seconds = 0;
+  long max_rss_kb = 0;
+  std::string out;  // the child's stdout
+};
+// Runs argv to completion with stdout to `out_path`, timing it and reading its peak RSS
+// from wait4().
+Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path);
+
+// Absolute path of a program on PATH (Process::start execs a path, not a name).
+std::string find_in_path(const std::string& name);
+
+}  // namespace ferry::bench
