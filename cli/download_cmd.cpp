@@ -4,8 +4,6 @@
 // the pending ones by itself when a client opens that directory; asking again for the same
 // message and path only follows it. So a download interrupted by Ctrl-C, SIGTERM or a crash
 // resumes from the bytes already in PATH.part when the same command runs again.
-#include <signal.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -19,24 +17,10 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/session.h"
+#include "cli/transfer_watch.h"
 
 namespace ferry::cli {
 namespace {
-
-volatile sig_atomic_t g_interrupted = 0;
-
-void on_signal(int) { g_interrupted = 1; }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-constexpr auto kOfflineLimit = std::chrono::seconds(60);
-constexpr int kTickMs = 200;
 
 bool parse_message_id(const std::string& s, uint64_t& id) {
   char* end = nullptr;
@@ -90,7 +74,7 @@ cJSON* download_status_json(const ferry_event_t& ev) {
 class Follower {
  public:
   Follower(const Args& args, Session& s, ProgressView& view, uint64_t id)
-      : args_(args), s_(s), view_(view), id_(id) {}
+      : args_(args), s_(s), view_(view), id_(id), watch_(args, s, view) {}
   int run();
 
  private:
@@ -104,9 +88,7 @@ class Follower {
   uint64_t id_;
   uint64_t total_ = 0;
   bool resumed_noted_ = false;
-  bool online_ = false;
-  std::string last_offline_;
-  std::optional<Clock::time_point> offline_since_;
+  TransferWatch watch_;
 };
 
 int Follower::give_up(const std::string& why, int status) {
@@ -177,44 +159,17 @@ std::optional<int> Follower::handle(const ferry_event_t& ev) {
     case FERRY_EVENT_DOWNLOAD_STATUS:
       if (ev.u.download.message_id != id_) break;
       return on_status(ev);
-    case FERRY_EVENT_AUTH:
-      if (ev.request_id != 0 || ev.status == FERRY_OK) break;
-      return give_up(std::string("the stored session was rejected (") + ferry_strerror(ev.status) +
-                         "): log in again with `ferry login`",
-                     1);
-    case FERRY_EVENT_CONNECTION:
-      online_ = ev.u.connection.state == FERRY_CONN_ONLINE;
-      if (online_) {
-        view_.set_tag("");
-        last_offline_.clear();
-      } else if (ev.u.connection.state == FERRY_CONN_OFFLINE) {
-        std::string why = s_.offline_reason().empty() ? "offline" : s_.offline_reason();
-        view_.set_tag("offline, retrying");
-        if (why != last_offline_) view_.note("offline: " + why + "; retrying");
-        last_offline_ = why;
-      }
-      break;
     default:
+      if (auto stop = watch_.on_event(ev, "")) return give_up(stop->why, stop->status);
       break;
   }
   return std::nullopt;
 }
 
 int Follower::run() {
-  Deadline deadline = deadline_after_s(args_.timeout_s);
   for (;;) {
-    if (g_interrupted) return give_up("interrupted", 130);
-    if (deadline && Clock::now() >= *deadline)
-      return give_up("timed out after " + std::to_string(*args_.timeout_s) + " s", 1);
-    if (online_)
-      offline_since_.reset();
-    else if (!offline_since_)
-      offline_since_ = Clock::now();
-    if (offline_since_ && Clock::now() - *offline_since_ > kOfflineLimit)
-      return give_up("cannot reach the server at " + s_.server() +
-                         (last_offline_.empty() ? "" : " (" + last_offline_ + ")"),
-                     1);
-    EventPtr ev = s_.next_within(kTickMs);
+    if (auto stop = watch_.check()) return give_up(stop->why, stop->status);
+    EventPtr ev = s_.next_within(TransferWatch::kTickMs);
     if (!ev) continue;
     if (auto rc = handle(*ev)) return *rc;
   }
@@ -223,7 +178,7 @@ int Follower::run() {
 }  // namespace
 
 int cmd_download(const Args& args) {
-  install_signal_handlers();
+  install_interrupt_handlers();
   uint64_t id = 0;
   if (!parse_message_id(args.positional[0], id)) return 2;
   if (!args.out) {

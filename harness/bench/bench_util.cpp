@@ -87,4 +87,37 @@ std::string find_in_path(const std::string& name) {
   return name;
 }
 
+bool BenchServers::start(const std::string& work_dir, bool http) {
+  work = work_dir;
+  std::string secret = work + "/secret.key";
+  std::vector<std::string> resd_argv = {test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0",
+                                        "--data", work + "/res", "--secret-file", secret};
+  if (http) resd_argv.insert(resd_argv.end(), {"--http", "127.0.0.1:0"});
+  // Password hashing is not what the benchmarks measure; keep registration quick.
+  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
+                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"})) {
+    fprintf(stderr, "ferry-bench: cannot start ferry-chatd\n");
+    return false;
+  }
+  resd_argv.insert(resd_argv.end(), {"--chat", chatd.address()});
+  if (!resd.start(resd_argv)) {
+    fprintf(stderr, "ferry-bench: cannot start ferry-resd\n");
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> BenchServers::cli(const std::string& state,
+                                           std::vector<std::string> rest) const {
+  std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
+                                   "--state", work + "/" + state};
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  return argv;
+}
+
+void BenchServers::stop() {
+  resd.terminate();
+  chatd.terminate();
+}
+
 }  // namespace ferry::bench

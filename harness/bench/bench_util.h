@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace ferry::bench {
 
 // Monotonic seconds.
@@ -26,5 +28,17 @@ Timed run_timed(const std::vector<std::string>& argv, const std::string& out_pat
 
 // Absolute path of a program on PATH (Process::start execs a path, not a name).
 std::string find_in_path(const std::string& name);
+
+// ferry-chatd + ferry-resd from this build on loopback, data under `work`, and argv for the
+// `ferry` CLI against them (one state dir per name under `work`).
+struct BenchServers {
+  std::string work;
+  test::Process chatd, resd;
+  // `http`: also serve downloads (resd --http 127.0.0.1:0). False (with a message on stderr)
+  // when either server did not start.
+  bool start(const std::string& work_dir, bool http);
+  std::vector<std::string> cli(const std::string& state, std::vector<std::string> rest) const;
+  void stop();
+};
 
 }  // namespace ferry::bench

@@ -122,21 +122,11 @@ int run_download(Args& args) {
     return 1;
   }
 
-  test::Process chatd, resd, nginx;
-  std::string secret = work + "/secret.key";
-  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
-                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"}) ||
-      !resd.start({test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0", "--http",
-                   "127.0.0.1:0", "--data", work + "/res", "--secret-file", secret, "--chat",
-                   chatd.address()})) {
-    fprintf(stderr, "ferry-bench: cannot start ferry-chatd/ferry-resd\n");
-    return 1;
-  }
+  BenchServers servers;
+  test::Process nginx;
+  if (!servers.start(work, true)) return 1;
   auto cli = [&](const std::string& state, std::vector<std::string> rest) {
-    std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
-                                     "--state", work + "/" + state};
-    argv.insert(argv.end(), rest.begin(), rest.end());
-    return argv;
+    return servers.cli(state, std::move(rest));
   };
   run_timed(cli("rx", {"register", "receiver", "bench-password"}), work + "/out.txt");
   run_timed(cli("tx", {"register", "sender", "bench-password"}), work + "/out.txt");
@@ -201,8 +191,7 @@ int run_download(Args& args) {
     if (!args.json) printf("  round %d: nginx+curl %.0f MB/s  ferry %.0f MB/s\n", i + 1, c, f);
   }
   nginx.terminate();
-  resd.terminate();
-  chatd.terminate();
+  servers.stop();
 
   double f_med = percentile(fer, 50), n_med = percentile(ngx, 50);
   double r_med = percentile(ratio, 50), rss_mb = double(peak_rss_kb) / 1024.0;

@@ -137,20 +137,11 @@ int run_upload(Args& args) {
   }
 
   // ferry: chat + resource server on loopback, data on the same file system.
-  test::Process chatd, resd, tusd;
-  std::string secret = work + "/secret.key";
-  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
-                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"}) ||
-      !resd.start({test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0", "--data",
-                   work + "/res", "--secret-file", secret, "--chat", chatd.address()})) {
-    fprintf(stderr, "ferry-bench: cannot start ferry-chatd/ferry-resd\n");
-    return 1;
-  }
+  BenchServers servers;
+  test::Process tusd;
+  if (!servers.start(work, false)) return 1;
   auto cli = [&](const std::string& state, std::vector<std::string> rest) {
-    std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
-                                     "--state", work + "/" + state};
-    argv.insert(argv.end(), rest.begin(), rest.end());
-    return argv;
+    return servers.cli(state, std::move(rest));
   };
   run_timed(cli("rx", {"register", "receiver", "bench-password"}), work + "/out.txt");
   if (!skip_tus) {
@@ -190,8 +181,7 @@ int run_upload(Args& args) {
     if (!args.json)
       printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s\n", i + 1, r, t, f);
   }
-  resd.terminate();
-  chatd.terminate();
+  servers.stop();
   if (!skip_tus) tusd.terminate();
 
   double raw_med = percentile(raw, 50), tus_med = percentile(tus, 50), f_med = percentile(fer, 50);

@@ -33,6 +33,7 @@
 #include "proto/ticket.h"
 #include "proto/upload_frames.h"
 #include "tests/support/process.h"
+#include "tests/support/test_bytes.h"
 #include "tests/support/raw_client.h"
 
 namespace {
@@ -41,26 +42,10 @@ using ferry::proto::FrameType;
 using ferry::test::Process;
 using ferry::test::RunResult;
 using ferry::test::TempDir;
+using ferry::test::noise_bytes;
+using ferry::test::wall_ms;
 
 constexpr const char* kCurl = "/usr/bin/curl";
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string noise(size_t n, uint64_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -282,10 +267,10 @@ class ResdHttpTest : public ::testing::Test {
       ASSERT_TRUE(is_ok(chat->rpc(std::string(R"({"op":"register","rid":1,"user":")") + name +
                                   R"(","password":"correct horse"})")));
     }
-    c.file = noise((3u << 20) + 12345, 7);
+    c.file = noise_bytes((3u << 20) + 12345, 7);
     c.sha = hex_sha(c.file);
     c.id = send_and_upload(*c.alice, "bob", "cid-http-1", c.file, "Ferien été \\\"2026\\\".bin");
-    std::string second = noise(5000, 8);
+    std::string second = noise_bytes(5000, 8);
     c.other = send_and_upload(*c.alice, "carol", "cid-http-2", second, "other.bin");
     ASSERT_NE(c.id, 0u);
     ASSERT_NE(c.other, 0u);
@@ -571,7 +556,7 @@ TEST_F(ResdHttpTest, a_reader_that_never_reads_does_not_stop_others) {
   expect_others_served();
   expect_others_served();
   // Uploads go on meanwhile (they never share threads with downloads).
-  std::string more = noise((2u << 20) + 7, 11);
+  std::string more = noise_bytes((2u << 20) + 7, 11);
   uint64_t id = send_and_upload(*c_->alice, "bob", "cid-http-3", more, "more.bin");
   ferry::proto::Json d = wait_url(*c_->bob, id);
   ASSERT_TRUE(is_ok(d));
@@ -636,7 +621,7 @@ TEST(ResdHttpFlags, help_bad_values_taken_port_and_advertise) {
   ASSERT_TRUE(
       is_ok(alice.rpc(R"({"op":"register","rid":1,"user":"alice","password":"pw-12345678"})")));
   ASSERT_TRUE(is_ok(bob.rpc(R"({"op":"register","rid":1,"user":"bob","password":"pw-12345678"})")));
-  std::string content = noise(1000, 3);
+  std::string content = noise_bytes(1000, 3);
   ferry::proto::Json r;
   ASSERT_TRUE(wait_for([&] {
     r = alice.rpc(R"({"op":"send_media","rid":2,"to":"bob","cid":"cid-adv-1","kind":"file",)"

@@ -24,4 +24,8 @@ std::string http_date(int64_t unix_s);
 // line of defence only.
 std::string header_safe(std::string_view value);
 
+// ASCII case-insensitive equality: header field names and the `bytes` range unit
+// (RFC 9110 §5.1, §14.1).
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 }  // namespace ferry::resource::http

@@ -3,22 +3,13 @@
 
 #include <http_parser.h>
 
+#include "servers/resource/http/core/headers.h"
+
 namespace ferry::resource::http {
 
 namespace {
 
 enum class Field { Other, Authorization, Range, IfRange, TransferEncoding };
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -67,16 +58,16 @@ struct RequestParser::Impl {
   void classify() {
     field_kind = Field::Other;
     bool* has = nullptr;
-    if (iequals(field, "authorization")) {
+    if (ascii_iequals(field, "authorization")) {
       field_kind = Field::Authorization;
       has = &current.has_authorization;
-    } else if (iequals(field, "range")) {
+    } else if (ascii_iequals(field, "range")) {
       field_kind = Field::Range;
       has = &current.has_range;
-    } else if (iequals(field, "if-range")) {
+    } else if (ascii_iequals(field, "if-range")) {
       field_kind = Field::IfRange;
       has = &current.has_if_range;
-    } else if (iequals(field, "transfer-encoding")) {
+    } else if (ascii_iequals(field, "transfer-encoding")) {
       field_kind = Field::TransferEncoding;
     }
     if (has) {

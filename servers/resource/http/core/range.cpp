@@ -3,6 +3,8 @@
 
 #include <optional>
 
+#include "servers/resource/http/core/headers.h"
+
 namespace ferry::resource::http {
 
 namespace {
@@ -26,23 +28,12 @@ std::optional<uint64_t> number(std::string_view s) {
   return v;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 RangeResult evaluate_range(std::string_view value, uint64_t size) {
   RangeResult whole;  // Kind::Whole
   size_t eq = value.find('=');
-  if (eq == std::string_view::npos || !iequals(trim(value.substr(0, eq)), "bytes")) return whole;
+  if (eq == std::string_view::npos || !ascii_iequals(trim(value.substr(0, eq)), "bytes")) return whole;
   std::string_view spec = value.substr(eq + 1);
   // Several ranges (a comma) are served whole, as RFC 9110 §14.2 allows; so are empty list
   // elements, which a valid single range never has.
