@@ -301,7 +301,14 @@ TEST(chaos_upload, blackhole_then_heal) {
 }
 
 TEST(chaos_upload, refuse_connections) {
-  auto r = upload_scenario("upload_refuse", 12, {"--refuse-ms", "2500"}, 4 * kMiB);
+  // Refusing starts with the proxy and lasts until the test has seen a refusal: a fixed window
+  // would race the sender's start-up (hashing, the chat round trip) on a loaded machine.
+  auto r = upload_scenario("upload_refuse", 12, {"--refuse-ms", "3600000"}, 4 * kMiB,
+                           [](UploadRig& rig, Process&) {
+                             EXPECT_TRUE(wait_for(
+                                 [&] { return rig.chaos.stat("", "refused") > 0; }, 60000));
+                             EXPECT_EQ(rig.chaos.control("refuse 0"), "ok");
+                           });
   EXPECT_GT(summary_num(r.chaos_summary, "", "refused"), 0u);
 }
 
@@ -375,7 +382,27 @@ TEST(chaos_chat, cut_prob) {
 }
 
 TEST(chaos_chat, refuse_connections) {
-  auto r = chat_scenario("chat_refuse", 26, {"--refuse-ms", "1500"});
+  // The proxy refuses every new connection until the test has seen one refused (a fixed
+  // window from start would race the clients' start-up on a loaded machine); the first send
+  // keeps retrying with backoff and gets through once the refusing stops.
+  ChatOptions o;
+  o.before = [](ChatRig& rig, MessageCheck& check) {
+    EXPECT_EQ(rig.chaos.control("refuse 3600000"), "ok");
+    std::string text = "chat_refuse-first";
+    check.attempted.push_back(text);
+    rig.clients_via++;
+    Process send;
+    ASSERT_TRUE(send.spawn(rig.alice_via.argv({"send", "bob", text, "--timeout", "60"}),
+                           rig.dir.sub("first-send.log")));
+    EXPECT_TRUE(wait_for([&] { return rig.chaos.stat("", "refused") > 0; }, 30000))
+        << read_text(rig.dir.sub("first-send.log"));
+    EXPECT_EQ(rig.chaos.control("refuse 0"), "ok");
+    int st = send.wait(90000);
+    EXPECT_EQ(st, 0) << read_text(rig.dir.sub("first-send.log"));
+    if (st == 0) check.acked.push_back(text);
+  };
+  o.messages = 4;
+  auto r = chat_scenario("chat_refuse", 26, {}, o);
   EXPECT_GT(summary_num(r.chaos_summary, "", "refused"), 0u);
 }
 
