@@ -35,7 +35,14 @@ static int64_t now_ms() {
       .count();
 }
 
-std::string bin_path(const std::string& name) { return std::string(FERRY_BIN_DIR) + "/" + name; }
+static std::string& bin_dir() {
+  static std::string dir = FERRY_BIN_DIR;
+  return dir;
+}
+
+void set_bin_dir(const std::string& dir) { bin_dir() = dir; }
+
+std::string bin_path(const std::string& name) { return bin_dir() + "/" + name; }
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-test-XXXXXX").string();

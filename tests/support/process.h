@@ -12,6 +12,9 @@ namespace ferry::test {
 
 // Absolute path of a binary built by this project (ferry-chatd, ferry, ...).
 std::string bin_path(const std::string& name);
+// Where bin_path looks (default: the build's bin directory). An installed runner points it at
+// the directory it runs from.
+void set_bin_dir(const std::string& dir);
 
 // A temporary directory, removed with its contents on destruction.
 class TempDir {

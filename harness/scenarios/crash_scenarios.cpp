@@ -1,0 +1,296 @@
+// Crash and full-disk scenarios: `kill -9` of ferry-resd, of ferry-chatd and of the uploading
+// `ferry` CLI at points drawn from the seed, then a restart on the same ports and data; and a
+// resource server whose disk (a small tmpfs) fills up and is enlarged later. ferry-chaos (a
+// rate cap only) sits in front of resd so that "kill at 37%" is reachable on loopback without
+// racing the clock: the scenario waits for the sender's progress to pass the point, then kills.
+// Every upload must end READY, byte-identical, as exactly one message; texts pass the Jepsen
+// check.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "harness/common/prng.h"
+#include "harness/scenarios/catalog.h"
+#include "harness/scenarios/rigs.h"
+#include "harness/scenarios/util.h"
+
+namespace ferry::scenarios {
+namespace {
+
+namespace fs = std::filesystem;
+using test::json_lines;
+using test::JsonLine;
+using test::read_text;
+using test::RunResult;
+using test::wait_for;
+
+void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// A `ferry send-file --json` running in the background, read through its log.
+struct Upload {
+  Process p;
+  std::string log;
+  bool spawn(const CliUser& user, const std::string& to, const std::string& file,
+             const std::string& log_path) {
+    log = log_path;
+    return p.spawn(user.argv({"send-file", to, file, "--json", "--timeout", "180"}), log);
+  }
+  uint64_t done() const {
+    double best = 0;
+    for (const JsonLine& l : json_lines(read_text(log)))
+      if (l.is("progress")) best = std::max(best, l.num("done"));
+    return uint64_t(best);
+  }
+  bool saw(const char* type, const char* key, const std::string& value) const {
+    for (const JsonLine& l : json_lines(read_text(log)))
+      if (l.is(type) && l.str(key) == value) return true;
+    return false;
+  }
+  bool ready() const { return saw("status", "status", "READY"); }
+};
+
+// Kill points as fractions of the file, increasing, between 15% and 90%, drawn from the seed.
+std::vector<double> kill_points(uint64_t seed, int n) {
+  harness::Prng rng(seed);
+  std::vector<double> v;
+  double at = 0.1;
+  for (int i = 0; i < n; i++) {
+    at += 0.05 + rng.unit() * (0.8 - at) / double(n - i);
+    v.push_back(at);
+  }
+  return v;
+}
+
+// Waits until the upload has passed `fraction` of `size`; false (with a failure) if it ended
+// first or never got there.
+bool reach(const Upload& up, double fraction, uint64_t size, Verdict& v) {
+  uint64_t point = uint64_t(fraction * double(size));
+  if (!v.check(wait_for([&] { return up.done() >= point || up.ready(); }, 180000),
+               "the upload never reached " + std::to_string(point) + " bytes", tail(read_text(up.log))))
+    return false;
+  return v.check(!up.ready(), "the upload finished before the kill at " + std::to_string(point));
+}
+
+// Media messages from alice in bob's history with this hash; `ready` if the last was READY.
+int media_with_hash(const CrashRig& rig, const std::string& sha, bool& ready, Verdict& v) {
+  RunResult h = rig.bob.run({"history", "alice", "--json", "--limit", "1000"}, 60000);
+  v.check(h.status == 0, "bob's history failed", h.err);
+  int n = 0;
+  for (const JsonLine& l : json_lines(h.out)) {
+    if (!l.is("message") || l.str("sha256") != sha) continue;
+    n++;
+    ready = l.str("status") == "ready";
+  }
+  return n;
+}
+
+// The checks every upload here ends with; fills the report's upload fields.
+void finish_upload(CrashRig& rig, ScenarioReport& rep, Upload& up, const std::string& sha,
+                   uint64_t size, std::chrono::steady_clock::time_point t0) {
+  Verdict& v = rep.verdict;
+  int status = up.p.wait(240000);
+  rep.seconds = seconds_since(t0);
+  rep.file_size = size;
+  rep.chaos_summary = rig.chaos.stop();
+  rep.bytes_sent = summary_num(rep.chaos_summary, "up", "bytes_in");
+  rep.bytes_resent = rep.bytes_sent > size ? rep.bytes_sent - size : 0;
+  uint64_t conns = summary_num(rep.chaos_summary, "", "connections");
+  rep.resumes = conns > 0 ? conns - 1 : 0;
+  bool stored = fs::exists(rig.stored_path(sha)) && test::sha256_file(rig.stored_path(sha)) == sha;
+  rep.hash_check = stored ? "ok" : "MISMATCH";
+  v.check(status == 0, "send-file exited " + std::to_string(status), tail(read_text(up.log)));
+  v.check(up.ready(), "the sender never saw READY", tail(read_text(up.log)));
+  v.check(stored, "resd holds no file with the source's SHA-256 " + sha);
+  bool ready = false;
+  int n = media_with_hash(rig, sha, ready, v);
+  v.check(n == 1, std::to_string(n) + " messages for the file in bob's history, not 1");
+  v.check(ready, "bob's history does not show the file READY");
+}
+
+std::string noise_file(CrashRig& rig, uint64_t size, uint64_t seed, const char* name = "source.bin") {
+  std::string file = rig.dir.sub(name);
+  test::write_noise_file(file, size, seed);
+  return file;
+}
+
+// resd dies twice at seeded points of a 24 MiB upload and comes back after a seeded pause;
+// the sender resumes each time from what resd had made durable.
+ScenarioReport resd_kill9(uint64_t seed) {
+  ScenarioReport rep;
+  rep.name = "crash_resd_kill9";
+  rep.seed = seed;
+  Verdict& v = rep.verdict;
+  CrashRig rig;
+  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
+  uint64_t size = 24 * kMiB;
+  std::string file = noise_file(rig, size, seed);
+  std::string sha = test::sha256_file(file);
+  auto t0 = std::chrono::steady_clock::now();
+  Upload up;
+  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
+    return rep;
+  harness::Prng pause(seed ^ 0x5eed);
+  for (double at : kill_points(seed, 2)) {
+    if (!reach(up, at, size, v)) return rep;
+    rig.resd.kill9();
+    sleep_ms(pause.range(0, 1500));
+    if (!rig.start_resd(v)) return rep;
+  }
+  finish_upload(rig, rep, up, sha, size, t0);
+  v.check(rep.resumes >= 2, "each kill must have cost the sender its connection");
+  return rep;
+}
+
+// chatd dies in the middle of an upload while four texts are being sent, and comes back on
+// the same port: the upload still ends READY for both sides (resd's upload_done reaches the
+// restarted chatd) and every acknowledged text is stored once.
+ScenarioReport chatd_kill9(uint64_t seed) {
+  ScenarioReport rep;
+  rep.name = "crash_chatd_kill9";
+  rep.seed = seed;
+  Verdict& v = rep.verdict;
+  CrashRig rig;
+  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
+  uint64_t size = 16 * kMiB;
+  std::string file = noise_file(rig, size, seed);
+  std::string sha = test::sha256_file(file);
+  auto t0 = std::chrono::steady_clock::now();
+  Upload up;
+  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
+    return rep;
+  if (!reach(up, kill_points(seed, 1)[0], size, v)) return rep;
+
+  // Texts in flight across the crash: each `ferry send` either exits 0 (acknowledged) or not.
+  MessageCheck check;
+  std::vector<Process> sends(4);
+  for (size_t i = 0; i < sends.size(); i++) {
+    std::string text = "crash_chatd-" + std::to_string(i);
+    check.attempted.push_back(text);
+    v.check(sends[i].spawn(rig.alice.argv({"send", "bob", text, "--timeout", "60"}),
+                           rig.dir.sub("text-" + std::to_string(i) + ".log")),
+            "cannot start ferry send");
+  }
+  harness::Prng pause(seed);
+  sleep_ms(pause.range(0, 300));
+  rig.chatd.kill9();
+  sleep_ms(pause.range(0, 1500));
+  if (!rig.start_chatd(v)) return rep;
+  for (size_t i = 0; i < sends.size(); i++)
+    if (sends[i].wait(120000) == 0) check.acked.push_back(check.attempted[i]);
+  v.check(check.acked.size() == sends.size(), "a send must retry until chatd is back");
+
+  finish_upload(rig, rep, up, sha, size, t0);
+  RunResult h = rig.bob.run({"history", "alice", "--json", "--limit", "1000"}, 60000);
+  v.check(h.status == 0, "bob's history failed", h.err);
+  std::vector<std::string> stored;
+  for (const JsonLine& l : json_lines(h.out))
+    if (l.is("message") && !l.str("text").empty()) stored.push_back(l.str("text"));
+  check.evaluate(stored);
+  rep.messages = check.attempted.size();
+  rep.acked = check.acked.size();
+  rep.lost = check.lost;
+  rep.duplicated = check.duplicated;
+  rep.unexpected = check.unexpected;
+  v.check(check.lost == 0, "acknowledged but missing from the server's history", h.out);
+  v.check(check.duplicated == 0, "stored more than once", h.out);
+  v.check(check.unexpected == 0, "stored but never sent", h.out);
+  return rep;
+}
+
+// The uploading CLI dies at a seeded point; the same `send-file` again resumes from what resd
+// held (not from zero) and yields one message, not two.
+ScenarioReport client_kill9(uint64_t seed) {
+  ScenarioReport rep;
+  rep.name = "crash_client_kill9";
+  rep.seed = seed;
+  Verdict& v = rep.verdict;
+  CrashRig rig;
+  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
+  uint64_t size = 16 * kMiB;
+  std::string file = noise_file(rig, size, seed);
+  std::string sha = test::sha256_file(file);
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    Upload first;
+    if (!v.check(first.spawn(rig.alice, "bob", file, rig.dir.sub("send1.log")),
+                 "cannot start send-file"))
+      return rep;
+    if (!reach(first, kill_points(seed, 1)[0], size, v)) return rep;
+    first.p.kill9();
+  }
+  Upload again;
+  if (!v.check(again.spawn(rig.alice, "bob", file, rig.dir.sub("send2.log")),
+               "cannot start send-file again"))
+    return rep;
+  finish_upload(rig, rep, again, sha, size, t0);
+  bool resumed = false;
+  for (const JsonLine& l : json_lines(read_text(again.log)))
+    if (l.is("resume")) resumed = l.num("done") > 0;
+  v.check(resumed, "the rerun did not resume from resd's durable chunks", tail(read_text(again.log)));
+  v.check(rep.bytes_sent < 2 * size, "the rerun sent the file again from the start");
+  return rep;
+}
+
+// resd's data lives on an 8 MiB tmpfs and a 12 MiB upload arrives: resd answers disk_full, the
+// sender says it is waiting (not failed) and retries, resd keeps serving a small upload from
+// bob meanwhile, and once the file system is enlarged the big upload completes.
+ScenarioReport disk_full(uint64_t seed) {
+  ScenarioReport rep;
+  rep.name = "crash_disk_full";
+  rep.seed = seed;
+  Verdict& v = rep.verdict;
+  CrashRig rig;
+  if (geteuid() != 0) {
+    rep.skipped = "needs root to mount a tmpfs";
+    return rep;
+  }
+  if (!rig.res_mount.mount(rig.dir.sub("res"), "8m")) {
+    rep.skipped = std::string("cannot mount a tmpfs here: ") + std::strerror(errno);
+    return rep;
+  }
+  if (!rig.start(seed, {}, v)) return rep;
+  uint64_t size = 12 * kMiB;
+  std::string file = noise_file(rig, size, seed);
+  std::string sha = test::sha256_file(file);
+  auto t0 = std::chrono::steady_clock::now();
+  Upload up;
+  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
+    return rep;
+  if (!v.check(wait_for([&] { return up.saw("waiting", "error", "FERRY_EDISKFULL"); }, 120000),
+               "the sender never said it waits for disk space", tail(read_text(up.log))))
+    return rep;
+  v.check(!up.saw("status", "status", "FAILED"), "disk_full failed the upload");
+
+  // Everyone else is still served: bob's 1 MiB file fits and goes through.
+  std::string small = noise_file(rig, 1 * kMiB, seed + 1, "small.bin");
+  std::string small_sha = test::sha256_file(small);
+  RunResult r = rig.bob.run({"send-file", "alice", small, "--json", "--timeout", "120"}, 180000);
+  v.check(r.status == 0, "a small upload beside the waiting one failed", r.out + r.err);
+  v.check(test::sha256_file(rig.stored_path(small_sha)) == small_sha,
+          "the small upload is not stored");
+
+  if (!v.check(rig.res_mount.resize("64m"), std::string("cannot enlarge the tmpfs: ") +
+                                                std::strerror(errno)))
+    return rep;
+  finish_upload(rig, rep, up, sha, size, t0);
+  return rep;
+}
+
+}  // namespace
+
+void add_crash_scenarios(std::vector<Scenario>& out) {
+  out.push_back({"crash_resd_kill9", "crash", 41,
+                 "resd SIGKILLed twice at seeded points of a 24 MiB upload, restarted", resd_kill9});
+  out.push_back({"crash_chatd_kill9", "crash", 42,
+                 "chatd SIGKILLed mid-upload with four sends in flight, restarted", chatd_kill9});
+  out.push_back({"crash_client_kill9", "crash", 43,
+                 "the uploading CLI SIGKILLed at a seeded point, then run again", client_kill9});
+  out.push_back({"crash_disk_full", "crash", 44,
+                 "resd on an 8 MiB tmpfs gets a 12 MiB upload; enlarged later (root)", disk_full});
+}
+
+}  // namespace ferry::scenarios
