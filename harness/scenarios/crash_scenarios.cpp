@@ -111,58 +111,68 @@ void finish_upload(CrashRig& rig, ScenarioReport& rep, Upload& up, const std::st
   v.check(ready, "bob's history does not show the file READY");
 }
 
-std::string noise_file(CrashRig& rig, uint64_t size, uint64_t seed, const char* name = "source.bin") {
+std::string noise_file(CrashRig& rig, uint64_t size, uint64_t seed, const char* name) {
   std::string file = rig.dir.sub(name);
   test::write_noise_file(file, size, seed);
   return file;
 }
 
+// What every upload scenario here starts with: the report, the rig (proxy `faults` in front of
+// resd), a noise file of `size` bytes from the seed, and the clock.
+struct CrashRun {
+  ScenarioReport rep;
+  Verdict& v = rep.verdict;
+  CrashRig rig;
+  uint64_t size = 0;
+  std::string file, sha;
+  std::chrono::steady_clock::time_point t0;
+
+  CrashRun(const std::string& name, uint64_t seed, uint64_t bytes) : size(bytes) {
+    rep.name = name;
+    rep.seed = seed;
+  }
+  bool start(const std::vector<std::string>& faults) {
+    if (!rig.start(rep.seed, faults, v)) return false;
+    file = noise_file(rig, size, rep.seed, "source.bin");
+    sha = test::sha256_file(file);
+    t0 = std::chrono::steady_clock::now();
+    return true;
+  }
+  // alice's `send-file` of the file, logged to `log` in the rig's dir.
+  bool send(Upload& up, const std::string& log) {
+    return v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub(log)), "cannot start send-file");
+  }
+  void finish(Upload& up) { finish_upload(rig, rep, up, sha, size, t0); }
+};
+
 // resd dies twice at seeded points of a 24 MiB upload and comes back after a seeded pause;
 // the sender resumes each time from what resd had made durable.
 ScenarioReport resd_kill9(uint64_t seed) {
-  ScenarioReport rep;
-  rep.name = "crash_resd_kill9";
-  rep.seed = seed;
-  Verdict& v = rep.verdict;
-  CrashRig rig;
-  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
-  uint64_t size = 24 * kMiB;
-  std::string file = noise_file(rig, size, seed);
-  std::string sha = test::sha256_file(file);
-  auto t0 = std::chrono::steady_clock::now();
+  CrashRun run("crash_resd_kill9", seed, 24 * kMiB);
   Upload up;
-  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
-    return rep;
+  if (!run.start({"--up-rate", "8000000"}) || !run.send(up, "send.log")) return run.rep;
   harness::Prng pause(seed ^ 0x5eed);
   for (double at : kill_points(seed, 2)) {
-    if (!reach(up, at, size, v)) return rep;
-    rig.resd.kill9();
+    if (!reach(up, at, run.size, run.v)) return run.rep;
+    run.rig.resd.kill9();
     sleep_ms(pause.range(0, 1500));
-    if (!rig.start_resd(v)) return rep;
+    if (!run.rig.start_resd(run.v)) return run.rep;
   }
-  finish_upload(rig, rep, up, sha, size, t0);
-  v.check(rep.resumes >= 2, "each kill must have cost the sender its connection");
-  return rep;
+  run.finish(up);
+  run.v.check(run.rep.resumes >= 2, "each kill must have cost the sender its connection");
+  return run.rep;
 }
 
 // chatd dies in the middle of an upload while four texts are being sent, and comes back on
 // the same port: the upload still ends READY for both sides (resd's upload_done reaches the
 // restarted chatd) and every acknowledged text is stored once.
 ScenarioReport chatd_kill9(uint64_t seed) {
-  ScenarioReport rep;
-  rep.name = "crash_chatd_kill9";
-  rep.seed = seed;
-  Verdict& v = rep.verdict;
-  CrashRig rig;
-  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
-  uint64_t size = 16 * kMiB;
-  std::string file = noise_file(rig, size, seed);
-  std::string sha = test::sha256_file(file);
-  auto t0 = std::chrono::steady_clock::now();
+  CrashRun run("crash_chatd_kill9", seed, 16 * kMiB);
+  Verdict& v = run.v;
+  CrashRig& rig = run.rig;
   Upload up;
-  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
-    return rep;
-  if (!reach(up, kill_points(seed, 1)[0], size, v)) return rep;
+  if (!run.start({"--up-rate", "8000000"}) || !run.send(up, "send.log")) return run.rep;
+  if (!reach(up, kill_points(seed, 1)[0], run.size, v)) return run.rep;
 
   // Texts in flight across the crash: each `ferry send` either exits 0 (acknowledged) or not.
   MessageCheck check;
@@ -178,12 +188,13 @@ ScenarioReport chatd_kill9(uint64_t seed) {
   sleep_ms(pause.range(0, 300));
   rig.chatd.kill9();
   sleep_ms(pause.range(0, 1500));
-  if (!rig.start_chatd(v)) return rep;
+  if (!rig.start_chatd(v)) return run.rep;
   for (size_t i = 0; i < sends.size(); i++)
     if (sends[i].wait(120000) == 0) check.acked.push_back(check.attempted[i]);
   v.check(check.acked.size() == sends.size(), "a send must retry until chatd is back");
 
-  finish_upload(rig, rep, up, sha, size, t0);
+  run.finish(up);
+  ScenarioReport& rep = run.rep;
   RunResult h = rig.bob.run({"history", "alice", "--json", "--limit", "1000"}, 60000);
   v.check(h.status == 0, "bob's history failed", h.err);
   std::vector<std::string> stored;
@@ -204,65 +215,46 @@ ScenarioReport chatd_kill9(uint64_t seed) {
 // The uploading CLI dies at a seeded point; the same `send-file` again resumes from what resd
 // held (not from zero) and yields one message, not two.
 ScenarioReport client_kill9(uint64_t seed) {
-  ScenarioReport rep;
-  rep.name = "crash_client_kill9";
-  rep.seed = seed;
-  Verdict& v = rep.verdict;
-  CrashRig rig;
-  if (!rig.start(seed, {"--up-rate", "8000000"}, v)) return rep;
-  uint64_t size = 16 * kMiB;
-  std::string file = noise_file(rig, size, seed);
-  std::string sha = test::sha256_file(file);
-  auto t0 = std::chrono::steady_clock::now();
+  CrashRun run("crash_client_kill9", seed, 16 * kMiB);
+  if (!run.start({"--up-rate", "8000000"})) return run.rep;
   {
     Upload first;
-    if (!v.check(first.spawn(rig.alice, "bob", file, rig.dir.sub("send1.log")),
-                 "cannot start send-file"))
-      return rep;
-    if (!reach(first, kill_points(seed, 1)[0], size, v)) return rep;
+    if (!run.send(first, "send1.log")) return run.rep;
+    if (!reach(first, kill_points(seed, 1)[0], run.size, run.v)) return run.rep;
     first.p.kill9();
   }
   Upload again;
-  if (!v.check(again.spawn(rig.alice, "bob", file, rig.dir.sub("send2.log")),
-               "cannot start send-file again"))
-    return rep;
-  finish_upload(rig, rep, again, sha, size, t0);
+  if (!run.send(again, "send2.log")) return run.rep;
+  run.finish(again);
   bool resumed = false;
   for (const JsonLine& l : json_lines(read_text(again.log)))
     if (l.is("resume")) resumed = l.num("done") > 0;
-  v.check(resumed, "the rerun did not resume from resd's durable chunks", tail(read_text(again.log)));
-  v.check(rep.bytes_sent < 2 * size, "the rerun sent the file again from the start");
-  return rep;
+  run.v.check(resumed, "the rerun did not resume from resd's durable chunks",
+              tail(read_text(again.log)));
+  run.v.check(run.rep.bytes_sent < 2 * run.size, "the rerun sent the file again from the start");
+  return run.rep;
 }
 
 // resd's data lives on an 8 MiB tmpfs and a 12 MiB upload arrives: resd answers disk_full, the
 // sender says it is waiting (not failed) and retries, resd keeps serving a small upload from
 // bob meanwhile, and once the file system is enlarged the big upload completes.
 ScenarioReport disk_full(uint64_t seed) {
-  ScenarioReport rep;
-  rep.name = "crash_disk_full";
-  rep.seed = seed;
-  Verdict& v = rep.verdict;
-  CrashRig rig;
+  CrashRun run("crash_disk_full", seed, 12 * kMiB);
+  Verdict& v = run.v;
+  CrashRig& rig = run.rig;
   if (geteuid() != 0) {
-    rep.skipped = "needs root to mount a tmpfs";
-    return rep;
+    run.rep.skipped = "needs root to mount a tmpfs";
+    return run.rep;
   }
   if (!rig.res_mount.mount(rig.dir.sub("res"), "8m")) {
-    rep.skipped = std::string("cannot mount a tmpfs here: ") + std::strerror(errno);
-    return rep;
+    run.rep.skipped = std::string("cannot mount a tmpfs here: ") + std::strerror(errno);
+    return run.rep;
   }
-  if (!rig.start(seed, {}, v)) return rep;
-  uint64_t size = 12 * kMiB;
-  std::string file = noise_file(rig, size, seed);
-  std::string sha = test::sha256_file(file);
-  auto t0 = std::chrono::steady_clock::now();
   Upload up;
-  if (!v.check(up.spawn(rig.alice, "bob", file, rig.dir.sub("send.log")), "cannot start send-file"))
-    return rep;
+  if (!run.start({}) || !run.send(up, "send.log")) return run.rep;
   if (!v.check(wait_for([&] { return up.saw("waiting", "error", "FERRY_EDISKFULL"); }, 120000),
                "the sender never said it waits for disk space", tail(read_text(up.log))))
-    return rep;
+    return run.rep;
   v.check(!up.saw("status", "status", "FAILED"), "disk_full failed the upload");
 
   // Everyone else is still served: bob's 1 MiB file fits and goes through.
@@ -273,11 +265,11 @@ ScenarioReport disk_full(uint64_t seed) {
   v.check(test::sha256_file(rig.stored_path(small_sha)) == small_sha,
           "the small upload is not stored");
 
-  if (!v.check(rig.res_mount.resize("64m"), std::string("cannot enlarge the tmpfs: ") +
-                                                std::strerror(errno)))
-    return rep;
-  finish_upload(rig, rep, up, sha, size, t0);
-  return rep;
+  if (!v.check(rig.res_mount.resize("64m"),
+               std::string("cannot enlarge the tmpfs: ") + std::strerror(errno)))
+    return run.rep;
+  run.finish(up);
+  return run.rep;
 }
 
 }  // namespace

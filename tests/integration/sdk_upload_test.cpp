@@ -9,7 +9,6 @@
 // ferry.h, except the re-send check, which reads the SDK's own upload counters through the
 // client struct (a test hook; no exported symbol).
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,29 +19,13 @@
 #include <vector>
 
 #include "ferry.h"
-#include "proto/hex.h"
 #include "sdk/api/client.h"
+#include "tests/support/cli_user.h"
 #include "tests/support/process.h"
 #include "tests/support/sdk_peer.h"
 
 namespace ferry::test {
 namespace {
-
-std::string sha256_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(f.gcount()));
-  }
-  unsigned char md[32];
-  EVP_DigestFinal_ex(ctx, md, nullptr);
-  EVP_MD_CTX_free(ctx);
-  return proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), 32));
-}
 
 void write_noise(const std::string& path, uint64_t size, uint64_t seed) {
   std::ofstream f(path, std::ios::binary);
