@@ -95,9 +95,9 @@ ScenarioReport chat_scenario(const std::string& name, uint64_t seed,
   return rep;
 }
 
+// The fault must have fired, or the run proves nothing (vacuous).
 ScenarioReport expect_fired(ScenarioReport rep, const std::string& key) {
-  uint64_t n = both_dirs(rep.chaos_summary, key);
-  rep.verdict.check(n > 0, "the seed injected no '" + key + "': pick another seed");
+  if (both_dirs(rep.chaos_summary, key) == 0) rep.vacuous = "the seed injected no '" + key + "'";
   return rep;
 }
 
@@ -189,10 +189,10 @@ void add_chat_scenarios(std::vector<Scenario>& out) {
     o.listen_via_proxy = false;
     auto rep = chat_scenario("chat_mixed", seed, {"--scenario", fixture("chat-lossy.json")}, o);
     const std::string& s = rep.chaos_summary;
-    rep.verdict.check(both_dirs(s, "drop") + both_dirs(s, "dup") + both_dirs(s, "reorder") +
-                              both_dirs(s, "cut") >
-                          0,
-                      "the mix injected nothing");
+    if (both_dirs(s, "drop") + both_dirs(s, "dup") + both_dirs(s, "reorder") +
+            both_dirs(s, "cut") ==
+        0)
+      rep.vacuous = "the mix injected nothing";
     return rep;
   });
 }

@@ -35,8 +35,10 @@ const char* kUsage =
     "                       (default: the directory of ferry-scenarios)\n"
     "  --fixtures DIR       where the scenario files are (default: the source tree's\n"
     "                       fixtures/scenarios)\n"
-    "Exit status: 0 if every run passed (skipped ones count as passed), 1 if any failed,\n"
-    "2 on bad usage. A failure prints the command that replays it.\n";
+    "Exit status: 0 if no run failed, 1 if any did, 2 on bad usage. A failure prints the\n"
+    "command that replays it. Runs that could not start here (not root: skipped) or whose\n"
+    "seed injected none of their fault (vacuous: passed, but proves nothing) are counted\n"
+    "apart in the summary; each scenario's own seed is chosen to inject it.\n";
 
 struct Options {
   bool list = false;
@@ -131,7 +133,8 @@ int run(int argc, char** argv) {
   if (chosen.empty()) return usage_error("no scenario selected");
   if (!o.report_dir.empty()) std::filesystem::create_directories(o.report_dir);
 
-  uint64_t runs = 0, failed = 0, skipped = 0, mismatches = 0, lost = 0, dup = 0, unexpected = 0;
+  uint64_t runs = 0, failed = 0, skipped = 0, vacuous = 0, mismatches = 0, lost = 0, dup = 0,
+           unexpected = 0;
   uint64_t sent = 0, resent = 0, resumes = 0;
   std::vector<std::string> replays;
   cJSON* failures = cJSON_CreateArray();
@@ -146,6 +149,7 @@ int run(int argc, char** argv) {
                      o.report_dir.c_str());
       runs++;
       skipped += r.skipped.empty() ? 0 : 1;
+      vacuous += r.vacuous.empty() || !r.verdict.passed() ? 0 : 1;
       mismatches += r.hash_check == "MISMATCH" ? 1 : 0;
       lost += r.lost;
       dup += r.duplicated;
@@ -167,9 +171,10 @@ int run(int argc, char** argv) {
   }
   cJSON* sum = cJSON_CreateObject();
   cJSON_AddNumberToObject(sum, "runs", double(runs));
-  cJSON_AddNumberToObject(sum, "passed", double(runs - failed - skipped));
+  cJSON_AddNumberToObject(sum, "passed", double(runs - failed - skipped - vacuous));
   cJSON_AddNumberToObject(sum, "failed", double(failed));
   cJSON_AddNumberToObject(sum, "skipped", double(skipped));
+  cJSON_AddNumberToObject(sum, "vacuous", double(vacuous));
   cJSON_AddNumberToObject(sum, "hash_mismatches", double(mismatches));
   cJSON_AddNumberToObject(sum, "lost", double(lost));
   cJSON_AddNumberToObject(sum, "duplicated", double(dup));

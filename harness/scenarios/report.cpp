@@ -36,7 +36,10 @@ void MessageCheck::evaluate(const std::vector<std::string>& received) {
 }
 
 void ScenarioReport::print() const {
-  const char* outcome = !skipped.empty() ? "skipped" : verdict.passed() ? "ok" : "FAILED";
+  const char* outcome = !skipped.empty()    ? "skipped"
+                        : !verdict.passed()  ? "FAILED"
+                        : !vacuous.empty()   ? "vacuous"
+                                             : "ok";
   std::printf(
       "[ chaos    ] %-24s seed=%llu sent=%llu resent=%llu resumes=%llu %.1fs hash=%s "
       "msgs=%llu acked=%llu lost=%llu dup=%llu unexpected=%llu %s\n",
@@ -45,6 +48,7 @@ void ScenarioReport::print() const {
       (unsigned long long)messages, (unsigned long long)acked, (unsigned long long)lost,
       (unsigned long long)duplicated, (unsigned long long)unexpected, outcome);
   if (!skipped.empty()) std::printf("             skipped: %s\n", skipped.c_str());
+  if (!vacuous.empty()) std::printf("             vacuous: %s\n", vacuous.c_str());
   for (const std::string& f : verdict.failures) std::printf("             FAILED: %s\n", f.c_str());
   std::fflush(stdout);
 }
@@ -53,8 +57,10 @@ std::string ScenarioReport::json() const {
   cJSON* j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", name.c_str());
   cJSON_AddNumberToObject(j, "seed", double(seed));
-  cJSON_AddStringToObject(j, "outcome",
-                          !skipped.empty() ? "skipped" : verdict.passed() ? "ok" : "failed");
+  cJSON_AddStringToObject(j, "outcome", !skipped.empty()    ? "skipped"
+                                        : !verdict.passed()  ? "failed"
+                                        : !vacuous.empty()   ? "vacuous"
+                                                             : "ok");
   cJSON_AddNumberToObject(j, "file_size", double(file_size));
   cJSON_AddNumberToObject(j, "bytes_sent", double(bytes_sent));
   cJSON_AddNumberToObject(j, "bytes_resent", double(bytes_resent));
@@ -67,6 +73,7 @@ std::string ScenarioReport::json() const {
   cJSON_AddNumberToObject(j, "duplicated", double(duplicated));
   cJSON_AddNumberToObject(j, "unexpected", double(unexpected));
   if (!skipped.empty()) cJSON_AddStringToObject(j, "skipped", skipped.c_str());
+  if (!vacuous.empty()) cJSON_AddStringToObject(j, "vacuous", vacuous.c_str());
   cJSON* failures = cJSON_AddArrayToObject(j, "failures");
   for (const std::string& f : verdict.failures)
     cJSON_AddItemToArray(failures, cJSON_CreateString(f.c_str()));

@@ -37,6 +37,10 @@ struct ScenarioReport {
   uint64_t messages = 0, acked = 0, lost = 0, duplicated = 0, unexpected = 0;
   std::string chaos_summary;  // the proxy's exit summary
   std::string skipped;  // why the scenario could not run here (e.g. not root); "" if it ran
+  // Set when the seed injected none of the fault the scenario is about: the run passed but
+  // proves nothing. Each scenario's own seed is chosen to inject it; other seeds (a sweep)
+  // may not, which is not a failure of ferry.
+  std::string vacuous;
   Verdict verdict;
 
   // Prints the one line (and the failures) to stdout.

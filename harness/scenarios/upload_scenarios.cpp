@@ -72,12 +72,12 @@ During when_then(std::string dir, std::string key, std::string command, int time
   };
 }
 
-// A fault counter (both directions) must be at least `min` at the end.
+// A fault counter (both directions) must reach `min`, or the run proves nothing (vacuous).
 ScenarioReport expect_fired(ScenarioReport rep, const std::string& key, uint64_t min = 1) {
   uint64_t n = both_dirs(rep.chaos_summary, key);
-  rep.verdict.check(n >= min, "the seed injected " + std::to_string(n) + " '" + key +
-                                  "' (wanted at least " + std::to_string(min) +
-                                  "): pick another seed");
+  if (n < min)
+    rep.vacuous = "the seed injected " + std::to_string(n) + " '" + key + "' (wanted at least " +
+                  std::to_string(min) + ")";
   return rep;
 }
 
@@ -166,10 +166,10 @@ void add_upload_scenarios(std::vector<Scenario>& out) {
     auto rep = upload_scenario("upload_mixed", seed,
                                {"--scenario", fixture("upload-mixed.json")}, 6 * kMiB);
     const std::string& s = rep.chaos_summary;
-    rep.verdict.check(both_dirs(s, "drop") + both_dirs(s, "dup") + both_dirs(s, "reorder") +
-                              both_dirs(s, "corrupt") >
-                          0,
-                      "the mix injected nothing");
+    if (both_dirs(s, "drop") + both_dirs(s, "dup") + both_dirs(s, "reorder") +
+            both_dirs(s, "corrupt") ==
+        0)
+      rep.vacuous = "the mix injected nothing";
     return rep;
   });
   // flaky-then-cut.json: down drops from 2 s, every connection reset at 4 s and new ones

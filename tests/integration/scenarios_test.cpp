@@ -26,6 +26,8 @@ void play(const std::string& name) {
     EXPECT_TRUE(r.write(dir)) << "cannot write the report into " << dir;
   }
   if (!r.skipped.empty()) GTEST_SKIP() << r.skipped;
+  // A scenario's own seed is chosen to inject its fault; without it the test proves nothing.
+  if (!r.vacuous.empty()) ADD_FAILURE() << name << " seed " << seed << " is vacuous: " << r.vacuous;
   for (const std::string& f : r.verdict.failures)
     ADD_FAILURE() << name << " seed " << seed << ": " << f;
 }
