@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "proto/json.h"
 #include "proto/ticket.h"
 #include "proto/upload_frames.h"
 #include "sdk/include/ferry.h"
@@ -26,15 +27,14 @@ Checker::Checker(const Workload& w, std::vector<std::string> users, std::string 
 void Checker::on_event(int client, const sdk::Event& e) {
   const sdk::Message& m = e.message;
   if (e.type == FERRY_EVENT_MESSAGE) {
-    // KNOWN SDK BUG (seed 1; reported, not fixed here, sdk/ is not the simulator's): chatd
-    // pushes a new media message to every session of both parties except the one that sent
-    // it, so the sender's sync position stays below it; after the upload finishes the
-    // UploadManager forgets the cid, and the next sync (any reconnect or restart) hands the sender
-    // its own upload as a new FERRY_EVENT_MESSAGE (ClientCore::deliver: owns_cid() is false). Texts
-    // do not have the problem: the outbox keeps acknowledged cids until the sync position passes
-    // them. Counted, not failed, so the sweep stays green until it is fixed.
-    if (m.from == users_[client] && own_upload(client, m.cid)) {
-      own_upload_echoes_++;
+    // docs/sdk.md: this client's own sends never arrive as MESSAGE. chatd does not push a
+    // new media message to the session that sent it, so the sender's sync position stays
+    // below it and a later sync returns it; the SDK must recognise it (seed 1 found it
+    // delivering a finished upload back to its sender).
+    if (sender_of(m.cid) == client) {
+      fail(users_[client] + " (client " + std::to_string(client) + ") was handed its own " +
+           (own_upload(client, m.cid) ? "upload " : "send ") + m.cid + " (message " +
+           std::to_string(m.id) + ") back as a new FERRY_EVENT_MESSAGE");
       return;
     }
     std::vector<sdk::Message>& got = received_[client];
@@ -80,6 +80,34 @@ void Checker::on_event(int client, const sdk::Event& e) {
 bool Checker::own_upload(int client, const std::string& cid) const {
   return std::any_of(w_.uploads.begin(), w_.uploads.end(),
                      [&](const UploadPlan& u) { return u.from == client && u.cid == cid; });
+}
+
+void Checker::on_chat_bytes(int client, LinkId link, std::string_view bytes) {
+  proto::FrameDecoder& d = decoder(chat_dec_, link);
+  d.feed(bytes.data(), bytes.size());
+  proto::Frame f;
+  while (d.next(f) == proto::DecodeStatus::Ready) {
+    if (f.type != proto::FrameType::Response && f.type != proto::FrameType::Push) continue;
+    proto::Json j = proto::json_parse(f.body);
+    if (!j) continue;
+    auto count = [&](const cJSON* m) {
+      const cJSON* from = cJSON_GetObjectItemCaseSensitive(m, "from");
+      const cJSON* cid = cJSON_GetObjectItemCaseSensitive(m, "cid");
+      if (cJSON_IsString(from) && cJSON_IsString(cid) && users_[client] == from->valuestring &&
+          own_upload(client, cid->valuestring)) {
+        own_upload_returns_++;
+      }
+    };
+    if (f.type == proto::FrameType::Response) {  // a sync page (not send_media's answer)
+      const cJSON* m = nullptr;
+      cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j.get(), "messages")) count(m);
+      continue;
+    }
+    const cJSON* event = cJSON_GetObjectItemCaseSensitive(j.get(), "event");
+    if (cJSON_IsString(event) && std::string_view(event->valuestring) == "message") {
+      count(cJSON_GetObjectItemCaseSensitive(j.get(), "message"));
+    }
+  }
 }
 
 void Checker::on_client_resource_bytes(LinkId link, std::string_view bytes) {

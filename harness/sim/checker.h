@@ -36,6 +36,9 @@ class Checker {
   void on_client_resource_bytes(LinkId link, std::string_view bytes);
   // Bytes the resource server wrote to a client: every chunk it calls durable must be.
   void on_resd_bytes(LinkId link, std::string_view bytes, const FakeDisk& disk);
+  // Bytes chatd wrote to client `client` on its chat connection: counts the times a sync page
+  // or message push carried that device's own upload (which it must not deliver).
+  void on_chat_bytes(int client, LinkId link, std::string_view bytes);
 
   bool all_done() const;
   // The checks that need the run to be over. Appends to violations().
@@ -48,8 +51,9 @@ class Checker {
   // What is still missing, for the liveness failure message.
   std::string pending_summary() const;
   uint64_t chunks_acked() const { return chunks_acked_; }
-  // Times the known SDK bug in on_event (own upload delivered back as new) was seen.
-  uint64_t own_upload_echoes() const { return own_upload_echoes_; }
+  // Times chatd handed a device its own upload (in a sync page or a push). Each of them must
+  // be recognised as this device's send and never delivered as a FERRY_EVENT_MESSAGE.
+  uint64_t own_upload_returns() const { return own_upload_returns_; }
 
  private:
   struct Seen {
@@ -73,11 +77,11 @@ class Checker {
   std::string key_;                   // verifies tickets, to learn which upload a slot names
   std::map<std::string, Seen> sent_;  // by cid (cids are unique per run)
   std::vector<std::vector<sdk::Message>> received_;  // per client, in delivery order
-  std::map<LinkId, std::unique_ptr<proto::FrameDecoder>> client_dec_, resd_dec_;
+  std::map<LinkId, std::unique_ptr<proto::FrameDecoder>> client_dec_, resd_dec_, chat_dec_;
   std::map<std::pair<LinkId, uint32_t>, uint64_t> slots_;  // (link, slot) -> message id
   std::map<uint64_t, std::set<uint64_t>> reported_;        // message id -> chunks called durable
   uint64_t chunks_acked_ = 0;
-  uint64_t own_upload_echoes_ = 0;
+  uint64_t own_upload_returns_ = 0;
   const FakeDisk* disk_ = nullptr;
   std::vector<std::string> violations_;
 };

@@ -108,6 +108,7 @@ void ClientNode::on_net(const NetEvent& e, int64_t now) {
         core_->on_disconnected(FERRY_ECLOSED, "connection closed", t);
         break;
       case NetEvent::Kind::Data:
+        env_.checker.on_chat_bytes(index_, e.link, e.bytes);
         core_->on_bytes(e.bytes.data(), e.bytes.size(), t);
         break;
       case NetEvent::Kind::Accepted:

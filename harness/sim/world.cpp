@@ -304,7 +304,7 @@ RunResult World::run() {
   result_.uploads = w_.uploads.size();
   for (const UploadPlan& u : w_.uploads) result_.upload_bytes += u.size;
   result_.chunks = checker_.chunks_acked();
-  result_.known_bug_hits = checker_.own_upload_echoes();
+  result_.own_upload_returns = checker_.own_upload_returns();
   result_.virtual_ms = now_ - kEpochMs;
   trace_.line(now_, result_.ok ? "run ok" : "run failed");
   result_.trace_hash = trace_.hash();

@@ -26,8 +26,8 @@ struct RunResult {
   uint64_t cuts = 0;
   uint64_t partitions = 0;
   int64_t virtual_ms = 0;
-  int64_t settle_ms = 0;        // from the end of the faults until everything was done
-  uint64_t known_bug_hits = 0;  // tolerated occurrences of known core bugs (see checker.cpp)
+  int64_t settle_ms = 0;  // from the end of the faults until everything was done
+  uint64_t own_upload_returns = 0;  // chatd handed a sender its own upload (checker.h)
   uint64_t trace_hash = 0;
 };
 

@@ -183,6 +183,7 @@ class ClientCore {
   void finish_sync(uint64_t now);
   void handle_push(std::string_view body, uint64_t now);
   void deliver(const Message& m);
+  void note_own_uploads();
   void resend_outbox(uint64_t now);
   void send_outbox_item(OutboxItem& item, uint64_t now);
   void on_send_response(const InFlight& f, bool ok, const cJSON* body, int err,

@@ -90,9 +90,13 @@ void ClientCore::handle_push(std::string_view body, uint64_t now) {
 
 void ClientCore::deliver(const Message& in) {
   if (in.id <= last_seen_) return;  // already delivered (sync and push overlap)
+  // Before last_seen_ moves: an upload that just learnt its id (and may have ended at once, as
+  // an instant send does) must be on record when that very id comes in.
+  note_own_uploads();
   last_seen_ = in.id;
   Message m = in;
-  if (m.from == session_.user && uploads_.owns_cid(m.cid)) return;  // our own upload's echo
+  // Our own upload's echo: still uploading (owns_cid), or ended and kept in the outbox below.
+  if (m.from == session_.user && uploads_.owns_cid(m.cid)) return;
   if (m.has_media) remember_media(m);
   auto it = outbox_by_cid_.find(m.cid);
   if (m.from == session_.user && it != outbox_by_cid_.end()) {
@@ -106,6 +110,29 @@ void ClientCore::deliver(const Message& in) {
     emit(std::move(e));
   }
   prune_acked();
+}
+
+// Media messages this client sent, as the upload manager learns their ids: kept like
+// acknowledged texts (outbox entries with server_id set, no text; persisted, never re-sent)
+// until the sync position passes them, so a sync after the upload ended - even after an app
+// restart - recognises them as our own and does not deliver them (docs/sdk.md: own sends never arrive as MESSAGE).
+void ClientCore::note_own_uploads() {
+  UploadManager::OwnSend s;
+  while (uploads_.poll_own_send(s)) {
+    // A send-only client leaves the sync position alone, and keeps no acked texts either.
+    if (!config_.receive || s.message_id <= last_seen_ || outbox_by_cid_.count(s.cid)) continue;
+    OutboxEntry e;
+    e.cid = s.cid;
+    e.to = s.to;
+    e.created_ms = s.created_ms;
+    e.server_id = s.message_id;  // stored already acknowledged: nothing to send
+    store_.outbox_add(e);
+    outbox_.push_back(OutboxItem{std::move(e), false});
+    auto it = std::prev(outbox_.end());
+    outbox_by_cid_[it->entry.cid] = it;
+    acked_[s.message_id] = s.cid;
+    if (acked_.size() > kMaxAckedKept) remove_outbox(acked_.begin()->second);
+  }
 }
 
 void ClientCore::submit_send(const OutboxEntry& entry, uint64_t now) {

@@ -32,6 +32,7 @@ bool ClientCore::upload_cancel(const std::string& cid, uint64_t now) {
 }
 
 void ClientCore::pump_uploads(uint64_t now) {
+  note_own_uploads();  // in the same store batch as the message id the upload just learnt
   // send_media needs an authenticated connection and nothing else: it does not wait for the
   // sync (our own media message in a sync is recognised by its cid and not delivered).
   if (phase_ != Phase::Online) return;

@@ -28,7 +28,9 @@ class StateStore {
   virtual bool set_last_seen(uint64_t id) = 0;
   // Oldest first.
   virtual std::vector<OutboxEntry> outbox() = 0;
-  // Fills e.store_key, which mark/remove use to find the row without an index on cid.
+  // Fills e.store_key, which mark/remove use to find the row without an index on cid. Stores
+  // e.server_id as given: 0 for a new send; the core adds this client's media messages
+  // already acknowledged (no text), so a later sync recognises them as its own.
   virtual bool outbox_add(OutboxEntry& e) = 0;
   virtual bool outbox_mark_sent(const OutboxEntry& e, uint64_t server_id) = 0;
   virtual bool outbox_remove(const OutboxEntry& e) = 0;

@@ -49,7 +49,9 @@ struct Session {
 
 // One message of the outbox. `server_id` is 0 until the server acknowledged it; acknowledged
 // entries are kept until the sync position passes them, so that a later sync recognises them
-// as our own (already reported) sends instead of new messages.
+// as our own (already reported) sends instead of new messages. This client's media messages
+// are kept the same way once the server stored them (empty text, server_id set at once):
+// they are never sent from here, only recognised.
 struct OutboxEntry {
   std::string cid;
   std::string to;

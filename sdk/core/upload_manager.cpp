@@ -70,6 +70,13 @@ UploadManager::Upload* UploadManager::find_message(uint64_t id) const {
 
 bool UploadManager::owns_cid(const std::string& cid) const { return find(cid) != nullptr; }
 
+bool UploadManager::poll_own_send(OwnSend& out) {
+  if (own_sends_.empty()) return false;
+  out = std::move(own_sends_.front());
+  own_sends_.pop_front();
+  return true;
+}
+
 void UploadManager::save(const Upload& u) { store_.upload_put(u.rec); }
 
 bool UploadManager::pause(const std::string& cid) {
@@ -116,6 +123,7 @@ void UploadManager::drop_all(int err, const std::string& detail) {
     finish(u, FERRY_MSG_FAILED, err, detail);
   }
   rids_.clear();
+  own_sends_.clear();
 }
 
 // --- Chat side -------------------------------------------------------------------------------
@@ -194,6 +202,7 @@ void UploadManager::on_announced(Upload& u, const cJSON* body, uint64_t now) {
     u.rec.message_id = m.id;
     save(u);
   }
+  own_sends_.push_back(OwnSend{u.rec.cid, u.rec.to, m.id, u.rec.created_ms});
   if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
   if (m.status == FERRY_MSG_CANCELLED) return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, "");
   if (m.status == FERRY_MSG_FAILED) {

@@ -7,6 +7,13 @@
 //      UploadWindow) -> Verifying (every chunk acked; waiting for UPLOAD_DONE) -> WaitReady
 //      (the resource server verified the file; READY comes from the chat server's `status`
 //      push, or from a re-announce when that push was missed) -> done.
+// Deadlines on the resource connection (the core's clock): an UPLOAD_OPEN unanswered for the
+// answer deadline is sent again under a fresh slot (resd treats a repeated OPEN idempotently:
+// the newest slot owns the upload); if the second one goes unanswered too, the connection is
+// dropped and re-established, which OPENs every upload again. Verifying (every chunk acked,
+// no UPLOAD_DONE yet) has a deadline too, after which the upload is OPENed again (resd then
+// answers UPLOAD_STATE, and UPLOAD_DONE once verified). Chunks in flight need none: the
+// window's RTO re-sends them and, past max_timeouts, drops the connection.
 // Side paths: ticket_expired/expired -> Ticket (upload_ticket) -> Open; disk_full, internal,
 // no_resource_server -> Retry with backoff (never a failure); a cut resource connection ->
 // reconnect with backoff and OPEN every upload again, so the server's UPLOAD_STATE says what
@@ -56,6 +63,12 @@ struct UploadManagerConfig {
   uint64_t progress_interval_ms = 100;  // own progress events: at most this often, or 1%
   uint64_t ready_poll_ms = 5000;  // after UPLOAD_DONE, re-announce if no READY push came
   uint32_t heartbeat_ms = 10000;  // PING on an idle resource connection
+  // Answer deadline for UPLOAD_OPEN, in heartbeats of the resource connection (the lower of
+  // ours and resd's): 6 = twice the silence after which the connection counts as dead (60 s
+  // with the default heartbeat). It is at least 2 x the window's RTO, so an OPEN queued
+  // behind a full window on a slow link is not given up early, and it doubles for the
+  // re-sent OPEN. Verifying adds 1 s per 32 MiB of file (resd hashes the whole file).
+  uint32_t answer_deadline_heartbeats = 6;
   uint32_t max_frame_body = 1u << 20;  // largest control frame accepted from resd
   std::string agent = "ferry-sdk/0.1.0";
 };
@@ -115,7 +128,21 @@ class UploadManager {
   bool cancel(const std::string& cid, uint64_t now_ms);
   // Logout or another user: every upload fails with `err`; nothing is kept.
   void drop_all(int err, const std::string& detail);
+  // True while the upload is active (not yet READY, FAILED or CANCELLED).
   bool owns_cid(const std::string& cid) const;
+  // A media message of this client that the chat server stored: handed to ClientCore, which
+  // keeps it with its acknowledged sends (the outbox, persisted) until the sync position
+  // passes its id. chatd does not push a new media message to the session that sent it, so
+  // the sync position usually stays below the id long after the upload ended; without this
+  // the next sync would hand the message back as a new FERRY_EVENT_MESSAGE. Reported after
+  // every send_media answer (ClientCore ignores repeats), so the record exists from the
+  // moment the id is known, in the same store batch as the id itself.
+  struct OwnSend {
+    std::string cid, to;
+    uint64_t message_id = 0;
+    int64_t created_ms = 0;
+  };
+  bool poll_own_send(OwnSend& out);
 
   // --- Chat side (ClientCore) ---------------------------------------------------------------
   // While online: true and a REQUEST body for `rid` when an upload needs the chat server.
@@ -176,6 +203,10 @@ class UploadManager {
     ChatOp chat_op = ChatOp::None;
     std::string ticket, resource;
     uint32_t slot = 0;  // on the resource connection, 0 = none
+    // Opening: when the OPEN counts as unanswered; Verifying: when to OPEN again for the
+    // verdict. open_tries counts the OPENs sent on this connection without an answer.
+    uint64_t answer_deadline = 0;
+    uint32_t open_tries = 0;
     bool upload_done = false;  // the resource server said UPLOAD_DONE ok
     uint64_t ready_poll_at = 0;
     bool uploading_reported = false;  // UPLOADING status emitted in this run
@@ -215,6 +246,9 @@ class UploadManager {
                        uint64_t now_ms);
   void drain_window(uint64_t now_ms);
   void release_slot(Upload& u);
+  uint64_t answer_timeout_ms() const;
+  // False when the connection was dropped (the caller must not touch the window).
+  bool check_answer_deadlines(uint64_t now_ms);
 
   UploadManagerConfig config_;
   StateStore& store_;
@@ -225,6 +259,7 @@ class UploadManager {
   std::set<uint64_t> finished_;  // message ids of uploads that ended (pushes about them)
   std::deque<Event> events_;
   std::deque<std::string> file_close_;
+  std::deque<OwnSend> own_sends_;
   UploadCounters counters_;
 
   // The resource connection.

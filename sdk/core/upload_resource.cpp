@@ -45,7 +45,37 @@ void UploadManager::pump_resource(uint64_t now) {
     proto::encode_upload_open(out_, proto::UploadOpen{u.slot, u.ticket});
     last_send_ms_ = now;
     u.phase = Phase::Opening;
+    // The re-sent OPEN gets twice the time: an answer that is merely slow is not chased by
+    // ever more OPENs.
+    u.answer_deadline = now + (answer_timeout_ms() << std::min<uint32_t>(u.open_tries, 4));
+    u.open_tries++;
   }
+}
+
+// How long an OPEN may go unanswered (see UploadManagerConfig::answer_deadline_heartbeats).
+uint64_t UploadManager::answer_timeout_ms() const {
+  uint64_t t = uint64_t{config_.answer_deadline_heartbeats} * heartbeat_ms_;
+  if (window_) t = std::max<uint64_t>(t, 2 * window_->rto_ms());
+  return std::max<uint64_t>(t, 1);
+}
+
+// An OPEN with no UPLOAD_STATE, or a verified upload with no UPLOAD_DONE, past its deadline
+// on a connection that is otherwise alive (resd lost the answer, a stuck worker, a proxy that
+// drops frames): OPEN again under a fresh slot (a late answer for the old one is ignored);
+// if the re-sent OPEN is unanswered too, start over on a new connection.
+bool UploadManager::check_answer_deadlines(uint64_t now) {
+  for (auto& p : uploads_) {
+    Upload& u = *p;
+    if (u.phase != Phase::Opening && u.phase != Phase::Verifying) continue;
+    if (now < u.answer_deadline) continue;
+    if (u.phase == Phase::Opening && u.open_tries >= 2) {
+      drop_resource(FERRY_ETIMEDOUT, "resource server: no answer to UPLOAD_OPEN", now, true);
+      return false;
+    }
+    release_slot(u);
+    u.phase = Phase::Open;
+  }
+  return true;
 }
 
 void UploadManager::dial(uint64_t now) {
@@ -68,6 +98,7 @@ void UploadManager::drop_resource(int err, const std::string& detail, uint64_t n
   out_.clear();
   for (auto& u : uploads_) {
     u->slot = 0;
+    u->open_tries = 0;  // a new connection, a new count
     if (u->phase == Phase::Opening || u->phase == Phase::Sending ||
         u->phase == Phase::Verifying) {
       u->phase = Phase::Open;
@@ -191,6 +222,7 @@ void UploadManager::on_upload_state(const proto::UploadState& st, uint64_t now) 
   if (it == slots_.end()) return;  // an upload that ended meanwhile
   Upload* u = find(it->second);
   if (!u || u->phase != Phase::Opening) return;
+  u->open_tries = 0;  // answered: the connection and resd are fine
   if (st.status != proto::UploadStatus::Ok) {
     slots_.erase(it);
     u->slot = 0;
@@ -273,6 +305,8 @@ void UploadManager::drain_window(uint64_t now) {
       case UploadEventKind::Complete:
         emit_progress(*u, e->bytes_durable, now, false);
         u->phase = Phase::Verifying;  // the slot stays mapped for UPLOAD_DONE
+        // resd reads and hashes the whole file before it answers: allow 1 s per 32 MiB.
+        u->answer_deadline = now + answer_timeout_ms() + u->rec.size / (32u << 10);
         break;
       case UploadEventKind::Failed:
         if (e->failure == UploadFailure::TooManyTimeouts) {
@@ -342,6 +376,7 @@ void UploadManager::handle_timeout(uint64_t now) {
       break;
     case RPhase::Ready:
       window_->handle_timeout(now);
+      if (!check_answer_deadlines(now)) break;
       if (now - last_recv_ms_ >= dead_after) {
         drop_resource(FERRY_EIDLE, "resource server: nothing received", now, true);
       } else if (now - last_send_ms_ >= heartbeat_ms_) {
@@ -373,6 +408,11 @@ std::optional<uint64_t> UploadManager::poll_timeout() const {
       break;
     case RPhase::Ready:
       if (auto w = window_->poll_timeout()) consider(*w);
+      for (const auto& u : uploads_) {
+        if (u->phase == Phase::Opening || u->phase == Phase::Verifying) {
+          consider(u->answer_deadline);
+        }
+      }
       consider(last_recv_ms_ + dead_after);
       consider(last_send_ms_ + heartbeat_ms_);
       break;

@@ -92,8 +92,8 @@ bool SqliteStateStore::init(const std::string& path, std::string& err) {
   st_set_last_seen_ = prepare("UPDATE state SET last_seen = max(last_seen, ?) WHERE k = 1", err);
   st_outbox_all_ = prepare(
       "SELECT cid, to_user, text, created_ms, server_id, seq FROM outbox ORDER BY seq", err);
-  st_outbox_add_ =
-      prepare("INSERT INTO outbox (cid, to_user, text, created_ms) VALUES (?, ?, ?, ?)", err);
+  st_outbox_add_ = prepare(
+      "INSERT INTO outbox (cid, to_user, text, created_ms, server_id) VALUES (?, ?, ?, ?, ?)", err);
   st_outbox_mark_ = prepare("UPDATE outbox SET server_id = ? WHERE seq = ?", err);
   st_outbox_remove_ = prepare("DELETE FROM outbox WHERE seq = ?", err);
   return st_set_session_ && st_set_last_seen_ && st_outbox_all_ && st_outbox_add_ &&
@@ -172,6 +172,7 @@ bool SqliteStateStore::outbox_add(OutboxEntry& e) {
   bind_text(st_outbox_add_, 2, e.to);
   bind_text(st_outbox_add_, 3, e.text);
   sqlite3_bind_int64(st_outbox_add_, 4, e.created_ms);
+  sqlite3_bind_int64(st_outbox_add_, 5, static_cast<sqlite3_int64>(e.server_id));
   if (!step_done(st_outbox_add_)) return false;
   e.store_key = sqlite3_last_insert_rowid(db_);
   return true;

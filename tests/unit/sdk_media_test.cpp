@@ -59,18 +59,42 @@ class Media : public ::testing::Test {
  protected:
   Media() { store.session_ = Session{"alice", 1, "tok"}; }
 
-  void make_core() {
+  // receive = false: no sync round trip. With receive = true the caller answers the sync
+  // (chat_connect returns it; sync_with answers it).
+  void make_core(bool receive = false) {
     CoreConfig cfg;
-    cfg.receive = false;  // no sync round trip in these tests
+    cfg.receive = receive;
     core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
     core->start(now);
     ASSERT_TRUE(core->poll_connect());
+    chat_dec = proto::FrameDecoder(1u << 20);
+    sync_req = chat_connect(receive);
+  }
+  // Dials the chat server (the core asked for it), HELLO, auth; returns the sync request.
+  Req chat_connect(bool receive) {
     core->on_connected(now);
     chat_sent();
     feed_chat(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
     std::vector<Req> auth = chat_sent();
-    ASSERT_EQ(auth.size(), 1u);
+    EXPECT_EQ(auth.size(), 1u);
+    if (auth.empty()) return {};
     respond(auth[0].rid, R"("user_id":1,"user":"alice")");
+    if (!receive) return {};
+    Req sync = one_request("sync");
+    sync_since = sync.num("since");
+    return sync;
+  }
+  void sync_with(const Req& sync, const std::vector<std::string>& msgs) {
+    std::string list;
+    for (const std::string& m : msgs) list += (list.empty() ? "" : ",") + m;
+    respond(sync.rid, R"("messages":[)" + list + R"(],"more":false)");
+  }
+  std::vector<Event> new_messages(const std::vector<Event>& evs) {
+    std::vector<Event> out;
+    for (const Event& e : evs) {
+      if (e.type == FERRY_EVENT_MESSAGE) out.push_back(e);
+    }
+    return out;
   }
   UploadManager& m() { return core->uploads(); }
 
@@ -247,6 +271,17 @@ class Media : public ::testing::Test {
     now += ms;
     core->handle_timeout(now);
   }
+  // Time passes on healthy connections: both servers answer the heartbeats (a PONG every
+  // 5 s), so neither connection is declared dead.
+  void live_for(uint64_t ms) {
+    for (uint64_t left = ms; left > 0;) {
+      uint64_t step = std::min<uint64_t>(left, 5000);
+      left -= step;
+      advance(step);
+      feed_chat(FrameType::Pong, "");
+      if (m().resource_ready()) feed_res(FrameType::Pong, "");
+    }
+  }
 
   // Announce, get the grant, connect to the resource server and answer the OPEN.
   uint32_t announce_and_open(const std::string& cid, uint64_t size, uint64_t id,
@@ -265,6 +300,8 @@ class Media : public ::testing::Test {
   FakeStore store;
   std::unique_ptr<ClientCore> core;
   uint64_t now = 1000;
+  uint64_t sync_since = 0;
+  Req sync_req;  // the first sync of make_core(true)
   int n_ = 0;
   proto::FrameDecoder chat_dec{1u << 20};
   proto::FrameDecoder res_dec{1u << 20};
@@ -441,6 +478,194 @@ TEST_F(Media, sdk_media_cut_resource_connection_reconnects_and_reopens) {
   proto::UploadOpen open = expect_open();
   state(open.slot, 4 * kMiB, {{0, 2}});
   EXPECT_EQ(read_all(), (std::vector<uint64_t>{2, 3}));
+}
+
+// Regression (issue 5, chaos_upload.upload_state_lost_then_link_clean): resd's UPLOAD_STATE
+// for an OPEN never arrives while the resource connection stays healthy. Before the fix the
+// upload waited forever; now the OPEN is sent again under a fresh slot after the answer
+// deadline (6 heartbeats: 60 s here), a late answer for the old slot is ignored, and a second
+// unanswered OPEN (deadline doubled) drops the connection and OPENs again on a new one.
+TEST_F(Media, sdk_media_unanswered_open_is_resent_then_reconnects) {
+  make_core();
+  std::string cid = submit(2 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(12, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  res_connect();
+  proto::UploadOpen first = expect_open();
+  live_for(55000);
+  EXPECT_TRUE(res_sent_frames().empty()) << "OPEN re-sent before its deadline";
+  EXPECT_FALSE(m().poll_close());
+  live_for(5000);  // 60 s: the deadline
+  proto::UploadOpen second = expect_open();
+  EXPECT_EQ(second.ticket, "T");
+  EXPECT_NE(second.slot, first.slot);
+  EXPECT_FALSE(m().poll_close());  // same connection
+  live_for(115000);  // the re-sent OPEN has twice the time
+  EXPECT_TRUE(res_sent_frames().empty());
+  EXPECT_FALSE(m().poll_close());
+  live_for(5000);
+  EXPECT_TRUE(m().poll_close()) << "second unanswered OPEN must drop the connection";
+  advance(20000);  // reconnect backoff
+  res_connect();
+  proto::UploadOpen third = expect_open();
+  EXPECT_EQ(third.ticket, "T");
+  state(third.slot, 2 * kMiB, {});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1}));
+  EXPECT_EQ(m().active(), 1u);
+  int err = 0;
+  for (int st : statuses(events(), &err)) EXPECT_NE(st, FERRY_MSG_FAILED) << err;
+}
+
+// The re-sent OPEN is answered: the upload goes on over the same connection, and a late
+// answer to the first OPEN changes nothing (its slot was given up).
+TEST_F(Media, sdk_media_lost_upload_state_recovers_on_same_connection) {
+  make_core();
+  std::string cid = submit(3 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(13, cid, "uploading", 3 * kMiB) + "," + grant("T"));
+  res_connect();
+  proto::UploadOpen first = expect_open();
+  live_for(60000);
+  proto::UploadOpen second = expect_open();
+  state(first.slot, 3 * kMiB, {});  // late, for the abandoned slot: ignored
+  EXPECT_TRUE(read_all().empty());
+  state(second.slot, 3 * kMiB, {{0, 1}});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{1, 2}));
+  EXPECT_FALSE(m().poll_close());  // all on the first connection
+  ack(second.slot, 3);
+  done(second.slot, 3 * kMiB);
+  push_status(13, "ready");
+  EXPECT_EQ(statuses(events()),
+            (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_UPLOADING, FERRY_MSG_READY}));
+}
+
+// Every chunk acked but UPLOAD_DONE lost (and no READY push): after the deadline the upload is
+// OPENed again; resd answers a finished upload with UPLOAD_STATE (all held) + UPLOAD_DONE.
+TEST_F(Media, sdk_media_lost_upload_done_reopens_for_the_verdict) {
+  make_core();
+  std::string cid = submit(2 * kMiB);
+  prepare();
+  uint32_t slot = announce_and_open(cid, 2 * kMiB, 14);
+  EXPECT_EQ(read_all().size(), 2u);
+  ack(slot, 2);  // Verifying now
+  live_for(55000);
+  EXPECT_TRUE(res_sent_frames().empty());
+  live_for(10000);  // 60 s + 1 s per 32 MiB
+  proto::UploadOpen again = expect_open();
+  EXPECT_NE(again.slot, slot);
+  state(again.slot, 2 * kMiB, {{0, 2}});
+  EXPECT_TRUE(read_all().empty());
+  EXPECT_FALSE(m().poll_close());
+  done(again.slot, 2 * kMiB);
+  push_status(14, "ready");
+  EXPECT_EQ(statuses(events()),
+            (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_UPLOADING, FERRY_MSG_READY}));
+}
+
+// Regression (issue 5, ferry-sim seed 1; see also Sim.OwnUploadNeverEchoedSeed1): chatd does
+// not push a new media message to the session that sent it, so the sender's sync position
+// stays below it. Before the fix the UploadManager forgot the cid when the upload ended, and
+// the next sync handed the sender its own upload as a new FERRY_EVENT_MESSAGE. Now the
+// message is kept with the acknowledged sends (the outbox, persisted) from the moment its id
+// is known until the sync position passes it.
+class OwnUpload : public Media {
+ protected:
+  // A receiving client uploads `cid` as message 42 up to READY; returns the cid.
+  std::string upload_to_ready() {
+    make_core(true);
+    sync_with(sync_req, {});
+    std::string cid = submit(kMiB);
+    prepare();
+    Req r = one_request("send_media");
+    respond(r.rid, R"("message":)" + media_msg(42, cid, "uploading", kMiB) + "," + grant("T1"));
+    EXPECT_EQ(store.outbox_.size(), 1u);  // recorded as soon as the id is known
+    res_connect();
+    proto::UploadOpen open = expect_open();
+    state(open.slot, kMiB, {});
+    read_all();
+    ack(open.slot, 1);
+    done(open.slot, kMiB);
+    push_status(42, "ready");
+    EXPECT_EQ(statuses(events()), (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_UPLOADING,
+                                                    FERRY_MSG_READY}));
+    EXPECT_EQ(m().active(), 0u);  // the upload is over: the manager no longer owns the cid
+    EXPECT_TRUE(store.uploads_.empty());
+    EXPECT_LT(store.last_seen_, 42u);  // no push of its own message reached this session
+    EXPECT_EQ(store.outbox_.size(), 1u);
+    if (!store.outbox_.empty()) {
+      EXPECT_EQ(store.outbox_[0].cid, cid);
+      EXPECT_EQ(store.outbox_[0].server_id, 42u);
+      EXPECT_TRUE(store.outbox_[0].text.empty());
+    }
+    return cid;
+  }
+};
+
+TEST_F(OwnUpload, sdk_media_own_finished_upload_not_a_message_after_reconnect) {
+  std::string cid = upload_to_ready();
+  core->on_disconnected(FERRY_ENOTCONN, "cut", now);
+  advance(20000);
+  ASSERT_TRUE(core->poll_connect());
+  Req sync = chat_connect(true);
+  EXPECT_LT(sync.num("since"), 42u);
+  sync_with(sync, {media_msg(42, cid, "ready", kMiB)});
+  std::vector<Event> evs = events();
+  EXPECT_TRUE(new_messages(evs).empty()) << "own upload handed back as a new message";
+  EXPECT_EQ(core->last_seen(), 42u);
+  EXPECT_TRUE(store.outbox_.empty());  // the sync position passed it: nothing kept
+  EXPECT_TRUE(core->outbox_size() == 0);
+}
+
+TEST_F(OwnUpload, sdk_media_own_finished_upload_not_a_message_after_restart) {
+  std::string cid = upload_to_ready();
+  core.reset();  // the app exits; the state store (SQLite in real life) stays
+  make_core(true);
+  EXPECT_LT(sync_since, 42u);
+  sync_with(sync_req, {media_msg(42, cid, "ready", kMiB)});
+  EXPECT_TRUE(new_messages(events()).empty()) << "own upload handed back after a restart";
+  EXPECT_TRUE(store.outbox_.empty());
+}
+
+// Never re-sent as a text, and a later message from the peer passes it and prunes it.
+TEST_F(OwnUpload, sdk_media_own_upload_record_is_never_sent_and_pruned_when_passed) {
+  upload_to_ready();
+  core->on_disconnected(FERRY_ENOTCONN, "cut", now);
+  advance(20000);
+  ASSERT_TRUE(core->poll_connect());
+  Req sync = chat_connect(true);
+  std::string reply = media_msg(43, "bobcid", "ready", 5);
+  const std::string from_alice = R"("from":"alice","to":"bob")";
+  reply.replace(reply.find(from_alice), from_alice.size(), R"("from":"bob","to":"alice")");
+  sync_with(sync, {reply});
+  for (const Req& r : chat_sent()) EXPECT_NE(r.op, "send") << "the media record went out as text";
+  std::vector<Event> got = new_messages(events());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message.id, 43u);
+  EXPECT_TRUE(store.outbox_.empty());
+}
+
+// An instant send (READY in send_media's answer: the upload ends at once) whose message comes
+// back in a sync page read together with that answer: still recognised as our own.
+TEST_F(OwnUpload, sdk_media_instant_send_in_same_read_as_sync_not_a_message) {
+  make_core(true);  // the first sync stays unanswered for now
+  std::string cid = submit(3 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  std::string both;
+  proto::encode_frame(both, FrameType::Response,
+                      R"({"rid":)" + std::to_string(r.rid) + R"(,"ok":true,"message":)" +
+                          media_msg(7, cid, "ready", 3 * kMiB) + "}");
+  proto::encode_frame(both, FrameType::Response,
+                      R"({"rid":)" + std::to_string(sync_req.rid) + R"(,"ok":true,"messages":[)" +
+                          media_msg(7, cid, "ready", 3 * kMiB) + R"(],"more":false})");
+  core->on_bytes(both.data(), both.size(), now);
+  std::vector<Event> evs = events();
+  EXPECT_TRUE(new_messages(evs).empty()) << "own instant send handed back as a new message";
+  EXPECT_EQ(statuses(evs), (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_READY}));
+  EXPECT_EQ(core->last_seen(), 7u);
+  EXPECT_TRUE(store.outbox_.empty());
 }
 
 TEST_F(Media, sdk_media_peer_progress_and_status_pushes_become_events) {

@@ -107,6 +107,24 @@ TEST(sdk_state, batch_commits_and_remove_works) {
   EXPECT_TRUE(open_store(dir.path_)->outbox().empty());
 }
 
+// The core records this client's media messages as outbox rows that are acknowledged from
+// the start (no text, server_id set; issue 5, ferry-sim seed 1): outbox_add must store the
+// server id it is given, so after an app restart a sync still recognises the message as ours.
+TEST(sdk_state, outbox_add_keeps_a_given_server_id_across_reopen) {
+  TempDir dir;
+  {
+    auto s = open_store(dir.path_);
+    OutboxEntry media{"file-cid-000006", "bob", "", 5, 42};
+    ASSERT_TRUE(s->outbox_add(media));
+  }
+  auto again = open_store(dir.path_);
+  std::vector<OutboxEntry> out = again->outbox();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].cid, "file-cid-000006");
+  EXPECT_EQ(out[0].server_id, 42u);
+  EXPECT_TRUE(out[0].text.empty());
+}
+
 TEST(sdk_state, unusable_directory_is_an_error) {
   std::string err;
   EXPECT_FALSE(SqliteStateStore::open("/proc/ferry-cannot-create-this", err));

@@ -37,13 +37,17 @@ TEST(Sim, TargetedSeedsPass) {
   EXPECT_GT(chunks, 0u);
 }
 
-// Pins the known SDK bug the sweep tolerates (harness/sim/checker.cpp, docs/harness.md): with
-// seed 1 a sender is handed its own finished upload back as a new message after a reconnect.
-// When the SDK is fixed this count drops to 0: delete this test and the checker's exception.
-TEST(Sim, KnownSdkBugOwnUploadEchoSeed1) {
+// Regression (issue 5): with seed 1 a sender used to be handed its own finished upload back
+// as a new FERRY_EVENT_MESSAGE after a reconnect. chatd does not push a new media message to
+// the session that sent it, so the sender's sync position stays below it; the UploadManager
+// forgot the cid when the upload ended and the next sync delivered it. The checker now fails
+// a run on any such echo; this seed must pass *and* really have chatd return an own upload to
+// its sender (so the path the bug was on is exercised). sdk_media_test's OwnUpload tests pin
+// the same fix at the core level.
+TEST(Sim, OwnUploadNeverEchoedSeed1) {
   RunResult r = run_seed(1, false);
-  EXPECT_TRUE(r.ok) << r.failure;
-  EXPECT_GT(r.known_bug_hits, 0u);
+  EXPECT_TRUE(r.ok) << r.failure << "\nreplay: ferry-sim --seed 1 --verbose";
+  EXPECT_GT(r.own_upload_returns, 0u);
 }
 
 }  // namespace
