@@ -39,8 +39,8 @@ const std::vector<CommandSpec>& commands() {
        "the outbox and goes out with the next ferry command that connects."},
       {"listen",
        0,
-       {"--json", "--count", "--until-ready", "--timeout"},
-       "ferry listen [--json] [--count N] [--until-ready] [--timeout SEC]",
+       {"--json", "--count", "--until-ready", "--timeout", "--download-dir"},
+       "ferry listen [--json] [--count N] [--until-ready] [--timeout SEC] [--download-dir DIR]",
        "Prints incoming messages as they arrive, starting with those missed while offline:\n"
        "  [id] from → to: text\n"
        "  [id] from → to: 🖼 holiday.jpg (1.2 MiB, image/jpeg, 1280×720) uploading 37%\n"
@@ -50,7 +50,11 @@ const std::vector<CommandSpec>& commands() {
        "duration_ms, progress, thumb_bytes, thumb_width, thumb_height), and\n"
        "{\"type\":\"progress\",...} and {\"type\":\"status\",...} lines.\n"
        "Exits 0 after N messages (--until-ready: once N received media messages are READY;\n"
-       "N defaults to 1), or when SEC seconds pass (exit 1 if that count was not met)."},
+       "N defaults to 1), or when SEC seconds pass (exit 1 if that count was not met).\n"
+       "--download-dir DIR: saves each incoming media file once it is READY as\n"
+       "DIR/<message id>-<name> (the name made safe: never a path), verified by its SHA-256;\n"
+       "lines say where ({\"type\":\"download\",\"message_id\":...,\"status\":\"DONE\",\n"
+       "\"path\":...} with --json). With --until-ready it counts files saved, not READY ones."},
       {"history",
        1,
        {"--limit", "--before", "--json"},
@@ -73,6 +77,25 @@ const std::vector<CommandSpec>& commands() {
        "Interrupted (Ctrl-C, a crash, a lost connection), the upload stays pending in the state\n"
        "directory: run the same command again and it resumes from what the server holds.\n"
        "--timeout SEC: give up waiting after SEC seconds (exit 1; the upload stays pending)."},
+      {"download",
+       1,
+       {"--out", "--json", "--timeout"},
+       "ferry download MESSAGE_ID --out PATH [--json] [--timeout SEC]",
+       "Downloads the media of message MESSAGE_ID (sent or received by you) to PATH and exits 0\n"
+       "once its SHA-256 matches the message's. Bytes go to PATH.part first and PATH appears\n"
+       "only when complete and verified. Progress as for send-file (bar, plain lines or\n"
+       "--json: {\"type\":\"progress\",...}, {\"type\":\"resume\",...} and\n"
+       "{\"type\":\"status\",\"status\":\"DONE\"|\"FAILED\"|...,\"path\":...}).\n"
+       "Interrupted (Ctrl-C, a crash, a lost connection), it stays pending in the state\n"
+       "directory: run the same command again and it resumes from the bytes already in PATH.part.\n"
+       "A message still uploading fails at once (exit 1, \"not ready\"); nothing is written."},
+      {"url",
+       1,
+       {"--ttl", "--json"},
+       "ferry url MESSAGE_ID [--ttl SEC] [--json]",
+       "Prints a signed download URL for the media of message MESSAGE_ID, valid for SEC seconds\n"
+       "(1-604800, default 3600). It works with curl (`curl -o FILE URL`, `curl -C - ...`) and\n"
+       "browsers until it expires. --json adds the expiry, size, sha256, name and MIME type."},
       {"uploads",
        0,
        {"--json"},
@@ -158,6 +181,16 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
   } else if (name == "--name") {
     if (value.empty()) return err = "--name must not be empty", false;
     a.name = value;
+  } else if (name == "--out") {
+    if (value.empty()) return err = "--out must not be empty", false;
+    a.out = value;
+  } else if (name == "--download-dir") {
+    if (value.empty()) return err = "--download-dir must not be empty", false;
+    a.download_dir = value;
+  } else if (name == "--ttl") {
+    if (!parse_number(name, value, 604800, n, err)) return false;
+    if (n == 0) return err = "--ttl must be 1-604800 seconds", false;
+    a.ttl_s = n;
   } else if (name == "--before") {
     if (!parse_number(name, value, 1ull << 53, n, err)) return false;
     a.before = n;
@@ -167,7 +200,8 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
 
 bool takes_value(const std::string& name) {
   return name == "--server" || name == "--state" || name == "--count" || name == "--timeout" ||
-         name == "--limit" || name == "--before" || name == "--kind" || name == "--name";
+         name == "--limit" || name == "--before" || name == "--kind" || name == "--name" ||
+         name == "--out" || name == "--ttl" || name == "--download-dir";
 }
 
 bool known_option(const std::string& name) {

@@ -21,9 +21,12 @@ struct Args {
   std::optional<uint64_t> timeout_s;
   std::optional<uint64_t> limit;
   std::optional<uint64_t> before;
-  int kind = 0;                     // send-file --kind: a ferry_media_kind (0 = auto)
-  std::optional<std::string> name;  // send-file --name: display name for the receiver
-  bool until_ready = false;         // listen --until-ready: count READY media messages
+  int kind = 0;                             // send-file --kind: a ferry_media_kind (0 = auto)
+  std::optional<std::string> name;          // send-file --name: display name for the receiver
+  bool until_ready = false;                 // listen --until-ready: count READY media messages
+  std::optional<std::string> out;           // download --out: the destination file
+  std::optional<uint64_t> ttl_s;            // url --ttl: validity of the signed URL
+  std::optional<std::string> download_dir;  // listen --download-dir: save incoming media
 };
 
 // Fills `args`; false with `err` set on a usage error (unknown command or option, bad number,

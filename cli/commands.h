@@ -17,5 +17,7 @@ int cmd_uploads(const Args& args);
 int cmd_upload_pause(const Args& args);
 int cmd_upload_resume(const Args& args);
 int cmd_upload_cancel(const Args& args);
+int cmd_download(const Args& args);
+int cmd_url(const Args& args);
 
 }  // namespace ferry::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   if (args.command == "upload-pause") return cmd_upload_pause(args);
   if (args.command == "upload-resume") return cmd_upload_resume(args);
   if (args.command == "upload-cancel") return cmd_upload_cancel(args);
+  if (args.command == "download") return cmd_download(args);
+  if (args.command == "url") return cmd_url(args);
   print_error("unknown command '" + args.command + "'");  // parse_args already refuses these
   return 2;
 }

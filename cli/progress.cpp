@@ -103,6 +103,11 @@ void ProgressView::resumed(uint64_t done, uint64_t total) {
     return;
   }
   unsigned pct = total ? unsigned(double(done) * 100.0 / double(total)) : 0;
+  if (download_) {
+    note("resuming download of " + name_ + ": " + format_bytes(done) + " of " +
+         format_bytes(total) + " (" + std::to_string(pct) + "%) already on disk");
+    return;
+  }
   note("resuming upload " + local_id_ + " of " + name_ + ": the server already held " +
        format_bytes(done) + " of " + format_bytes(total) + " (" + std::to_string(pct) + "%)");
 }

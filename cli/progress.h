@@ -38,6 +38,8 @@ class ProgressView {
       : mode_(mode), name_(std::move(name)), local_id_(std::move(local_id)) {}
 
   void set_message_id(uint64_t id) { message_id_ = id; }
+  // Words for a download (`ferry download`) instead of an upload.
+  void set_download(bool on) { download_ = on; }
   void progress(uint64_t done, uint64_t total);
   // A status change (UPLOADING, READY, FAILED, CANCELLED); err/detail for failures.
   void status(int msg_status, int err, const char* detail);
@@ -61,6 +63,7 @@ class ProgressView {
   std::string name_;
   std::string local_id_;
   uint64_t message_id_ = 0;
+  bool download_ = false;
   uint64_t done_ = 0;
   uint64_t total_ = 0;
   bool have_progress_ = false;

@@ -6,8 +6,6 @@
 // follows it (saying how much the server already held) instead of sending the file again.
 // Ctrl-C (SIGINT) or SIGTERM exits at once and leaves the upload pending, to be resumed by
 // running the same command again.
-#include <signal.h>
-
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,26 +18,10 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/session.h"
+#include "cli/transfer_watch.h"
 
 namespace ferry::cli {
 namespace {
-
-volatile sig_atomic_t g_interrupted = 0;
-
-void on_signal(int) { g_interrupted = 1; }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-// How long the chat server may stay unreachable before send-file gives up (the upload stays
-// pending either way).
-constexpr auto kOfflineLimit = std::chrono::seconds(60);
-constexpr int kTickMs = 200;
 
 // The absolute, normalized form of `path`: what the SDK records and what resume compares.
 std::string absolute_path(const std::string& path) {
@@ -74,7 +56,7 @@ std::optional<Pending> find_pending(Session& s, const std::string& to, const std
 class Follower {
  public:
   Follower(const Args& args, Session& s, ProgressView& view, std::string local_id)
-      : args_(args), s_(s), view_(view), local_id_(std::move(local_id)) {}
+      : args_(args), s_(s), view_(view), local_id_(std::move(local_id)), watch_(args, s, view) {}
   // Returns the exit status once the upload settled, was interrupted or gave up.
   int run();
   uint64_t total = 0;
@@ -94,9 +76,7 @@ class Follower {
   uint64_t message_id_ = 0;
   int last_status_ = 0;
   bool paused_ = false;
-  std::string last_offline_;
-  std::optional<Clock::time_point> offline_since_;  // unset while online
-  bool online_ = false;
+  TransferWatch watch_;
 };
 
 int Follower::give_up(const std::string& why, int status) {
@@ -172,45 +152,20 @@ std::optional<int> Follower::handle(const ferry_event_t& ev) {
       view_.progress(p.done, p.total);
       break;
     }
-    case FERRY_EVENT_AUTH:
-      if (ev.request_id != 0 || ev.status == FERRY_OK) break;
-      return give_up(std::string("the stored session was rejected (") + ferry_strerror(ev.status) +
-                         "): log in again with `ferry login`",
-                     1);
-    case FERRY_EVENT_CONNECTION:
-      online_ = ev.u.connection.state == FERRY_CONN_ONLINE;
-      if (online_) {
-        view_.set_tag(paused_ ? "paused" : "");
-        last_offline_.clear();
-      } else if (ev.u.connection.state == FERRY_CONN_OFFLINE) {
-        std::string why = s_.offline_reason().empty() ? "offline" : s_.offline_reason();
-        view_.set_tag("offline, retrying");
-        if (why != last_offline_) view_.note("offline: " + why + "; retrying");
-        last_offline_ = why;
-      }
-      break;
     default:
+      if (auto stop = watch_.on_event(ev, paused_ ? "paused" : "")) {
+        return give_up(stop->why, stop->status);
+      }
       break;
   }
   return std::nullopt;
 }
 
 int Follower::run() {
-  Deadline deadline = deadline_after_s(args_.timeout_s);
   for (;;) {
-    if (g_interrupted) return give_up("interrupted", 130);
-    if (deadline && Clock::now() >= *deadline)
-      return give_up("timed out after " + std::to_string(*args_.timeout_s) + " s", 1);
-    if (online_)
-      offline_since_.reset();
-    else if (!offline_since_)
-      offline_since_ = Clock::now();
-    if (offline_since_ && Clock::now() - *offline_since_ > kOfflineLimit)
-      return give_up("cannot reach the server at " + s_.server() +
-                         (last_offline_.empty() ? "" : " (" + last_offline_ + ")"),
-                     1);
+    if (auto stop = watch_.check()) return give_up(stop->why, stop->status);
     check_pause_marker();
-    EventPtr ev = s_.next_within(kTickMs);
+    EventPtr ev = s_.next_within(TransferWatch::kTickMs);
     if (!ev) continue;
     if (auto rc = handle(*ev)) return *rc;
   }
@@ -219,7 +174,7 @@ int Follower::run() {
 }  // namespace
 
 int cmd_send_file(const Args& args) {
-  install_signal_handlers();
+  install_interrupt_handlers();
   const std::string& to = args.positional[0];
   std::string path = absolute_path(args.positional[1]);
   auto s = Session::open(args, false);

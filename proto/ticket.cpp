@@ -79,6 +79,10 @@ std::string ticket_sign(const TicketClaims& c, std::string_view key) {
   json_set_u64(j.get(), "s", c.size);
   json_set_string(j.get(), "h", c.sha256_hex);
   json_set_i64(j.get(), "e", c.expires_ms);
+  if (c.kind == TicketKind::Download) {
+    json_set_string(j.get(), "n", c.name);
+    json_set_string(j.get(), "t", c.mime);
+  }
   std::string signed_part = kPrefix + base64url_encode(json_print(j.get()));
   return signed_part + "." + base64url_encode(mac(key, signed_part));
 }
@@ -110,6 +114,11 @@ TicketError ticket_verify(std::string_view ticket, std::string_view key, TicketK
   out.expires_ms = static_cast<int64_t>(expires);
   out.kind = kind == "up" ? TicketKind::Upload : TicketKind::Download;
   if ((kind != "up" && kind != "down") || out.kind != want) return TicketError::WrongKind;
+  out.name.clear();
+  out.mime.clear();
+  if (out.kind == TicketKind::Download && (!json_get_string(j.get(), "n", out.name, err) ||
+                                            !json_get_string(j.get(), "t", out.mime, err)))
+    return TicketError::Malformed;
   if (now_ms >= out.expires_ms) return TicketError::Expired;
   return TicketError::Ok;
 }

@@ -5,7 +5,10 @@
 //
 //   ferry1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(key, "ferry1." + claims part))>
 //
-// Claims: {"k":"up"|"down","u":user_id,"m":message_id,"s":size,"h":sha256_hex,"e":expiry_ms}.
+// Claims: {"k":"up"|"down","u":user_id,"m":message_id,"s":size,"h":sha256_hex,"e":expiry_ms},
+// and for download tickets only also "n" (display name) and "t" (MIME type), so the resource
+// server can set Content-Disposition and Content-Type without a database
+// (docs/protocol-download.md §2). Upload tickets never carry them, so their bytes are unchanged.
 // Verification is constant-time on the MAC and checks expiry against a caller-given clock.
 #pragma once
 
@@ -24,6 +27,10 @@ struct TicketClaims {
   uint64_t size = 0;
   std::string sha256_hex;  // 64 lowercase hex digits
   int64_t expires_ms = 0;  // Unix epoch milliseconds
+  // Download tickets only (claims "n" and "t"; required when verifying a download ticket,
+  // ignored and never signed for upload tickets).
+  std::string name;  // the display name as the sender gave it (UTF-8)
+  std::string mime;  // the MIME type as the sender gave it
 };
 
 enum class TicketError { Ok, Malformed, BadSignature, Expired, WrongKind };

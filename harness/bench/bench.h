@@ -18,5 +18,6 @@ struct Args {
 
 int run_msgs(Args& args);
 int run_upload(Args& args);
+int run_download(Args& args);
 
 }  // namespace ferry::bench

@@ -44,6 +44,11 @@ static void usage(FILE* f) {
           "          raw TCP copy with fsync and against tus (@tus/server + tus-js-client,\n"
           "          installed with npm), alternately. Reports medians and pairwise ratios.\n"
           "          --size N[K|M|G] (1G)  --runs R (3)  --dir DIR (/var/tmp)  --no-tus\n"
+          "  download  one uploaded file fetched with `ferry download` (the SDK: libcurl on its\n"
+          "          libuv loop, hash verified, synced, renamed into place) against Debian's curl\n"
+          "          fetching the same file from Debian's nginx (installed on first use),\n"
+          "          alternately. Reports medians and the median pairwise ratio.\n"
+          "          --size N[K|M|G] (1G)  --runs R (3)  --dir DIR (/var/tmp)\n"
           "\n"
           "--json prints one JSON object holding every figure instead of a table.\n");
 }
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
     rc = ferry::bench::run_msgs(args);
   } else if (mode == "upload") {
     rc = ferry::bench::run_upload(args);
+  } else if (mode == "download") {
+    rc = ferry::bench::run_download(args);
   } else {
     fprintf(stderr, "ferry-bench: unknown mode '%s'\n", mode.c_str());
     usage(stderr);

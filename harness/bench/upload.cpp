@@ -30,45 +30,12 @@
 #include <vector>
 
 #include "harness/bench/bench.h"
+#include "harness/bench/bench_util.h"
 #include "harness/bench/stats.h"
 #include "tests/support/process.h"
 
 namespace ferry::bench {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-uint64_t parse_size(const std::string& s) {
-  char* end = nullptr;
-  double v = strtod(s.c_str(), &end);
-  switch (end && *end ? *end : ' ') {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return uint64_t(v);
-}
-
-// Writes `size` pseudo-random bytes (incompressible, distinct per block).
-bool make_file(const std::string& path, uint64_t size) {
-  FILE* f = fopen(path.c_str(), "wb");
-  if (!f) return false;
-  std::vector<uint64_t> block(1 << 17);  // 1 MiB
-  std::mt19937_64 rng(12345);
-  for (uint64_t done = 0; done < size;) {
-    for (auto& w : block) w = rng();
-    size_t n = size_t(std::min<uint64_t>(size - done, block.size() * 8));
-    if (fwrite(block.data(), 1, n, f) != n) {
-      fclose(f);
-      return false;
-    }
-    done += n;
-  }
-  return fclose(f) == 0;
-}
 
 // Raw baseline: one TCP stream on loopback into a file, fsync at the end. Returns MB/s.
 double raw_copy(const std::string& src, const std::string& dst) {
@@ -119,42 +86,6 @@ double raw_copy(const std::string& src, const std::string& dst) {
   return ok && received == size ? double(size) / 1e6 / secs : 0;
 }
 
-struct Timed {
-  int status = -1;
-  double seconds = 0;
-  long max_rss_kb = 0;
-  std::string out;
-};
-
-// Runs argv to completion, timing it and reading its peak RSS from wait4().
-Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path) {
-  Timed t;
-  double t0 = now_s();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    dup2(fd, 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  int st = 0;
-  struct rusage ru = {};
-  wait4(pid, &st, 0, &ru);
-  t.seconds = now_s() - t0;
-  t.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  t.max_rss_kb = ru.ru_maxrss;
-  FILE* f = fopen(out_path.c_str(), "r");
-  if (f) {
-    char line[4096];
-    while (fgets(line, sizeof line, f)) t.out += line;
-    fclose(f);
-  }
-  return t;
-}
-
 // Installs the tus baseline (npm) into <build>/tus-bench once.
 std::string ensure_tus() {
   std::string dir = std::string(FERRY_BIN_DIR) + "/../tus-bench";
@@ -168,20 +99,6 @@ std::string ensure_tus() {
     if (system(cmd.c_str()) != 0) return "";
   }
   return dir;
-}
-
-// Absolute path of a program on PATH (Process::start execs a path, not a name).
-std::string find_in_path(const std::string& name) {
-  const char* path = getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t at = 0; at <= dirs.size();) {
-    size_t colon = dirs.find(':', at);
-    if (colon == std::string::npos) colon = dirs.size();
-    std::string candidate = dirs.substr(at, colon - at) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    at = colon + 1;
-  }
-  return name;
 }
 
 double mb_s_from_json(const std::string& out) {
@@ -220,20 +137,11 @@ int run_upload(Args& args) {
   }
 
   // ferry: chat + resource server on loopback, data on the same file system.
-  test::Process chatd, resd, tusd;
-  std::string secret = work + "/secret.key";
-  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
-                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"}) ||
-      !resd.start({test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0", "--data",
-                   work + "/res", "--secret-file", secret, "--chat", chatd.address()})) {
-    fprintf(stderr, "ferry-bench: cannot start ferry-chatd/ferry-resd\n");
-    return 1;
-  }
+  BenchServers servers;
+  test::Process tusd;
+  if (!servers.start(work, false)) return 1;
   auto cli = [&](const std::string& state, std::vector<std::string> rest) {
-    std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
-                                     "--state", work + "/" + state};
-    argv.insert(argv.end(), rest.begin(), rest.end());
-    return argv;
+    return servers.cli(state, std::move(rest));
   };
   run_timed(cli("rx", {"register", "receiver", "bench-password"}), work + "/out.txt");
   if (!skip_tus) {
@@ -273,8 +181,7 @@ int run_upload(Args& args) {
     if (!args.json)
       printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s\n", i + 1, r, t, f);
   }
-  resd.terminate();
-  chatd.terminate();
+  servers.stop();
   if (!skip_tus) tusd.terminate();
 
   double raw_med = percentile(raw, 50), tus_med = percentile(tus, 50), f_med = percentile(fer, 50);

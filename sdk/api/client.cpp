@@ -87,6 +87,13 @@ void run_commands(ferry_client_t* c, uint64_t now) {
       case Command::Kind::History:
         core.submit_history(cmd.request_id, cmd.user_or_peer, cmd.before, cmd.limit, now);
         break;
+      case Command::Kind::Download:
+      case Command::Kind::DownloadPause:
+      case Command::Kind::DownloadResume:
+      case Command::Kind::DownloadCancel:
+      case Command::Kind::DownloadUrl:
+        ferry::sdk::run_download_command(core, cmd, now);
+        break;
       default:
         ferry::sdk::run_media_command(core, cmd, now);
         break;
@@ -121,6 +128,8 @@ int create_client(const ferry_options_t* opts, ferry_client_t** out) {
   } else {
     c->store = std::make_unique<ferry::sdk::MemoryStateStore>();
   }
+  c->downloads = dynamic_cast<ferry::sdk::DownloadStore*>(c->store.get());
+  if (!c->downloads) return FERRY_ESTATE;
   ferry::sdk::CoreConfig cfg;
   cfg.reconnect_min_ms = opts->reconnect_min_ms;
   cfg.reconnect_max_ms = opts->reconnect_max_ms;

@@ -23,7 +23,22 @@
 namespace ferry::sdk {
 
 struct Command {
-  enum class Kind { Register, Login, Logout, Send, History, SendFile, Pause, Resume, Cancel };
+  enum class Kind {
+    Register,
+    Login,
+    Logout,
+    Send,
+    History,
+    SendFile,
+    Pause,
+    Resume,
+    Cancel,
+    Download,
+    DownloadPause,
+    DownloadResume,
+    DownloadCancel,
+    DownloadUrl
+  };
   explicit Command(Kind k) : kind(k) {}
   Kind kind;
   uint64_t request_id = 0;
@@ -32,11 +47,15 @@ struct Command {
   uint64_t before = 0;
   uint32_t limit = 0;
   OutboxEntry entry;
-  PendingUpload upload;  // SendFile; Pause/Resume/Cancel use upload.cid
+  PendingUpload upload;      // SendFile; Pause/Resume/Cancel use upload.cid
+  PendingDownload download;  // Download; the other Download* use download.message_id
+  uint32_t ttl_s = 0;        // DownloadUrl
 };
 
-// Loop thread: applies one media command (media_api.cpp).
+// Loop thread: applies one media command (media_api.cpp) or download command
+// (download_api.cpp).
 void run_media_command(ClientCore& core, Command& cmd, uint64_t now_ms);
+void run_download_command(ClientCore& core, Command& cmd, uint64_t now_ms);
 
 }  // namespace ferry::sdk
 
@@ -46,6 +65,8 @@ struct ferry_client {
   uint32_t magic = kMagic;
   std::atomic<void*> data{nullptr};
   std::unique_ptr<ferry::sdk::StateStore> store;
+  // The same object as `store` (both stores keep downloads); thread-safe like it.
+  ferry::sdk::DownloadStore* downloads = nullptr;
   std::unique_ptr<ferry::sdk::ClientCore> core;
   std::unique_ptr<ferry::sdk::UvDriver> driver;
   ferry::sdk::EventQueue events;

@@ -79,6 +79,13 @@ ferry_event_t* build_event(const Event& e) {
   size_t strings = e.detail.size() + 1;
   if (e.type == FERRY_EVENT_AUTH) strings += e.user.size() + 1;
   if (e.type == FERRY_EVENT_UPLOAD_PROGRESS) strings += e.message.cid.size() + 1;
+  bool is_download =
+      e.type == FERRY_EVENT_DOWNLOAD_PROGRESS || e.type == FERRY_EVENT_DOWNLOAD_STATUS;
+  if (is_download) strings += e.path.size() + 1;
+  if (e.type == FERRY_EVENT_DOWNLOAD_URL) {
+    strings += e.url.url.size() + e.url.ticket.size() + e.url.sha256.size() + e.url.name.size() +
+               e.url.mime.size() + 5;
+  }
   if (is_message) {
     strings += strings_size(e.message);
     media_n += e.message.has_media ? 1 : 0;
@@ -124,6 +131,24 @@ ferry_event_t* build_event(const Event& e) {
       ev->u.progress.done = e.done;
       ev->u.progress.total = e.total;
       ev->u.progress.outgoing = e.outgoing ? 1 : 0;
+      break;
+    case FERRY_EVENT_DOWNLOAD_PROGRESS:
+    case FERRY_EVENT_DOWNLOAD_STATUS:
+      ev->u.download.message_id = e.message.id;
+      ev->u.download.state = e.download_state;
+      ev->u.download.done = e.done;
+      ev->u.download.total = e.total;
+      ev->u.download.path = arena.put(e.path);
+      break;
+    case FERRY_EVENT_DOWNLOAD_URL:
+      ev->u.url.message_id = e.message.id;
+      ev->u.url.url = arena.put(e.url.url);
+      ev->u.url.ticket = arena.put(e.url.ticket);
+      ev->u.url.expires_ms = e.url.expires_ms;
+      ev->u.url.size = e.url.size;
+      ev->u.url.sha256 = arena.put(e.url.sha256);
+      ev->u.url.name = arena.put(e.url.name);
+      ev->u.url.mime = arena.put(e.url.mime);
       break;
     case FERRY_EVENT_HISTORY:
       ev->u.history.peer = arena.put(e.peer);

@@ -25,7 +25,10 @@ ClientCore::ClientCore(CoreConfig config, StateStore& store, RandomSource random
             u.agent = config_.agent;
             return u;
           }(),
-          store, std::move(random)) {
+          store, random),
+      // The SQLite and memory stores keep downloads too; a store that does not (a test
+      // fake) gets the manager's own in-memory table.
+      downloads_(config_.downloads, dynamic_cast<DownloadStore*>(&store), std::move(random)) {
   session_ = store_.session();
   last_seen_ = stored_last_seen_ = store_.last_seen();
   for (OutboxEntry& e : store_.outbox()) {
@@ -36,6 +39,7 @@ ClientCore::ClientCore(CoreConfig config, StateStore& store, RandomSource random
   }
   uploads_.set_user(session_.user);
   uploads_.load(0);
+  downloads_.load();
 }
 
 void ClientCore::start(uint64_t now) {
@@ -49,7 +53,7 @@ bool ClientCore::poll_close() { return std::exchange(want_close_, false); }
 std::string ClientCore::poll_send() { return std::exchange(out_, std::string()); }
 
 bool ClientCore::poll_event(Event& out) {
-  if (events_.empty()) return uploads_.poll_event(out);
+  if (events_.empty()) return uploads_.poll_event(out) || downloads_.poll_event(out);
   out = std::move(events_.front());
   events_.pop_front();
   return true;
@@ -96,7 +100,6 @@ void ClientCore::on_disconnected(int err, const std::string& detail, uint64_t no
 }
 
 void ClientCore::drop_connection(uint64_t now) {
-  (void)now;
   out_.clear();
   // Answers for requests on the dead connection will never come. Register/login are not
   // idempotent (a retried register would meet its own account), so they fail; a history page
@@ -113,6 +116,7 @@ void ClientCore::drop_connection(uint64_t now) {
   }
   for (OutboxItem& item : outbox_) item.in_flight = false;
   uploads_.on_chat_offline();
+  downloads_.on_chat_offline(now);
   syncing_ = false;
   sync_buffer_.clear();
 }
@@ -157,6 +161,7 @@ void ClientCore::on_bytes(const char* data, size_t len, uint64_t now) {
     stored_last_seen_ = last_seen_;
   }
   pump_uploads(now);
+  pump_downloads(now);
   store_.batch_end();
 }
 
@@ -260,6 +265,8 @@ void ClientCore::handle_timeout(uint64_t now) {
   }
   uploads_.handle_timeout(now);
   pump_uploads(now);
+  downloads_.handle_timeout(now);
+  pump_downloads(now);
 }
 
 std::optional<uint64_t> ClientCore::poll_timeout() const {
@@ -280,6 +287,7 @@ std::optional<uint64_t> ClientCore::poll_timeout() const {
   for (const Request& r : pending_) consider(r.deadline_ms);
   if (retry_at_ != 0) consider(retry_at_);
   if (auto u = uploads_.poll_timeout()) consider(*u);
+  if (auto d = downloads_.poll_timeout()) consider(*d);
   return t;
 }
 

@@ -36,6 +36,7 @@
 
 #include "proto/frame.h"
 #include "sdk/core/backoff.h"
+#include "sdk/core/download_manager.h"
 #include "sdk/core/state_store.h"
 #include "sdk/core/types.h"
 #include "sdk/core/upload_manager.h"
@@ -59,6 +60,7 @@ struct CoreConfig {
   uint32_t max_frame_body = 256u << 20;
   std::string agent = "ferry-sdk/0.1.0";
   UploadManagerConfig uploads;  // its agent is set from `agent`
+  DownloadManagerConfig downloads;
 };
 
 class ClientCore {
@@ -99,6 +101,17 @@ class ClientCore {
   void pump_uploads(uint64_t now_ms);
   // The resource-connection and file side of uploads, driven by the adapter directly.
   UploadManager& uploads() { return uploads_; }
+  // Downloads (client_downloads.cpp). The record is already in the store.
+  void submit_download(const PendingDownload& d, uint64_t now_ms);
+  bool download_pause(uint64_t message_id, uint64_t now_ms);
+  bool download_resume(uint64_t message_id, uint64_t now_ms);
+  bool download_cancel(uint64_t message_id, uint64_t now_ms);
+  void request_download_url(uint64_t request_id, uint64_t message_id, uint32_t ttl_s,
+                            uint64_t now_ms);
+  // Sends the download_url requests downloads wait for (like pump_uploads).
+  void pump_downloads(uint64_t now_ms);
+  // The HTTP and file side of downloads, driven by the adapter directly.
+  DownloadManager& downloads() { return downloads_; }
 
   // --- Introspection (tests, API) ----------------------------------------------------------
   int public_state() const { return public_state_; }
@@ -112,7 +125,7 @@ class ClientCore {
 
  private:
   enum class Phase { Offline, Dialing, Greeting, Authenticating, Connected, Online };
-  enum class Kind { Register, Login, Auth, Logout, Send, Sync, History, Media };
+  enum class Kind { Register, Login, Auth, Logout, Send, Sync, History, Media, Download };
 
   struct Request {  // a user request waiting to be sent
     Kind kind;
@@ -216,6 +229,7 @@ class ClientCore {
   std::vector<Message> sync_buffer_;  // pushes received while a sync runs
 
   UploadManager uploads_;
+  DownloadManager downloads_;
   // Received media messages still uploading (without thumbnails), so that later status and
   // progress pushes, which carry only the id, can name the message. Bounded.
   std::map<uint64_t, Message> uploading_media_;

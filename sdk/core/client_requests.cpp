@@ -46,6 +46,7 @@ void ClientCore::logout(uint64_t now) {
   // on_auth_response), because the session below is gone by then.
   drop_outbox(FERRY_ECANCELED, "logged out");
   uploads_.drop_all(FERRY_ECANCELED, "logged out");
+  downloads_.drop_all(FERRY_ECANCELED, "logged out");
   session_ = Session{};
   last_seen_ = stored_last_seen_ = 0;
   store_.reset(session_);
@@ -182,6 +183,9 @@ void ClientCore::handle_response(std::string_view body, uint64_t now) {
       return on_history_response(f, ok, j.get(), code_err, msg, now);
     case Kind::Media:
       return uploads_.on_chat_response(rid, ok, j.get(), code_err, code, msg, now);
+    case Kind::Download:
+      downloads_.on_chat_response(rid, ok, j.get(), code_err, code, msg, now);
+      return pump_downloads(now);
   }
 }
 
@@ -239,6 +243,7 @@ void ClientCore::on_login_response(const InFlight& f, bool ok, const cJSON* body
     // Another user: the outbox and sync position belonged to the previous one.
     drop_outbox(FERRY_ECANCELED, "another user logged in");
     uploads_.drop_all(FERRY_ECANCELED, "another user logged in");
+    downloads_.drop_all(FERRY_ECANCELED, "another user logged in");
     last_seen_ = stored_last_seen_ = 0;
     store_.reset(s);
   } else {
@@ -252,6 +257,7 @@ void ClientCore::become_online(uint64_t request_id, uint64_t now) {
   phase_ = Phase::Online;
   uploads_.set_user(session_.user);
   uploads_.on_chat_online(now);
+  downloads_.on_chat_online(now);
   set_public_state(FERRY_CONN_ONLINE, FERRY_OK, "");
   Event e;
   e.type = FERRY_EVENT_AUTH;
@@ -262,6 +268,7 @@ void ClientCore::become_online(uint64_t request_id, uint64_t now) {
   start_sync(now);
   pump_requests(now);
   pump_uploads(now);
+  pump_downloads(now);
 }
 
 void ClientCore::on_history_response(const InFlight& f, bool ok, const cJSON* body, int err,

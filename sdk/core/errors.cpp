@@ -45,6 +45,8 @@ constexpr Mapping kMappings[] = {
     {"no_resource_server", FERRY_ENORESOURCE},
     {"unknown_message", FERRY_ENOTFOUND},
     {"not_uploading", FERRY_ENOTFOUND},
+    // Downloads (docs/protocol-download.md section 2).
+    {"not_ready", FERRY_ENOTREADY},
 };
 
 }  // namespace

@@ -97,6 +97,17 @@ inline Message message_from_outbox(const OutboxEntry& e, const std::string& from
   return m;
 }
 
+// A signed download URL as the chat server grants it (docs/protocol-download.md section 2).
+struct DownloadUrl {
+  std::string url;
+  std::string ticket;
+  int64_t expires_ms = 0;
+  uint64_t size = 0;
+  std::string sha256;
+  std::string name;
+  std::string mime;
+};
+
 // An event from the core, in C++ form. The API layer flattens it into one ferry_event_t block.
 struct Event {
   int type = 0;    // ferry_event_type
@@ -114,6 +125,11 @@ struct Event {
   uint64_t done = 0;
   uint64_t total = 0;
   bool outgoing = false;
+  // DOWNLOAD_PROGRESS / DOWNLOAD_STATUS (message.id names the message; done/total above)
+  int download_state = 0;  // ferry_download_state
+  std::string path;
+  // DOWNLOAD_URL (message.id names the message)
+  DownloadUrl url;
 };
 
 }  // namespace ferry::sdk

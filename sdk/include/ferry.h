@@ -79,14 +79,17 @@ extern "C" {
   XX(ENORESOURCE, -25, "no resource server is available; the upload will retry")         \
   XX(EDISKFULL, -26, "the server is out of disk space; the upload resumes when it frees") \
   XX(ECORRUPT, -27, "the uploaded bytes did not match the file's SHA-256")               \
-  XX(ENOTFOUND, -28, "no such upload or message")
+  XX(ENOTFOUND, -28, "no such upload, download or message")                               \
+  XX(ENOTREADY, -29, "the media message is not ready: still uploading, cancelled or failed") \
+  XX(EHASHMISMATCH, -30, "the downloaded file did not match the message's SHA-256")        \
+  XX(EHTTP, -31, "the download failed: HTTP error or transfer failure")
 
 typedef enum ferry_err {
   FERRY_OK = 0,
 #define FERRY_ERR_ENUM(name, value, msg) FERRY_##name = value,
   FERRY_ERRNO_MAP(FERRY_ERR_ENUM)
 #undef FERRY_ERR_ENUM
-  FERRY_ERR_LAST_ = -29
+  FERRY_ERR_LAST_ = -32
 } ferry_err;
 
 /* Human-readable description of an error code; never NULL; static storage. Any thread. */
@@ -224,6 +227,61 @@ FERRY_EXTERN int ferry_uploads_list(ferry_client_t* client, ferry_upload_info_t*
                                     size_t* count);
 FERRY_EXTERN void ferry_uploads_free(ferry_upload_info_t* list, size_t count);
 
+/* ---------------------------------------------------------------------------------------------
+ * Downloads: the receiving side of media messages (either party of a conversation may
+ * download its media once it is READY). The SDK asks the chat server for a signed URL and
+ * fetches the file over HTTP on its own thread, writing to "<dest_path>.part"; a cut
+ * connection, a resource-server restart or an app restart resumes from the bytes already in
+ * that file (pending downloads are recorded in the state directory and continue by themselves
+ * once a client opens it and is online). At the end the whole file's SHA-256 is checked
+ * against the message's and the file is moved into place atomically: dest_path either does
+ * not exist (or keeps its old content) or holds the complete, verified file.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Starts (or continues) downloading the media of message `message_id` into dest_path (an
+ * existing file there is replaced once the new one is verified). The download is recorded in
+ * the state directory before this returns. Asking again for a download already pending with
+ * the same dest_path returns 0 and changes nothing. Events: FERRY_EVENT_DOWNLOAD_STATUS
+ * (FETCHING, RETRYING, PAUSED, VERIFYING, then DONE, or FAILED with FERRY_ENOTREADY (still
+ * uploading: nothing is written), FERRY_ENOTFOUND, FERRY_EHASHMISMATCH, FERRY_EHTTP,
+ * FERRY_EIO, or CANCELLED) and FERRY_EVENT_DOWNLOAD_PROGRESS.
+ * Returns FERRY_ENOTAUTH (no session), FERRY_EINVAL (NULL/empty path, id 0, or the message is
+ * already being downloaded to another path), FERRY_ENOFILE (dest_path's directory does not
+ * exist), FERRY_ESTATE. Any thread. */
+FERRY_EXTERN int ferry_download(ferry_client_t* client, uint64_t message_id,
+                                const char* dest_path);
+/* Pauses / resumes a pending download (by message id). A paused download keeps its partial
+ * file and stays paused across reconnects and app restarts until resumed. FERRY_ENOTFOUND
+ * for a download that is not pending. Any thread. */
+FERRY_EXTERN int ferry_download_pause(ferry_client_t* client, uint64_t message_id);
+FERRY_EXTERN int ferry_download_resume(ferry_client_t* client, uint64_t message_id);
+/* Cancels a pending download and deletes its partial file; a CANCELLED status follows.
+ * FERRY_ENOTFOUND for a download that is not pending. Any thread. */
+FERRY_EXTERN int ferry_download_cancel(ferry_client_t* client, uint64_t message_id);
+
+/* Asks the chat server for a signed download URL of a READY media message, valid for ttl_s
+ * seconds (1..604800; 0 = the server's default, one hour). It works with curl and browsers.
+ * Result: FERRY_EVENT_DOWNLOAD_URL carrying request_id, status 0 or FERRY_ENOTREADY,
+ * FERRY_ENOTFOUND (no such message, or not this user's), FERRY_ENORESOURCE (no resource
+ * server with HTTP), FERRY_ENOTCONN (offline for longer than 30 s). Any thread. */
+FERRY_EXTERN int ferry_download_url(ferry_client_t* client, uint64_t message_id, uint32_t ttl_s,
+                                    uint64_t* request_id);
+
+/* One pending download, as listed by ferry_downloads_list(). */
+typedef struct ferry_download_info {
+  uint64_t message_id;
+  const char* path; /* the destination */
+  const char* name; /* display name ("" until the chat server answered) */
+  uint64_t size;    /* 0 until the chat server answered */
+  int paused;
+} ferry_download_info_t;
+
+/* Lists the downloads of this state directory that are not finished, oldest first. On success
+ * *list (free it with ferry_downloads_free) holds *count entries (possibly 0). Any thread. */
+FERRY_EXTERN int ferry_downloads_list(ferry_client_t* client, ferry_download_info_t** list,
+                                      size_t* count);
+FERRY_EXTERN void ferry_downloads_free(ferry_download_info_t* list, size_t count);
+
 /* Asks for a page of the conversation with `peer`: messages with id < before_id (0 = newest),
  * the newest `limit` (1..1000) of them. Result: FERRY_EVENT_HISTORY. Any thread. */
 FERRY_EXTERN int ferry_history(ferry_client_t* client, const char* peer, uint64_t before_id,
@@ -241,8 +299,22 @@ typedef enum ferry_event_type {
                                      sends, or a media message it received (READY, ...) */
   FERRY_EVENT_HISTORY = 5,        /* u.history: a page asked for with ferry_history() */
   FERRY_EVENT_SYNCED = 6,         /* caught up with the server after (re)connecting */
-  FERRY_EVENT_UPLOAD_PROGRESS = 7 /* u.progress: bytes of a media message the server holds */
+  FERRY_EVENT_UPLOAD_PROGRESS = 7, /* u.progress: bytes of a media message the server holds */
+  FERRY_EVENT_DOWNLOAD_PROGRESS = 8, /* u.download: bytes of a download on disk */
+  FERRY_EVENT_DOWNLOAD_STATUS = 9,   /* u.download: a download changed state */
+  FERRY_EVENT_DOWNLOAD_URL = 10      /* u.url: the answer to ferry_download_url() */
 } ferry_event_type;
+
+typedef enum ferry_download_state {
+  FERRY_DOWNLOAD_FETCHING = 1,  /* an HTTP request started at byte `done` (> 0: resumed) */
+  FERRY_DOWNLOAD_RETRYING = 2,  /* a transient failure (event status says why); retried with
+                                   backoff from the bytes already on disk */
+  FERRY_DOWNLOAD_PAUSED = 3,    /* ferry_download_pause() took effect */
+  FERRY_DOWNLOAD_VERIFYING = 4, /* every byte is on disk; checking the SHA-256 */
+  FERRY_DOWNLOAD_DONE = 5,      /* verified and moved into place at `path` */
+  FERRY_DOWNLOAD_FAILED = 6,    /* gave up; status says why; the partial file is deleted */
+  FERRY_DOWNLOAD_CANCELLED = 7  /* ferry_download_cancel(); the partial file is deleted */
+} ferry_download_state;
 
 typedef enum ferry_conn_state {
   FERRY_CONN_OFFLINE = 0,    /* not connected; status says why; a retry is scheduled */
@@ -299,7 +371,7 @@ typedef struct ferry_message {
 typedef struct ferry_event {
   int type;            /* ferry_event_type */
   int status;          /* FERRY_OK or the error this event reports */
-  uint64_t request_id; /* the request this answers (AUTH, HISTORY), else 0 */
+  uint64_t request_id; /* the request this answers (AUTH, HISTORY, DOWNLOAD_URL), else 0 */
   const char* detail;  /* human-readable detail for status (may be ""), never NULL */
   union {
     struct {
@@ -318,6 +390,24 @@ typedef struct ferry_event {
       int outgoing;         /* 1: this client's own upload (at most every 100 ms or 1%);
                                0: the peer's upload as relayed by the chat server (every 5%) */
     } progress;
+    struct {
+      uint64_t message_id;
+      int state;        /* ferry_download_state (DOWNLOAD_STATUS); FETCHING for PROGRESS */
+      uint64_t done;    /* bytes on disk (PROGRESS: at most every 100 ms or 1%, plus the
+                           last); FETCHING: the offset this request starts from */
+      uint64_t total;   /* file size (0 while not yet known) */
+      const char* path; /* the destination path */
+    } download;
+    struct {
+      uint64_t message_id;
+      const char* url;    /* http://HOST:PORT/m/ID?t=TICKET */
+      const char* ticket; /* the signed ticket alone (for an Authorization: Bearer header) */
+      int64_t expires_ms; /* ms since the Unix epoch */
+      uint64_t size;
+      const char* sha256; /* 64 lowercase hex digits */
+      const char* name;   /* display name: show it, never use it as a path */
+      const char* mime;
+    } url;
     struct {
       const char* peer;
       const ferry_message_t* messages; /* ascending by id */

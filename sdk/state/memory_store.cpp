@@ -109,6 +109,35 @@ bool MemoryStateStore::reset(const Session& s) {
   last_seen_ = 0;
   outbox_.clear();
   uploads_.clear();
+  downloads_.clear();
+  return true;
+}
+
+std::vector<PendingDownload> MemoryStateStore::downloads() {
+  std::lock_guard lock(mu_);
+  return downloads_;
+}
+
+bool MemoryStateStore::download_get(uint64_t id, PendingDownload& out) {
+  std::lock_guard lock(mu_);
+  for (const PendingDownload& d : downloads_) {
+    if (d.message_id == id) return out = d, true;
+  }
+  return false;
+}
+
+bool MemoryStateStore::download_put(const PendingDownload& d) {
+  std::lock_guard lock(mu_);
+  for (PendingDownload& have : downloads_) {
+    if (have.message_id == d.message_id) return have = d, true;
+  }
+  downloads_.push_back(d);
+  return true;
+}
+
+bool MemoryStateStore::download_remove(uint64_t id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(downloads_, [&](const PendingDownload& d) { return d.message_id == id; });
   return true;
 }
 

@@ -5,11 +5,12 @@
 #include <map>
 #include <mutex>
 
+#include "sdk/core/download_store.h"
 #include "sdk/core/state_store.h"
 
 namespace ferry::sdk {
 
-class MemoryStateStore final : public StateStore {
+class MemoryStateStore final : public StateStore, public DownloadStore {
  public:
   Session session() override;
   bool set_session(const Session& s) override;
@@ -25,6 +26,10 @@ class MemoryStateStore final : public StateStore {
   bool upload_set_done(const std::string& cid, uint64_t done) override;
   bool upload_remove(const std::string& cid) override;
   bool reset(const Session& s) override;
+  std::vector<PendingDownload> downloads() override;
+  bool download_get(uint64_t message_id, PendingDownload& out) override;
+  bool download_put(const PendingDownload& d) override;
+  bool download_remove(uint64_t message_id) override;
 
  private:
   using OutboxMap = std::map<int64_t, OutboxEntry>;
@@ -37,7 +42,8 @@ class MemoryStateStore final : public StateStore {
   // mark/remove are O(log n) rather than a scan of every unacknowledged send.
   OutboxMap outbox_;
   int64_t next_key_ = 0;
-  std::vector<PendingUpload> uploads_;  // oldest first
+  std::vector<PendingUpload> uploads_;      // oldest first
+  std::vector<PendingDownload> downloads_;  // oldest first
 };
 
 }  // namespace ferry::sdk

@@ -97,7 +97,7 @@ bool SqliteStateStore::init(const std::string& path, std::string& err) {
   st_outbox_mark_ = prepare("UPDATE outbox SET server_id = ? WHERE seq = ?", err);
   st_outbox_remove_ = prepare("DELETE FROM outbox WHERE seq = ?", err);
   return st_set_session_ && st_set_last_seen_ && st_outbox_all_ && st_outbox_add_ &&
-         st_outbox_mark_ && st_outbox_remove_ && prepare_uploads(err);
+         st_outbox_mark_ && st_outbox_remove_ && prepare_uploads(err) && prepare_downloads(err);
 }
 
 SqliteStateStore::~SqliteStateStore() {
@@ -106,6 +106,7 @@ SqliteStateStore::~SqliteStateStore() {
     sqlite3_finalize(st);
   }
   finalize_uploads();
+  finalize_downloads();
   sqlite3_close(db_);
 }
 
@@ -196,7 +197,8 @@ bool SqliteStateStore::reset(const Session& s) {
   begin_write();
   bool own_txn = !in_batch_ && exec("BEGIN IMMEDIATE");
   bool ok = write_session(s) && exec("UPDATE state SET last_seen = 0 WHERE k = 1") &&
-            exec("DELETE FROM outbox") && exec("DELETE FROM uploads");
+            exec("DELETE FROM outbox") && exec("DELETE FROM uploads") &&
+            exec("DELETE FROM downloads");
   if (own_txn) ok = exec(ok ? "COMMIT" : "ROLLBACK") && ok;
   if (ok) last_seen_ = 0;
   return ok;

@@ -10,13 +10,15 @@
 // short transactions with a busy timeout, and the sync position only moves forward.
 //
 // Schema versions (PRAGMA user_version): 0/1 = session, sync position, outbox; 2 adds the
-// `uploads` table of pending media uploads. Opening an older file migrates it in place.
+// `uploads` table of pending media uploads; 3 adds the `downloads` table of pending downloads.
+// Opening an older file migrates it in place.
 #pragma once
 
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include "sdk/core/download_store.h"
 #include "sdk/core/state_store.h"
 
 struct sqlite3;
@@ -24,7 +26,7 @@ struct sqlite3_stmt;
 
 namespace ferry::sdk {
 
-class SqliteStateStore final : public StateStore {
+class SqliteStateStore final : public StateStore, public DownloadStore {
  public:
   // Creates the directory (mode 0700: the file holds a session token) and the database.
   // Returns null and fills `err` when either cannot be opened.
@@ -47,6 +49,11 @@ class SqliteStateStore final : public StateStore {
   bool upload_set_done(const std::string& cid, uint64_t done) override;
   bool upload_remove(const std::string& cid) override;
   bool reset(const Session& s) override;
+  // sqlite_downloads.cpp
+  std::vector<PendingDownload> downloads() override;
+  bool download_get(uint64_t message_id, PendingDownload& out) override;
+  bool download_put(const PendingDownload& d) override;
+  bool download_remove(uint64_t message_id) override;
   void batch_begin() override;
   void batch_end() override;
 
@@ -57,6 +64,10 @@ class SqliteStateStore final : public StateStore {
   bool migrate(std::string& err);
   bool prepare_uploads(std::string& err);
   void finalize_uploads();
+  // sqlite_downloads.cpp: the version-3 table and its statements.
+  static const char* downloads_table_sql();
+  bool prepare_downloads(std::string& err);
+  void finalize_downloads();
   bool exec(const char* sql);
   bool write_session(const Session& s);
   sqlite3_stmt* prepare(const char* sql, std::string& err);
@@ -80,6 +91,10 @@ class SqliteStateStore final : public StateStore {
   sqlite3_stmt* st_up_put_ = nullptr;
   sqlite3_stmt* st_up_done_ = nullptr;
   sqlite3_stmt* st_up_remove_ = nullptr;
+  sqlite3_stmt* st_down_all_ = nullptr;
+  sqlite3_stmt* st_down_get_ = nullptr;
+  sqlite3_stmt* st_down_put_ = nullptr;
+  sqlite3_stmt* st_down_remove_ = nullptr;
 };
 
 }  // namespace ferry::sdk

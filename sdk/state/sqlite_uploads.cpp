@@ -10,7 +10,8 @@
 namespace ferry::sdk {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+// 2: pending uploads (this file); 3: pending downloads (sqlite_downloads.cpp).
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kUploadsTable =
     "CREATE TABLE IF NOT EXISTS uploads("
@@ -91,9 +92,11 @@ bool SqliteStateStore::migrate(std::string& err) {
     return false;
   }
   if (version == kSchemaVersion) return true;
-  // Version 0/1 files lack only the uploads table; one transaction adds it and the version.
-  std::string sql = std::string("BEGIN IMMEDIATE;") + kUploadsTable +
-                    "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";COMMIT;";
+  // Each version only adds tables; one transaction adds what this file lacks and the version.
+  std::string sql = "BEGIN IMMEDIATE;";
+  if (version < 2) sql += kUploadsTable;
+  if (version < 3) sql += downloads_table_sql();
+  sql += "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";COMMIT;";
   if (!exec(sql.c_str())) {
     err = std::string("cannot migrate the state database: ") + sqlite3_errmsg(db_);
     exec("ROLLBACK");

@@ -15,11 +15,13 @@ UvDriver::UvDriver(ClientCore& core, std::string host, std::string port, DriverH
 UvDriver::~UvDriver() {
   // run() closes the loop; a driver that was initialised but never run closes it here.
   if (initialized_) {
+    if (downloads_) downloads_->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_guard_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
+    downloads_.reset();
     uv_loop_close(&loop_);
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -42,6 +44,9 @@ int UvDriver::init() {
   uv_timer_init(&loop_, &stop_guard_);
   async_.data = wake_poll_.data = timer_.data = stop_guard_.data = this;
   io_ = std::make_unique<UploadIo>(&loop_, core_.uploads(), [this] { step(); });
+  downloads_ = std::make_unique<DownloadIo>(&loop_, core_.downloads(),
+                                            std::string("ferry-sdk/") + FERRY_VERSION_STRING,
+                                            [this] { step(); });
   initialized_ = true;
   return 0;
 }
@@ -67,6 +72,7 @@ void UvDriver::run() {
   step();
   uv_run(&loop_, UV_RUN_DEFAULT);
   io_.reset();
+  downloads_.reset();
   uv_loop_close(&loop_);
   initialized_ = false;
 }
@@ -85,6 +91,7 @@ void UvDriver::step() {
     step_again_ = false;
     uint64_t t = now();
     core_.pump_uploads(t);
+    core_.pump_downloads(t);
     flush();
     if (core_.poll_close() && chat_) close_chat();
     if (core_.poll_connect()) {
@@ -92,6 +99,7 @@ void UvDriver::step() {
       step_again_ = true;
     }
     if (io_->step(t)) step_again_ = true;
+    if (downloads_->step(t)) step_again_ = true;
   } while (step_again_ && !stopping_);
   in_step_ = false;
   hooks_.publish_events();
@@ -174,6 +182,7 @@ void UvDriver::begin_stop() {
   hooks_.publish_events();
   stopping_ = true;
   io_->stop();
+  downloads_->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);

@@ -9,7 +9,7 @@
 //   [x] resource-server connection, probing, hashing and chunk reads (UploadIo)
 //   [x] graceful stop: pending commands run, queued bytes flushed (bounded wait), then close
 //   [ ] TLS (issue: transport security is not in the foundation issue)
-//   [ ] libcurl downloads (download issue)
+//   [x] libcurl downloads: DownloadIo (curl multi on this loop, verification on workers)
 #pragma once
 
 #include <uv.h>
@@ -21,6 +21,7 @@
 #include <string>
 
 #include "sdk/core/client_core.h"
+#include "sdk/uv/download_io.h"
 #include "sdk/uv/upload_io.h"
 #include "sdk/uv/uv_link.h"
 
@@ -87,6 +88,7 @@ class UvDriver {
   std::atomic<bool> stop_requested_{false};
   UvLink* chat_ = nullptr;  // the connection the core is using, if any
   std::unique_ptr<UploadIo> io_;
+  std::unique_ptr<DownloadIo> downloads_;
 };
 
 }  // namespace ferry::sdk

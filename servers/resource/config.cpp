@@ -26,8 +26,8 @@ const char* const kUsage =
     "  --data DIR               data directory, created if missing (default ./ferry-resd-data):\n"
     "                           partial/, files/, done/, notify/ (see docs/operations.md)\n"
     "  --config FILE            JSON file with any of the keys listen, data, secret_file, chat,\n"
-    "                           advertise, workers, upload_ttl, idle_timeout_ms,\n"
-    "                           max_queued_bytes, max_file_size\n"
+    "                           advertise, http, http_advertise, workers, upload_ttl,\n"
+    "                           idle_timeout_ms, max_queued_bytes, max_file_size\n"
     "  --secret-file FILE       shared HMAC key with ferry-chatd (64 hex digits), created with\n"
     "                           a random key if missing (default DIR/secret.key)\n"
     "  --chat HOST:PORT         ferry-chatd to link to (docs/protocol.md section 7): upload\n"
@@ -35,6 +35,12 @@ const char* const kUsage =
     "                           Reconnects with backoff. Without it no one is notified.\n"
     "  --advertise HOST:PORT    address chatd hands to clients (default: the bound --listen\n"
     "                           address, so port 0 works; set it when listening on 0.0.0.0)\n"
+    "  --http HOST:PORT         also serve downloads over HTTP/1.1 here (GET/HEAD /m/<id> with\n"
+    "                           a ticket from the chat server's download_url; port 0 picks a\n"
+    "                           free port, announced as 'http listening on HOST:PORT' after the\n"
+    "                           upload port's line). Default: no HTTP listener\n"
+    "  --http-advertise HOST:PORT  address download URLs name (default: the bound --http\n"
+    "                           address; set it behind a reverse proxy or on 0.0.0.0)\n"
     "  --workers N              file worker triples (io + hash + sync thread), 1-64 (default 2)\n"
     "  --upload-ttl SEC         incomplete uploads idle this long are deleted (default 86400)\n"
     "  --idle-timeout-ms N      close client connections silent this long (default 60000)\n"
@@ -57,6 +63,12 @@ bool apply(ResdOptions& o, const std::string& key, const std::string& value, std
   } else if (key == "advertise") {
     if (!value.empty() && !check_address(key, value, err)) return false;
     o.advertise = value;
+  } else if (key == "http") {
+    if (!value.empty() && !check_address(key, value, err)) return false;
+    o.http = value;
+  } else if (key == "http_advertise") {
+    if (!value.empty() && !check_address(key, value, err)) return false;
+    o.http_advertise = value;
   } else if (key == "workers") {
     if (!parse_u64(key, value, 1, 64, v, err)) return false;
     o.workers = static_cast<uint32_t>(v);
@@ -85,6 +97,8 @@ const Flag kFlags[] = {{"--listen", "listen"},
                        {"--secret-file", "secret_file"},
                        {"--chat", "chat"},
                        {"--advertise", "advertise"},
+                       {"--http", "http"},
+                       {"--http-advertise", "http_advertise"},
                        {"--workers", "workers"},
                        {"--upload-ttl", "upload_ttl"},
                        {"--idle-timeout-ms", "idle_timeout_ms"},

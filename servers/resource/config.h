@@ -15,6 +15,8 @@ struct ResdOptions {
   std::string secret_file;  // default <data>/secret.key
   std::string chat;         // HOST:PORT of ferry-chatd; empty = no link
   std::string advertise;    // HOST:PORT for clients; empty = the bound listen address
+  std::string http;            // HTTP download listener HOST:PORT; empty = none
+  std::string http_advertise;  // HOST:PORT in download URLs; empty = the bound http address
   uint32_t workers = 2;
   uint64_t upload_ttl_s = 24 * 3600;
   uint64_t idle_timeout_ms = 60000;

@@ -8,6 +8,7 @@
 #include "servers/common/uv/signals.h"
 #include "servers/resource/config.h"
 #include "servers/resource/core/resd_core.h"
+#include "servers/resource/http/uv/http_server.h"
 #include "servers/resource/store/file_store.h"
 #include "servers/resource/uv/server.h"
 
@@ -46,6 +47,25 @@ int main(int argc, char** argv) {
   cfg.link.key = cfg.key;
   cfg.link.advertise = opts.advertise;
 
+  // The HTTP listener is bound before the core exists so that its real address (port 0) is
+  // known to the chat link's peer_auth; it starts answering once the loop runs.
+  ferry::resource::http::HttpServerPtr http;
+  if (!opts.http.empty()) {
+    ferry::resource::http::HttpOptions ho;
+    ho.listen = opts.http;
+    ho.data_dir = opts.data;
+    ho.key = cfg.key;
+    ho.idle_timeout_ms = static_cast<int64_t>(opts.idle_timeout_ms);
+    std::string bound;
+    int bind_status = 1;
+    http = ferry::resource::http::http_server_bind(uv_default_loop(), ho, bound, err, bind_status);
+    if (!http) {
+      fprintf(stderr, "ferry-resd: %s\n", err.c_str());
+      return bind_status;
+    }
+    cfg.link.http = opts.http_advertise.empty() ? bound : opts.http_advertise;
+  }
+
   StoreScan scan = store.scan();
   int64_t now = ferry::server::wall_clock_ms();
   int status;
@@ -65,6 +85,11 @@ int main(int argc, char** argv) {
     so.chat = opts.chat;
     so.advertise = opts.advertise;
     so.workers = static_cast<int>(opts.workers);
+    if (http) {
+      ferry::resource::http::HttpServer* h = http.get();
+      so.after_listening = [h] { ferry::resource::http::http_server_start(*h); };
+      so.on_stop = [h] { ferry::resource::http::http_server_stop(*h); };
+    }
     status = run_server(core, store, so);
   }
   return status;

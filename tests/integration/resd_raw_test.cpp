@@ -32,6 +32,7 @@
 #include "proto/chunk_sum.h"
 #include "proto/upload_frames.h"
 #include "tests/support/process.h"
+#include "tests/support/test_bytes.h"
 #include "tests/support/raw_client.h"
 
 namespace {
@@ -43,26 +44,10 @@ using ferry::proto::UploadStatus;
 using ferry::test::peer_mac;
 using ferry::test::Process;
 using ferry::test::TempDir;
+using ferry::test::noise_bytes;
+using ferry::test::wall_ms;
 
 constexpr uint32_t kChunk = 1u << 20;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string random_file(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
 
 ferry::proto::Sha256 sha(std::string_view d) {
   std::string h = ferry::proto::sha256(d);
@@ -298,7 +283,7 @@ TEST_F(ResdRawTest, out_of_order_upload_with_a_corrupt_chunk_is_stored_byte_iden
   ASSERT_TRUE(start(resd));
   RawConn c(resd.port());
   ASSERT_TRUE(c.hello());
-  std::string file = random_file(8 * kChunk, 1);
+  std::string file = noise_bytes(8 * kChunk, 1);
   Upload u{c, 5, file, {}, {}, {}, {}};
   ASSERT_TRUE(u.open(ticket(7, 101, file)));
   ASSERT_EQ(u.state.status, UploadStatus::Ok);
@@ -334,7 +319,7 @@ TEST_F(ResdRawTest, out_of_order_upload_with_a_corrupt_chunk_is_stored_byte_iden
 }
 
 TEST_F(ResdRawTest, acked_chunks_survive_kill9_and_the_upload_completes_after_restart) {
-  std::string file = random_file(8 * kChunk + 777, 2);
+  std::string file = noise_bytes(8 * kChunk + 777, 2);
   std::set<uint64_t> acked_before;
   {
     Process resd;
@@ -369,7 +354,7 @@ TEST_F(ResdRawTest, forged_expired_and_other_user_tickets_are_refused) {
   ASSERT_TRUE(start(resd));
   RawConn c(resd.port());
   ASSERT_TRUE(c.hello());
-  std::string file = random_file(1000, 3);
+  std::string file = noise_bytes(1000, 3);
   std::string other_key(32, 'k');
   Upload forged{c, 1, file, {}, {}, {}, {}};
   ASSERT_TRUE(forged.open(ticket(7, 303, file, 0, &other_key)));
@@ -397,7 +382,7 @@ TEST_F(ResdRawTest, garbage_closes_only_the_guilty_connection) {
   ASSERT_TRUE(start(resd));
   RawConn good(resd.port());
   ASSERT_TRUE(good.hello());
-  std::string file = random_file(4 * kChunk, 4);
+  std::string file = noise_bytes(4 * kChunk, 4);
   Upload u{good, 1, file, {}, {}, {}, {}};
   ASSERT_TRUE(u.open(ticket(7, 404, file)));
   u.send(0);
@@ -448,7 +433,7 @@ TEST_F(ResdRawTest, file_larger_than_the_disk_gets_disk_full_and_others_continue
   ASSERT_TRUE(ferry::proto::decode_upload_state(f->body, s, err)) << err;
   EXPECT_EQ(s.status, UploadStatus::DiskFull);
   EXPECT_EQ(count("partial"), 0u);
-  std::string file = random_file(kChunk + 1, 5);
+  std::string file = noise_bytes(kChunk + 1, 5);
   Upload u{c, 2, file, {}, {}, {}, {}};
   ASSERT_TRUE(u.open(ticket(7, 506, file)));
   u.send(0);
@@ -462,7 +447,7 @@ TEST_F(ResdRawTest, idle_incomplete_upload_expires_and_its_space_is_freed) {
   ASSERT_TRUE(start(resd, {"--upload-ttl", "1"}));
   RawConn c(resd.port());
   ASSERT_TRUE(c.hello());
-  std::string file = random_file(2 * kChunk, 6);
+  std::string file = noise_bytes(2 * kChunk, 6);
   Upload u{c, 1, file, {}, {}, {}, {}};
   ASSERT_TRUE(u.open(ticket(7, 606, file)));
   u.send(0);
@@ -486,7 +471,7 @@ TEST_F(ResdRawTest, chat_link_authenticates_and_receives_upload_done) {
   EXPECT_EQ(advertise, resd.address());
   RawConn c(resd.port());
   ASSERT_TRUE(c.hello());
-  std::string file = random_file(3 * kChunk, 7);
+  std::string file = noise_bytes(3 * kChunk, 7);
   Upload u{c, 1, file, {}, {}, {}, {}};
   ASSERT_TRUE(u.open(ticket(7, 707, file)));
   for (uint64_t i = 0; i < 3; i++) u.send(i);
@@ -506,7 +491,7 @@ TEST_F(ResdRawTest, chat_link_authenticates_and_receives_upload_done) {
 TEST_F(ResdRawTest, upload_done_survives_restarts_until_chat_answers) {
   FakeChat chat;
   std::string chat_flag = "127.0.0.1:" + std::to_string(chat.port());
-  std::string file = random_file(kChunk + 5, 8);
+  std::string file = noise_bytes(kChunk + 5, 8);
   std::string hex = ferry::proto::hex_encode(ferry::proto::sha256(file));
   {
     // Finished while no chat server is configured: only the durable outbox knows.

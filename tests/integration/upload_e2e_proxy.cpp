@@ -50,8 +50,10 @@ bool read_into(int from, std::string& buf, size_t max) {
   return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
 }
 
+// send(MSG_NOSIGNAL), not write(): a peer killed by the test (kill -9 of resd) must give
+// EPIPE here, not a SIGPIPE that kills the whole test process.
 bool write_from(int to, std::string& buf) {
-  ssize_t n = write(to, buf.data(), buf.size());
+  ssize_t n = send(to, buf.data(), buf.size(), MSG_NOSIGNAL);
   if (n > 0) buf.erase(0, size_t(n));
   return n >= 0 || errno == EAGAIN || errno == EINTR;
 }

@@ -5,10 +5,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -17,6 +19,15 @@
 #endif
 
 namespace ferry::test {
+
+// ctest reads a test's stdout through a pipe, where stdio buffers fully: when ctest kills a
+// hung test at its timeout, everything gtest printed (failures included) is lost with the
+// buffer. Line buffering keeps the log of a hung test readable.
+static const int stdout_line_buffered = setvbuf(stdout, nullptr, _IOLBF, 0);
+
+// Tests write to sockets whose peer they have just killed; that must be an EPIPE to check,
+// never a SIGPIPE that ends the test process and orphans the servers it started.
+static const auto sigpipe_ignored = signal(SIGPIPE, SIG_IGN);
 
 static int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -44,6 +55,10 @@ Process::~Process() {
 static pid_t spawn_child(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  // If the test process dies (a crash, ctest's timeout), its servers and clients die with it
+  // instead of running on and holding ctest's output pipe open.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_DFL);
   if (out_fd >= 0) dup2(out_fd, 1);
   if (err_fd >= 0) dup2(err_fd, 2);
   int devnull = open("/dev/null", O_RDONLY);

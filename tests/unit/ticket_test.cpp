@@ -2,6 +2,8 @@
 // same key, and that the shared secret file is created once and then reused.
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 
 #include "proto/ticket.h"
@@ -73,4 +75,70 @@ TEST(ticket, secret_file_created_once) {
   EXPECT_EQ(k1, k2);
   EXPECT_FALSE(load_or_create_secret(dir.sub("missing-dir/secret"), k2, err));
   EXPECT_NE(err.find("missing-dir"), std::string::npos);
+}
+
+// Download tickets (docs/protocol-download.md §2) also carry the display name and MIME type.
+static TicketClaims download_sample() {
+  TicketClaims c = sample();
+  c.kind = TicketKind::Download;
+  c.name = "Ferien \xc3\xa9t\xc3\xa9 \"2026\"/../x.jpg";  // UTF-8, quotes, slashes
+  c.mime = "image/jpeg";
+  return c;
+}
+
+TEST(ticket, download_roundtrip_carries_name_and_mime) {
+  std::string t = ticket_sign(download_sample(), "k1");
+  EXPECT_EQ(t.find_first_of("+/= %"), std::string::npos) << "must be URL-safe";
+  TicketClaims out;
+  ASSERT_EQ(ticket_verify(t, "k1", TicketKind::Download, 1'000'000, out), TicketError::Ok);
+  EXPECT_EQ(out.kind, TicketKind::Download);
+  EXPECT_EQ(out.name, download_sample().name);
+  EXPECT_EQ(out.mime, "image/jpeg");
+  EXPECT_EQ(out.size, 5ull << 32);
+  EXPECT_EQ(ticket_verify(t, "k1", TicketKind::Upload, 1'000'000, out), TicketError::WrongKind);
+  EXPECT_EQ(ticket_verify(t, "k1", TicketKind::Download, 2'000'000, out), TicketError::Expired);
+}
+
+TEST(ticket, upload_ticket_never_carries_name_or_mime) {
+  TicketClaims c = sample();
+  c.name = "ignored.jpg";
+  c.mime = "image/jpeg";
+  std::string with = ticket_sign(c, "k1");
+  EXPECT_EQ(with, ticket_sign(sample(), "k1")) << "upload tickets are unchanged byte for byte";
+  std::string claims;
+  size_t a = with.find('.'), b = with.rfind('.');
+  ASSERT_TRUE(base64url_decode(with.substr(a + 1, b - a - 1), claims));
+  EXPECT_EQ(claims.find("\"n\""), std::string::npos);
+  EXPECT_EQ(claims.find("\"t\""), std::string::npos);
+  EXPECT_EQ(claims,
+            R"({"k":"up","u":7,"m":4242,"s":21474836480,"h":")" + std::string(64, 'a') +
+                R"(","e":2000000})");
+}
+
+TEST(ticket, download_ticket_without_name_or_mime_is_malformed) {
+  // A correctly signed "down" ticket lacking the two claims must not verify as a download:
+  // the resource server needs both for its headers.
+  auto sign_claims = [](const std::string& claims) {
+    std::string signed_part = "ferry1." + base64url_encode(claims);
+    unsigned char md[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), "k1", 2, reinterpret_cast<const unsigned char*>(signed_part.data()),
+         signed_part.size(), md, &len);
+    return signed_part + "." + base64url_encode(std::string(reinterpret_cast<char*>(md), len));
+  };
+  std::string base = R"({"k":"down","u":7,"m":4242,"s":5,"h":")" + std::string(64, 'a') +
+                     R"(","e":2000000)";
+  TicketClaims out;
+  EXPECT_EQ(ticket_verify(sign_claims(base + "}"), "k1", TicketKind::Download, 0, out),
+            TicketError::Malformed);
+  EXPECT_EQ(ticket_verify(sign_claims(base + R"(,"n":"a.jpg"})"), "k1", TicketKind::Download, 0,
+                          out),
+            TicketError::Malformed);
+  EXPECT_EQ(ticket_verify(sign_claims(base + R"(,"n":"a.jpg","t":7})"), "k1",
+                          TicketKind::Download, 0, out),
+            TicketError::Malformed);
+  ASSERT_EQ(ticket_verify(sign_claims(base + R"(,"n":"a.jpg","t":"image/jpeg"})"), "k1",
+                          TicketKind::Download, 0, out),
+            TicketError::Ok);
+  EXPECT_EQ(out.name, "a.jpg");
 }

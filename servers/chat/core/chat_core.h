@@ -98,6 +98,10 @@ class ChatCore {
   // successful peer_auth. It outlives the peer connection (see peer.cpp); empty until a
   // resource server has linked since this core started.
   const std::string& resource_address() const { return resource_address_; }
+  // The resource server's HTTP address for download URLs: the `http` of the latest peer_auth
+  // that carried one (docs/protocol-download.md §1). Outlives the link like the address
+  // above; empty until announced.
+  const std::string& http_address() const { return http_address_; }
   size_t peer_count() const { return peers_.size(); }
 
  private:
@@ -199,6 +203,10 @@ class ChatCore {
   void push_status(const StoredMessage& m, ConnId origin);
   void push_to_parties(const StoredMessage& m, ConnId origin, const std::string& body);
 
+  // download.cpp: download URLs for the parties of a ready media message.
+  void op_download_url(Conn& c, uint64_t rid, const cJSON* req);
+  std::string download_json(const StoredMessage& m, uint64_t user_id, uint64_t ttl_s);
+
   // peer.cpp: the resource-server link (section 7).
   void op_peer_auth(Conn& c, uint64_t rid, const cJSON* req);
   void op_upload_progress(Conn& c, uint64_t rid, const cJSON* req);
@@ -218,6 +226,7 @@ class ChatCore {
   std::unordered_map<uint64_t, std::vector<ConnId>> routes_;  // user id -> authenticated conns
   std::vector<ConnId> peers_;     // linked resource servers, oldest first
   std::string resource_address_;  // see resource_address()
+  std::string http_address_;      // see http_address()
   std::vector<ConnId> dirty_;     // connections with output, in first-output order
   size_t dirty_pos_ = 0;          // poll_send() progress through dirty_
   std::vector<ConnId> closing_;   // connections to close once their output is drained

@@ -50,18 +50,24 @@ bool ChatCore::require_peer(Conn& c, uint64_t rid) {
 }
 
 void ChatCore::op_peer_auth(Conn& c, uint64_t rid, const cJSON* req) {
-  if (!check_fields(c, rid, req, {"op", "rid", "mac", "advertise"})) return;
+  if (!check_fields(c, rid, req, {"op", "rid", "mac", "advertise", "http"})) return;
   if (c.state != State::Greeted) {
     return respond_error(c, rid, "already_authenticated", "this connection is logged in");
   }
-  std::string mac, advertise, err;
+  std::string mac, advertise, http, err;
   if (!proto::json_get_string(req, "mac", mac, err) ||
-      !proto::json_get_string(req, "advertise", advertise, err)) {
+      !proto::json_get_string(req, "advertise", advertise, err) ||
+      !proto::json_opt_string(req, "http", http, err)) {
     return respond_error(c, rid, "bad_request", err);
   }
   if (!valid_host_port(advertise)) {
     return respond_error(c, rid, "bad_request",
                          "field 'advertise' must be HOST:PORT with a port of 1-65535");
+  }
+  bool has_http = cJSON_GetObjectItemCaseSensitive(req, "http") != nullptr;
+  if (has_http && !valid_host_port(http)) {
+    return respond_error(c, rid, "bad_request",
+                         "field 'http' must be HOST:PORT with a port of 1-65535");
   }
   if (!peer_mac_ok(config_.secret_key, c.challenge, mac)) {
     return respond_error(
@@ -76,6 +82,11 @@ void ChatCore::op_peer_auth(Conn& c, uint64_t rid, const cJSON* req) {
   c.state = State::Peer;
   peers_.push_back(c.id);
   resource_address_ = advertise;  // the latest linked resource server wins
+  // The HTTP address follows the same rule (docs/protocol-download.md §1). A resd without an
+  // HTTP listener leaves the last announced one in place: like the upload address, a stale
+  // address costs a failed fetch and a retry, while clearing it would make download_url fail
+  // for everyone during a relink.
+  if (has_http) http_address_ = http;
   respond_raw_ok(c, rid, "");
   for (uint64_t id : cancelled) push_cancel(id, &c);
 }

@@ -44,6 +44,7 @@ void ChatCore::on_request(Conn& c, std::string_view body, int64_t now_ms) {
   if (op == "send_media") return op_send_media(c, rid, r);
   if (op == "upload_ticket") return op_upload_ticket(c, rid, r);
   if (op == "cancel_upload") return op_cancel_upload(c, rid, r);
+  if (op == "download_url") return op_download_url(c, rid, r);
   if (op == "peer_auth") return op_peer_auth(c, rid, r);
   if (op == "upload_progress") return op_upload_progress(c, rid, r);
   if (op == "upload_done") return op_upload_done(c, rid, r);

@@ -145,6 +145,11 @@ void ChatLink::on_hello(std::string_view body, int64_t now_ms) {
   std::string tail = ",\"mac\":\"" + peer_mac(config_.key, challenge) + "\",\"advertise\":";
   proto::Json adv = proto::Json(cJSON_CreateString(config_.advertise.c_str()));
   tail += proto::json_print(adv.get());
+  if (!config_.http.empty()) {
+    // docs/protocol-download.md §1: where chatd's download URLs point.
+    proto::Json http = proto::Json(cJSON_CreateString(config_.http.c_str()));
+    tail += ",\"http\":" + proto::json_print(http.get());
+  }
   state_ = State::Auth;
   request(RidKind::Auth, 0, "\"op\":\"peer_auth\"" + tail);
   last_tx_ms_ = now_ms;

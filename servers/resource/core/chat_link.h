@@ -35,6 +35,7 @@ namespace ferry::resource {
 struct LinkConfig {
   std::string key;        // shared HMAC key (raw bytes, from the secret file)
   std::string advertise;  // HOST:PORT handed to clients by chatd
+  std::string http;       // HOST:PORT of the HTTP download listener; empty = none (not sent)
   int64_t backoff_min_ms = 100;
   int64_t backoff_max_ms = 5000;
   int64_t handshake_timeout_ms = 10000;  // connect + HELLO + peer_auth

@@ -221,6 +221,7 @@ void on_stop(void* user) {
   Server& s = *static_cast<Server*>(user);
   s.stopping = true;
   server::tcp_server_close_listener(s.tcp);
+  if (s.options.on_stop) s.options.on_stop();
   s.core->shutdown(s.now());
   close_link(s);
   pump(s);
@@ -272,6 +273,7 @@ int run_server(ResdCore& core, FileStore& store, const ServerOptions& options) {
   server::signals_start(s->signals, s->loop, kName, on_stop, s.get());
 
   server::print_listening(kName, bound_text);
+  if (options.after_listening) options.after_listening();
   pump(*s);  // jobs from start-up (verifies of complete uploads) and the first link attempt
   return server::run_loop(s->loop, kName);
 }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "servers/resource/core/resd_core.h"
@@ -32,6 +33,10 @@ struct ServerOptions {
   std::string chat;       // empty = no link
   std::string advertise;  // empty = the bound listen address
   int workers = 2;
+  // The HTTP download listener's hooks (http/uv/http_server.h), so it shares this loop:
+  // after_listening runs right after "listening on" is printed, on_stop at SIGTERM/SIGINT.
+  std::function<void()> after_listening;
+  std::function<void()> on_stop;
 };
 
 // Runs the server until SIGTERM/SIGINT. Prints "listening on HOST:PORT" to stdout once bound.

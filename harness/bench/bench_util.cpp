@@ -1,0 +1,123 @@
+// Helpers the ferry-bench modes share: sizes, test files, timing child processes.
+#include "harness/bench/bench_util.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+namespace ferry::bench {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+uint64_t parse_size(const std::string& s) {
+  char* end = nullptr;
+  double v = strtod(s.c_str(), &end);
+  switch (end && *end ? *end : ' ') {
+    case 'K': case 'k': v *= 1024; break;
+    case 'M': case 'm': v *= 1024 * 1024; break;
+    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
+    default: break;
+  }
+  return uint64_t(v);
+}
+
+bool make_file(const std::string& path, uint64_t size) {
+  FILE* f = fopen(path.c_str(), "wb");
+  if (!f) return false;
+  std::vector<uint64_t> block(1 << 17);  // 1 MiB
+  std::mt19937_64 rng(12345);
+  for (uint64_t done = 0; done < size;) {
+    for (auto& w : block) w = rng();
+    size_t n = size_t(std::min<uint64_t>(size - done, block.size() * 8));
+    if (fwrite(block.data(), 1, n, f) != n) {
+      fclose(f);
+      return false;
+    }
+    done += n;
+  }
+  return fclose(f) == 0;
+}
+
+Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path) {
+  Timed t;
+  double t0 = now_s();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    dup2(fd, 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int st = 0;
+  struct rusage ru = {};
+  wait4(pid, &st, 0, &ru);
+  t.seconds = now_s() - t0;
+  t.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  t.max_rss_kb = ru.ru_maxrss;
+  FILE* f = fopen(out_path.c_str(), "r");
+  if (f) {
+    char line[4096];
+    while (fgets(line, sizeof line, f)) t.out += line;
+    fclose(f);
+  }
+  return t;
+}
+
+std::string find_in_path(const std::string& name) {
+  const char* path = getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t at = 0; at <= dirs.size();) {
+    size_t colon = dirs.find(':', at);
+    if (colon == std::string::npos) colon = dirs.size();
+    std::string candidate = dirs.substr(at, colon - at) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = colon + 1;
+  }
+  return name;
+}
+
+bool BenchServers::start(const std::string& work_dir, bool http) {
+  work = work_dir;
+  std::string secret = work + "/secret.key";
+  std::vector<std::string> resd_argv = {test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0",
+                                        "--data", work + "/res", "--secret-file", secret};
+  if (http) resd_argv.insert(resd_argv.end(), {"--http", "127.0.0.1:0"});
+  // Password hashing is not what the benchmarks measure; keep registration quick.
+  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
+                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"})) {
+    fprintf(stderr, "ferry-bench: cannot start ferry-chatd\n");
+    return false;
+  }
+  resd_argv.insert(resd_argv.end(), {"--chat", chatd.address()});
+  if (!resd.start(resd_argv)) {
+    fprintf(stderr, "ferry-bench: cannot start ferry-resd\n");
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> BenchServers::cli(const std::string& state,
+                                           std::vector<std::string> rest) const {
+  std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
+                                   "--state", work + "/" + state};
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  return argv;
+}
+
+void BenchServers::stop() {
+  resd.terminate();
+  chatd.terminate();
+}
+
+}  // namespace ferry::bench

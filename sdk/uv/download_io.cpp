@@ -1,0 +1,564 @@
+#include "sdk/uv/download_io.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "proto/hex.h"
+#include "sdk/core/download_plan.h"
+#include "sdk/include/ferry.h"
+
+namespace ferry::sdk {
+namespace {
+
+constexpr long kBufferSize = 512 * 1024;  // curl's receive buffer: fewer, larger writes
+constexpr long kConnectTimeoutMs = 10000;
+// A transfer that moves less than 1 byte/s for this long is cut and retried (a server that
+// stopped sending without closing).
+constexpr long kStallSeconds = 30;
+constexpr size_t kErrorBodyMax = 512;
+constexpr size_t kHashRead = 4u << 20;
+
+std::string errno_text(const char* what, const std::string& path, int err) {
+  return std::string(what) + " " + path + ": " + std::strerror(err);
+}
+
+std::string hex_digest(EVP_MD_CTX* ctx) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  return proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), len));
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); i++) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct DownloadIo::Transfer {
+  DownloadIo* io = nullptr;
+  FetchJob job;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  int fd = -1;
+  uint64_t requested = 0;  // the Range start asked for (0 = none)
+  uint64_t pos = 0;        // bytes of the file on disk
+  bool decided = false;
+  ResponsePlan plan;
+  std::string content_range;
+  std::string error_body;
+  EVP_MD_CTX* hash = nullptr;  // set while every byte from 0 passed through it
+  int write_errno = 0;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+};
+
+// Verify (hash if needed + fsync) or finalize (rename + fsync dir, or delete), on a worker.
+struct DownloadIo::FileWork {
+  uv_work_t req{};
+  DownloadIo* io = nullptr;
+  enum class Kind { Verify, Finalize } kind = Kind::Verify;
+  VerifyJob verify;
+  FinalizeJob finalize;
+  bool ok = false;
+  std::string sha256;
+  std::string detail;
+};
+
+DownloadIo::DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string agent,
+                       std::function<void()> kick)
+    : loop_(loop), manager_(manager), agent_(std::move(agent)), kick_(std::move(kick)) {
+  static std::once_flag curl_once;
+  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  // Test hook (docs/sdk.md section 10). Said on stderr: a capped production app would
+  // otherwise be a mystery.
+  if (const char* bps = std::getenv("FERRY_DOWNLOAD_MAX_BPS")) {
+    max_recv_bps_ = std::atoll(bps);
+    if (max_recv_bps_ > 0)
+      std::fprintf(stderr, "ferry: downloads capped at %lld bytes/s (FERRY_DOWNLOAD_MAX_BPS)\n",
+                   static_cast<long long>(max_recv_bps_));
+  }
+}
+
+DownloadIo::~DownloadIo() {
+  // stop() ran (the driver calls it before the loop's last run); anything left is freed here.
+  for (auto& [job, t] : transfers_) release(*t);
+  if (multi_) curl_multi_cleanup(multi_);
+}
+
+uint64_t DownloadIo::now() {
+  uv_update_time(loop_);
+  return uv_now(loop_);
+}
+
+bool DownloadIo::step(uint64_t now_ms) {
+  (void)now_ms;
+  if (stopped_) return false;
+  bool fed = false;
+  uint64_t job = 0;
+  while (manager_.poll_abort(job)) abort(job);
+  FetchJob f;
+  while (manager_.poll_fetch(f)) fed = start_fetch(f) || fed;
+  VerifyJob v;
+  while (manager_.poll_verify(v)) {
+    auto w = std::make_unique<FileWork>();
+    w->kind = FileWork::Kind::Verify;
+    w->verify = std::move(v);
+    start_work(std::move(w));
+  }
+  FinalizeJob z;
+  while (manager_.poll_finalize(z)) {
+    auto w = std::make_unique<FileWork>();
+    w->kind = FileWork::Kind::Finalize;
+    w->finalize = std::move(z);
+    start_work(std::move(w));
+  }
+  return fed;
+}
+
+// --- Starting a fetch ---------------------------------------------------------------------------
+
+bool DownloadIo::finish_early(const FetchJob& job, int fd, FetchOutcome outcome, uint64_t offset) {
+  if (fd >= 0) ::close(fd);
+  if (outcome.kind == FetchOutcome::Kind::Complete)
+    manager_.on_fetch_started(job.job, offset, now());
+  manager_.on_fetch_done(job.job, outcome, now());
+  return true;
+}
+
+bool DownloadIo::start_fetch(const FetchJob& job) {
+  // 0666: the umask decides the final file's mode, as for `curl -o`.
+  int fd = ::open(job.partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    return finish_early(
+        job, -1,
+        {FetchOutcome::Kind::Fail, FERRY_EIO, errno_text("cannot open", job.partial, errno), ""},
+        0);
+  }
+  // Two clients on one state directory (a `ferry listen` and a `ferry download`) may both
+  // resume the same download; only the one holding the lock writes, the other retries later.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return finish_early(job, fd,
+                        {FetchOutcome::Kind::Retry, FERRY_EIO,
+                         job.partial + " is being written by another ferry client", ""},
+                        0);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return finish_early(
+        job, fd,
+        {FetchOutcome::Kind::Fail, FERRY_EIO, errno_text("cannot stat", job.partial, errno), ""},
+        0);
+  }
+  ResumePlan plan = plan_resume(static_cast<uint64_t>(st.st_size), job.size, job.sha256);
+  if (plan.action == ResumePlan::Action::Verify) {
+    return finish_early(job, fd, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, plan.offset);
+  }
+  if (plan.action == ResumePlan::Action::Truncate && ::ftruncate(fd, 0) != 0) {
+    return finish_early(job, fd,
+                        {FetchOutcome::Kind::Fail, FERRY_EIO,
+                         errno_text("cannot truncate", job.partial, errno), ""},
+                        0);
+  }
+  auto t = std::make_unique<Transfer>();
+  t->io = this;
+  t->job = job;
+  t->fd = fd;
+  t->requested = t->pos = plan.offset;
+  if (plan.offset == 0) {
+    t->hash = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(t->hash, EVP_sha256(), nullptr);
+  }
+  CURL* e = t->easy = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, job.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // the app's thread, the app's signals
+  curl_easy_setopt(e, CURLOPT_USERAGENT, agent_.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  // libcurl 7.88 checks the receive cap only between reads of up to 100 buffers each, so a
+  // capped transfer (test hook) gets a small buffer or one socket event swallows the file.
+  long buffer = kBufferSize;
+  if (max_recv_bps_ > 0)
+    buffer = static_cast<long>(std::clamp<int64_t>(max_recv_bps_ / 100, 1024, 16384));
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, kStallSeconds);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (max_recv_bps_ > 0)
+    curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(max_recv_bps_));
+  if (!plan.range.empty()) {
+    t->headers = curl_slist_append(t->headers, ("Range: " + plan.range).c_str());
+    if (!plan.if_range.empty())
+      t->headers = curl_slist_append(t->headers, ("If-Range: " + plan.if_range).c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  }
+  Transfer* raw = t.get();
+  transfers_[job.job] = std::move(t);
+  manager_.on_fetch_started(job.job, plan.offset, now());
+  CURLMcode mc = curl_multi_add_handle(multi_, raw->easy);
+  if (mc != CURLM_OK) {
+    FetchOutcome o{FetchOutcome::Kind::Retry, FERRY_EHTTP,
+                   std::string("libcurl: ") + curl_multi_strerror(mc), ""};
+    release(*raw);
+    transfers_.erase(job.job);
+    manager_.on_fetch_done(job.job, o, now());
+  }
+  return true;
+}
+
+// --- While it runs ------------------------------------------------------------------------------
+
+size_t DownloadIo::header_cb(char* data, size_t size, size_t n, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  std::string_view line(data, size * n);
+  if (line.substr(0, 5) == "HTTP/") {
+    t->content_range.clear();  // a new response (after a 100 Continue, say)
+  } else if (starts_with_nocase(line, "content-range:")) {
+    std::string_view v = line.substr(14);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+      v.remove_suffix(1);
+    t->content_range = std::string(v);
+  }
+  return size * n;
+}
+
+void DownloadIo::decide(Transfer& t) {
+  if (t.decided) return;
+  t.decided = true;
+  long status = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.job.size);
+  if (t.plan.action == ResponsePlan::Action::Restart) {
+    // The whole file follows: start the partial (and the hash) afresh.
+    if (::ftruncate(t.fd, 0) != 0) t.write_errno = errno;
+    t.pos = 0;
+    if (!t.hash) t.hash = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(t.hash, EVP_sha256(), nullptr);
+  }
+}
+
+size_t DownloadIo::write_cb(char* data, size_t size, size_t n, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  size_t len = size * n;
+  t->io->decide(*t);
+  bool body = t->plan.action == ResponsePlan::Action::Append ||
+              t->plan.action == ResponsePlan::Action::Restart;
+  if (!body) {  // an error answer: keep the start of its text for the detail
+    if (t->error_body.size() < kErrorBodyMax)
+      t->error_body.append(data, std::min(len, kErrorBodyMax - t->error_body.size()));
+    return len;
+  }
+  if (t->write_errno) return 0;
+  if (t->job.size > 0 && t->pos + len > t->job.size) {
+    t->write_errno = EFBIG;  // more bytes than the message has: never store them
+    return 0;
+  }
+  for (size_t off = 0; off < len;) {
+    ssize_t w = ::pwrite(t->fd, data + off, len - off, static_cast<off_t>(t->pos + off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      t->write_errno = errno;
+      return 0;  // aborts the transfer: CURLE_WRITE_ERROR
+    }
+    off += static_cast<size_t>(w);
+  }
+  if (t->hash) EVP_DigestUpdate(t->hash, data, len);
+  t->pos += len;
+  t->io->manager_.on_fetch_progress(t->job.job, t->pos, uv_now(t->io->loop_));
+  t->io->fed_ = true;
+  return len;
+}
+
+// --- When it ends -------------------------------------------------------------------------------
+
+FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
+  using K = FetchOutcome::Kind;
+  if (t.write_errno == EFBIG) {
+    if (::ftruncate(t.fd, 0) != 0) { /* the size check on the next attempt truncates */
+    }
+    return {K::Retry, FERRY_EHTTP, "the server sent more bytes than the file has", ""};
+  }
+  if (t.write_errno) {
+    return {K::Fail, FERRY_EIO, errno_text("cannot write", t.job.partial, t.write_errno), ""};
+  }
+  if (rc != CURLE_OK && !t.decided) {
+    // No answer at all: refused, reset, timed out. The bytes on disk stay for the retry.
+    std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
+    return {K::Retry, FERRY_EHTTP, "cannot fetch " + t.job.url + ": " + why, ""};
+  }
+  decide(t);
+  std::string body = t.error_body;
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  std::string detail = t.plan.detail + (body.empty() ? "" : " (" + body + ")");
+  switch (t.plan.action) {
+    case ResponsePlan::Action::Append:
+    case ResponsePlan::Action::Restart:
+      if (rc != CURLE_OK) {
+        std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
+        return {K::Retry, FERRY_EHTTP, "transfer cut at byte " + std::to_string(t.pos) + ": " + why,
+                ""};
+      }
+      if (t.job.size > 0 && t.pos != t.job.size) {
+        return {K::Retry, FERRY_EHTTP,
+                "the answer ended at byte " + std::to_string(t.pos) + " of " +
+                    std::to_string(t.job.size),
+                ""};
+      }
+      return {K::Complete, FERRY_OK, "", t.hash ? hex_digest(t.hash) : ""};
+    case ResponsePlan::Action::Complete:
+      return {K::Complete, FERRY_OK, "", ""};
+    case ResponsePlan::Action::StartOver:
+      if (::ftruncate(t.fd, 0) != 0)
+        return {K::Fail, FERRY_EIO, "cannot truncate " + t.job.partial, ""};
+      return {K::Retry, t.plan.err, detail, ""};
+    case ResponsePlan::Action::RefreshUrl:
+      return {K::RefreshUrl, t.plan.err, detail, ""};
+    case ResponsePlan::Action::Fail:
+      return {K::Fail, t.plan.err, detail, ""};
+    case ResponsePlan::Action::Retry:
+      return {K::Retry, t.plan.err, detail, ""};
+  }
+  return {K::Retry, FERRY_EHTTP, detail, ""};
+}
+
+void DownloadIo::release(Transfer& t) {
+  if (t.easy) {
+    curl_multi_remove_handle(multi_, t.easy);
+    curl_easy_cleanup(t.easy);
+    t.easy = nullptr;
+  }
+  curl_slist_free_all(t.headers);
+  t.headers = nullptr;
+  if (t.hash) EVP_MD_CTX_free(t.hash);
+  t.hash = nullptr;
+  if (t.fd >= 0) ::close(t.fd);  // also releases the flock
+  t.fd = -1;
+}
+
+void DownloadIo::on_transfer_done(Transfer& t, CURLcode rc) {
+  FetchOutcome o = outcome_of(t, rc);
+  uint64_t job = t.job.job;
+  release(t);
+  transfers_.erase(job);
+  manager_.on_fetch_done(job, o, now());
+}
+
+void DownloadIo::abort(uint64_t job) {
+  auto it = transfers_.find(job);
+  if (it == transfers_.end()) return;
+  release(*it->second);
+  transfers_.erase(it);
+}
+
+void DownloadIo::check_multi_info() {
+  // Collect first: handling a result changes the set of handles.
+  std::vector<std::pair<Transfer*, CURLcode>> done;
+  int left = 0;
+  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
+    if (t) done.emplace_back(t, m->data.result);
+  }
+  for (auto& [t, rc] : done) on_transfer_done(*t, rc);
+  // Progress events too: the driver publishes whatever the manager queued.
+  if (!done.empty() || fed_) {
+    fed_ = false;
+    kick_();
+  }
+}
+
+// --- libcurl <-> libuv --------------------------------------------------------------------------
+
+int DownloadIo::socket_cb(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
+  auto* io = static_cast<DownloadIo*>(userp);
+  auto* s = static_cast<Socket*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      io->close_socket(s);
+      curl_multi_assign(io->multi_, fd, nullptr);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = new Socket();
+    s->fd = fd;
+    s->io = io;
+    if (uv_poll_init_socket(io->loop_, &s->poll, fd) != 0) {
+      delete s;
+      return -1;
+    }
+    s->poll.data = s;
+    io->sockets_.insert(s);
+    curl_multi_assign(io->multi_, fd, s);
+  }
+  int events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, on_poll);
+  return 0;
+}
+
+void DownloadIo::close_socket(Socket* s) {
+  sockets_.erase(s);
+  uv_poll_stop(&s->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->poll),
+           [](uv_handle_t* h) { delete static_cast<Socket*>(h->data); });
+}
+
+int DownloadIo::timer_cb(CURLM*, long timeout_ms, void* userp) {
+  auto* io = static_cast<DownloadIo*>(userp);
+  if (io->stopped_) return 0;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&io->timer_);
+  } else {
+    // 0 means "as soon as possible": the next loop iteration, never from inside libcurl.
+    uv_timer_start(&io->timer_, on_timer, static_cast<uint64_t>(timeout_ms), 0);
+  }
+  return 0;
+}
+
+void DownloadIo::on_timer(uv_timer_t* h) {
+  auto* io = static_cast<DownloadIo*>(h->data);
+  int running = 0;
+  curl_multi_socket_action(io->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  io->check_multi_info();
+}
+
+void DownloadIo::on_poll(uv_poll_t* h, int status, int events) {
+  auto* s = static_cast<Socket*>(h->data);
+  DownloadIo* io = s->io;
+  int flags = 0;
+  if (status < 0) flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  int running = 0;
+  curl_multi_socket_action(io->multi_, s->fd, flags, &running);
+  io->check_multi_info();
+}
+
+// --- Files, off the loop ------------------------------------------------------------------------
+
+void DownloadIo::start_work(std::unique_ptr<FileWork> w) {
+  w->io = this;
+  w->req.data = w.get();
+  if (uv_queue_work(loop_, &w->req, file_work, file_after) == 0) w.release();
+}
+
+void DownloadIo::file_work(uv_work_t* req) {
+  auto* w = static_cast<FileWork*>(req->data);
+  if (w->kind == FileWork::Kind::Verify) {
+    const std::string& path = w->verify.partial;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      w->detail = errno_text("cannot open", path, errno);
+      return;
+    }
+    w->sha256 = w->verify.sha256;
+    bool ok = true;
+    if (w->sha256.empty()) {  // resumed: hash what is on disk
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+      ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+      std::vector<char> buf(kHashRead);
+      for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          w->detail = errno_text("cannot read", path, errno);
+          ok = false;
+          break;
+        }
+        if (n == 0) break;
+        EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(n));
+      }
+      w->sha256 = hex_digest(ctx);
+      EVP_MD_CTX_free(ctx);
+    }
+    // Durable before it is renamed into place, so a crash never leaves a short file there.
+    if (ok && ::fsync(fd) != 0) {
+      w->detail = errno_text("cannot fsync", path, errno);
+      ok = false;
+    }
+    ::close(fd);
+    w->ok = ok;
+    return;
+  }
+  const FinalizeJob& f = w->finalize;
+  if (!f.commit) {
+    w->ok = ::unlink(f.partial.c_str()) == 0 || errno == ENOENT;
+    return;
+  }
+  if (::rename(f.partial.c_str(), f.dest.c_str()) != 0) {
+    w->detail = "cannot move " + f.partial + " to " + f.dest + ": " + std::strerror(errno);
+    return;
+  }
+  size_t slash = f.dest.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : f.dest.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // the rename itself survives a crash
+    ::close(dfd);
+  }
+  w->ok = true;
+}
+
+void DownloadIo::file_after(uv_work_t* req, int status) {
+  std::unique_ptr<FileWork> w(static_cast<FileWork*>(req->data));
+  DownloadIo* io = w->io;
+  if (io->stopped_ || status == UV_ECANCELED) return;
+  if (w->kind == FileWork::Kind::Verify) {
+    io->manager_.on_verified(w->verify.job, w->ok, w->sha256, w->detail, io->now());
+  } else if (w->finalize.job != 0) {
+    io->manager_.on_finalized(w->finalize.job, w->ok, w->detail, io->now());
+  } else {
+    return;
+  }
+  io->kick_();
+}
+
+// --- Stopping -----------------------------------------------------------------------------------
+
+void DownloadIo::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [job, t] : transfers_) release(*t);
+  transfers_.clear();
+  // Cached connections: cleanup may report their sockets removed; any it does not are
+  // closed below so the loop can end.
+  curl_multi_cleanup(multi_);
+  multi_ = nullptr;
+  while (!sockets_.empty()) close_socket(*sockets_.begin());
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+}
+
+}  // namespace ferry::sdk

@@ -1,0 +1,97 @@
+// DownloadIo: the HTTP and file side of the DownloadManager, on the SDK's libuv loop. Glue
+// only: where to start and what an answer means are download_plan.h's decisions.
+//
+// Checklist
+//   [x] libcurl multi interface driven by this loop (curl's multi-uv pattern):
+//       CURLMOPT_SOCKETFUNCTION -> one uv_poll_t per socket, CURLMOPT_TIMERFUNCTION -> one
+//       uv_timer_t, both feeding curl_multi_socket_action(); finished transfers read with
+//       curl_multi_info_read()
+//   [x] partial file "<dest>.part": opened and flock()ed per fetch (two clients sharing a
+//       state directory never write one file), resumed from its size with Range + If-Range
+//   [x] body written with pwrite() at the tracked offset as curl hands it over (page-cache
+//       writes; bounded by curl's 512 KiB buffer), SHA-256 computed on the way when the
+//       fetch started at byte 0
+//   [x] verification off the loop (uv_queue_work): re-hash from disk after a resume, fsync;
+//       then rename into place and fsync the directory, also off the loop
+//   [x] test hook: FERRY_DOWNLOAD_MAX_BPS=<bytes/s> caps every transfer
+//       (CURLOPT_MAX_RECV_SPEED_LARGE) so tests can interrupt a download mid-way
+//   [ ] HTTP/2, TLS options (the resource server speaks plain HTTP/1.1 for now)
+//
+// Owner: UvDriver. Every callback runs on the loop thread, feeds the manager, then asks the
+// driver to step (poll the cores again).
+#pragma once
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "sdk/core/download_manager.h"
+
+namespace ferry::sdk {
+
+class DownloadIo {
+ public:
+  DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string agent,
+             std::function<void()> kick);
+  ~DownloadIo();
+  DownloadIo(const DownloadIo&) = delete;
+  DownloadIo& operator=(const DownloadIo&) = delete;
+
+  // Acts on everything the manager asks for. True when it fed the manager an outcome at
+  // once (a fetch that needed no request, a file that could not be opened), so the caller
+  // should poll the cores again.
+  bool step(uint64_t now_ms);
+  // Stop: abort every transfer and close the handles; work in progress finishes without
+  // touching the manager. The loop must run afterwards until the handles are closed.
+  void stop();
+
+ private:
+  struct Transfer;
+  struct Socket {
+    uv_poll_t poll{};
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    DownloadIo* io = nullptr;
+  };
+  struct FileWork;
+
+  uint64_t now();
+  bool start_fetch(const FetchJob& job);
+  bool finish_early(const FetchJob& job, int fd, FetchOutcome outcome, uint64_t offset);
+  void decide(Transfer& t);
+  void on_transfer_done(Transfer& t, CURLcode rc);
+  FetchOutcome outcome_of(Transfer& t, CURLcode rc);
+  void release(Transfer& t);
+  void abort(uint64_t job);
+  void check_multi_info();
+  void start_work(std::unique_ptr<FileWork> w);
+  void close_socket(Socket* s);
+
+  static int socket_cb(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int timer_cb(CURLM* multi, long timeout_ms, void* userp);
+  static void on_poll(uv_poll_t* h, int status, int events);
+  static void on_timer(uv_timer_t* h);
+  static size_t header_cb(char* data, size_t size, size_t n, void* userp);
+  static size_t write_cb(char* data, size_t size, size_t n, void* userp);
+  static void file_work(uv_work_t* req);
+  static void file_after(uv_work_t* req, int status);
+
+  uv_loop_t* loop_;
+  DownloadManager& manager_;
+  std::string agent_;
+  std::function<void()> kick_;
+  CURLM* multi_ = nullptr;
+  uv_timer_t timer_{};
+  bool stopped_ = false;
+  bool fed_ = false;          // the manager heard of progress since the last kick
+  int64_t max_recv_bps_ = 0;  // FERRY_DOWNLOAD_MAX_BPS; 0 = unlimited
+  std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // by job
+  std::set<Socket*> sockets_;
+};
+
+}  // namespace ferry::sdk
