@@ -93,7 +93,7 @@ struct DoneRecord {
 
 enum class JobKind : uint8_t {
   Create,    // preallocate partial data, write meta; ok=false + error=ENOSPC -> disk_full
-  Chunk,     // SHA-256 the payload; only if it equals `claimed`, write it at `offset`
+  Chunk,     // chunk_sum the payload; only if it equals `claimed`, write it at `offset`
   Persist,   // fdatasync data, then store `blob` as the ledger (tmp + fsync + rename + fsync dir)
   Verify,    // whole-file SHA-256 == meta.file_hash?
   Finalize,  // move into files/, write done + outbox records, remove partial state
