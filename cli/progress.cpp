@@ -125,6 +125,27 @@ void ProgressView::paused(bool on) {
   if (mode_ == Mode::Plain) note(on ? "paused" : "resumed");
 }
 
+void ProgressView::waiting(int err, const char* detail) {
+  if (err == waiting_err_) return;
+  waiting_err_ = err;
+  if (mode_ == Mode::Json) {
+    cJSON* j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", "waiting");
+    cJSON_AddStringToObject(j, "id", local_id_.c_str());
+    cJSON_AddStringToObject(j, "error", err == FERRY_OK ? "" : ferry_err_name(err));
+    std::string why = err == FERRY_OK ? "" : ferry_strerror(err);
+    if (err != FERRY_OK && detail && *detail) why += std::string(" (") + detail + ")";
+    cJSON_AddStringToObject(j, "detail", why.c_str());
+    print_json_line(j);
+    return;
+  }
+  if (err == FERRY_OK) return set_tag("");
+  std::string why = ferry_strerror(err);
+  if (detail && *detail) why += std::string(" (") + detail + ")";
+  note("waiting: " + why);
+  set_tag("waiting");
+}
+
 void ProgressView::set_tag(const std::string& tag) {
   tag_ = tag;
   if (mode_ == Mode::Bar && have_progress_) draw(true);

@@ -46,6 +46,10 @@ class ProgressView {
   // {"type":"resume",...} with --json, else a line on stderr.
   void resumed(uint64_t done, uint64_t total);
   void paused(bool on);
+  // The transfer waits on a condition that does not fail it (the server's disk is full, no
+  // resource server yet): {"type":"waiting",...} with --json, else a note and a tag. Said once
+  // per change, not at every retry; FERRY_OK clears it.
+  void waiting(int err, const char* detail);
   // A line on stderr (warnings, "offline: ..."), keeping the bar intact below it.
   void note(const std::string& text);
   // Ends the bar's line so what follows starts on a fresh one.
@@ -69,6 +73,7 @@ class ProgressView {
   bool have_progress_ = false;
   int last_plain_decile_ = -1;
   bool bar_shown_ = false;
+  int waiting_err_ = 0;
   std::string tag_;
   RateMeter meter_;
   RateMeter::Clock::time_point last_draw_{};

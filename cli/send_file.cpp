@@ -149,6 +149,7 @@ std::optional<int> Follower::handle(const ferry_event_t& ev) {
       if (!p.outgoing || !p.local_id || local_id_ != p.local_id) break;
       if (p.message_id) view_.set_message_id(message_id_ = p.message_id);
       total = p.total;
+      view_.waiting(ev.status, ev.detail);
       view_.progress(p.done, p.total);
       break;
     }

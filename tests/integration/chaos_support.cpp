@@ -136,7 +136,7 @@ void ScenarioReport::emit(const std::string& dir) const {
   char* text = cJSON_Print(j);
   const char* env = std::getenv("FERRY_REPORT_DIR");
   std::string out_dir = env && *env ? env : dir;
-  std::ofstream(out_dir + "/" + name + ".json") << text << "\n";
+  std::ofstream(out_dir + "/" + name + "-seed" + std::to_string(seed) + ".json") << text << "\n";
   cJSON_free(text);
   cJSON_Delete(j);
 }

@@ -64,7 +64,7 @@ struct ScenarioReport {
   std::string hash_check = "n/a";  // "ok", "MISMATCH", "n/a"
   uint64_t messages = 0, acked = 0, lost = 0, duplicated = 0, unexpected = 0;
   std::string chaos_summary;  // the proxy's exit summary
-  // Prints one line and writes <name>.json to $FERRY_REPORT_DIR or `dir`.
+  // Prints one line and writes <name>-seed<N>.json to $FERRY_REPORT_DIR or `dir`.
   void emit(const std::string& dir) const;
 };
 

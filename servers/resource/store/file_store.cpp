@@ -48,8 +48,13 @@ struct UploadFile {
 
 namespace {
 
-// Space kept free beyond a new file, so the ledgers and records of running uploads still fit.
-constexpr uint64_t kReserveBytes = 64ull << 20;
+// Space kept free beyond a new file, so the ledgers and records of running uploads still fit:
+// 1/32 of the filesystem, at least 1 MiB and at most 64 MiB (a fixed 64 MiB would refuse
+// every upload on a small volume).
+uint64_t reserve_bytes(const struct statvfs& vfs) {
+  uint64_t total = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  return std::clamp<uint64_t>(total / 32, 1ull << 20, 64ull << 20);
+}
 constexpr size_t kScratchBytes = kLargeChunkBytes;
 
 std::string hex_of(const proto::Sha256& h) {
@@ -405,10 +410,12 @@ JobResult FileStore::create(const Job& job) {
   struct statvfs vfs;
   if (statvfs(dir_.c_str(), &vfs) == 0) {
     uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-    if (m.file_size > free_bytes || free_bytes - m.file_size < kReserveBytes) {
+    uint64_t reserve = reserve_bytes(vfs);
+    if (m.file_size > free_bytes || free_bytes - m.file_size < reserve) {
       return failed(job, ENOSPC,
-                    "needs " + std::to_string(m.file_size) + " bytes, " +
-                        std::to_string(free_bytes) + " free");
+                    "needs " + std::to_string(m.file_size) + " bytes + " +
+                        std::to_string(reserve) + " reserve, " + std::to_string(free_bytes) +
+                        " free");
     }
   }
   std::string data = partial_path(m.message_id, ".data");
