@@ -58,12 +58,15 @@ class Reader {
   bool u16(uint16_t& v, const char* field) { return be(v, 2, field); }
   bool u32(uint32_t& v, const char* field) { return be(v, 4, field); }
   bool u64(uint64_t& v, const char* field) { return be(v, 8, field); }
-  bool sha(Sha256& v, const char* field) {
+  template <size_t N>
+  bool bytes(std::array<uint8_t, N>& v, const char* field) {
     std::string_view b;
-    if (!take(v.size(), field, b)) return false;
-    std::memcpy(v.data(), b.data(), v.size());
+    if (!take(N, field, b)) return false;
+    std::memcpy(v.data(), b.data(), N);
     return true;
   }
+  bool sha(Sha256& v, const char* field) { return bytes(v, field); }
+  bool sum(ChunkSum& v, const char* field) { return bytes(v, field); }
   bool take(size_t n, const char* field, std::string_view& out) {
     if (body_.size() - pos_ < n) {
       return fail("truncated at byte " + std::to_string(pos_) + ": " + field + " needs " +
@@ -269,7 +272,7 @@ bool decode_upload_state(std::string_view body, UploadState& out, std::string& e
 }
 
 void encode_chunk_prefix(uint8_t out[kChunkFramePrefixBytes], uint32_t slot, uint64_t index,
-                         const Sha256& hash, uint32_t payload_len) {
+                         const ChunkSum& hash, uint32_t payload_len) {
   require(payload_len <= UINT32_MAX - kChunkPrefixBytes, "payload too large");
   encode_frame_header(out, FrameType::Chunk,
                       static_cast<uint32_t>(kChunkPrefixBytes + payload_len));
@@ -279,7 +282,7 @@ void encode_chunk_prefix(uint8_t out[kChunkFramePrefixBytes], uint32_t slot, uin
   std::memcpy(p, hash.data(), hash.size());
 }
 
-void encode_chunk(std::string& out, uint32_t slot, uint64_t index, const Sha256& hash,
+void encode_chunk(std::string& out, uint32_t slot, uint64_t index, const ChunkSum& hash,
                   std::string_view payload) {
   require(payload.size() <= UINT32_MAX - kChunkPrefixBytes, "payload too large");
   uint8_t prefix[kChunkFramePrefixBytes];
@@ -290,7 +293,7 @@ void encode_chunk(std::string& out, uint32_t slot, uint64_t index, const Sha256&
 
 bool decode_chunk(std::string_view body, Chunk& out, std::string& error) {
   Reader r(body, "CHUNK", error);
-  if (!r.u32(out.slot, "slot") || !r.u64(out.index, "index") || !r.sha(out.hash, "sha256")) {
+  if (!r.u32(out.slot, "slot") || !r.u64(out.index, "index") || !r.sum(out.hash, "xxh128")) {
     return false;
   }
   out.payload = r.rest();  // the view the caller asked for: no copy of the bulk bytes

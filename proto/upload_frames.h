@@ -21,6 +21,8 @@
 namespace ferry::proto {
 
 using Sha256 = std::array<uint8_t, 32>;
+// A chunk's checksum on the wire: XXH3-128, big-endian canonical form (proto/chunk_sum.h).
+using ChunkSum = std::array<uint8_t, 16>;
 
 // Limits a decoder enforces (a peer cannot make us allocate beyond them).
 inline constexpr size_t kMaxTicketBytes = 4096;
@@ -29,8 +31,8 @@ inline constexpr size_t kMaxStateRanges = 1u << 20;  // held ranges in one UPLOA
 inline constexpr size_t kMaxAckRanges = 256;  // selective ranges in one CHUNK_ACK
 inline constexpr size_t kMaxAckNacks = 256;  // NACKed indices in one CHUNK_ACK
 inline constexpr uint32_t kMaxChunkBytes = 64u << 20;  // largest chunk size a server may pick
-// CHUNK body before the payload: slot u32 | index u64 | sha256[32].
-inline constexpr size_t kChunkPrefixBytes = 4 + 8 + 32;
+// CHUNK body before the payload: slot u32 | index u64 | xxh128[16].
+inline constexpr size_t kChunkPrefixBytes = 4 + 8 + 16;
 
 // Half-open range of chunk indices [start, end). Lists of ranges on the wire are sorted,
 // non-empty and non-overlapping; decoders refuse anything else.
@@ -92,7 +94,7 @@ struct UploadState {
 struct Chunk {
   uint32_t slot = 0;
   uint64_t index = 0;
-  Sha256 hash{};  // SHA-256 of the payload as the sender read it
+  ChunkSum hash{};  // XXH3-128 of the payload as the sender read it
   std::string_view payload;
 };
 
@@ -130,7 +132,7 @@ uint64_t chunk_length(uint64_t file_size, uint32_t chunk_size, uint64_t index);
 // documented limits are programmer errors and abort.
 void encode_upload_open(std::string& out, const UploadOpen& open);
 void encode_upload_state(std::string& out, const UploadState& state);
-void encode_chunk(std::string& out, uint32_t slot, uint64_t index, const Sha256& hash,
+void encode_chunk(std::string& out, uint32_t slot, uint64_t index, const ChunkSum& hash,
                   std::string_view payload);
 void encode_chunk_ack(std::string& out, const ChunkAck& ack);
 void encode_upload_done(std::string& out, const UploadDone& done);
@@ -139,7 +141,7 @@ void encode_upload_done(std::string& out, const UploadDone& done);
 // `payload_len` payload bytes straight after them from its own buffer.
 inline constexpr size_t kChunkFramePrefixBytes = kFrameHeaderBytes + kChunkPrefixBytes;
 void encode_chunk_prefix(uint8_t out[kChunkFramePrefixBytes], uint32_t slot, uint64_t index,
-                         const Sha256& hash, uint32_t payload_len);
+                         const ChunkSum& hash, uint32_t payload_len);
 
 // Decoders take a frame body (Frame::body). On failure they return false, set `error`, and
 // leave `out` unspecified. A failure means the peer broke the protocol: send ERROR and close.

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "harness/sim/nodes.h"
+#include "proto/chunk_sum.h"
 #include "sdk/include/ferry.h"
 
 namespace ferry::sim {
@@ -181,7 +182,7 @@ bool ClientNode::pump_uploads(int64_t now) {
     const std::string& sha = files_.at(job->path);
     std::string_view src(*env_.sources.find(sha));
     std::string_view bytes = src.substr(job->offset, job->length);
-    proto::Sha256 hash = env_.sources.hash_at(sha, job->offset, bytes);
+    proto::ChunkSum hash = proto::chunk_sum(bytes.data(), bytes.size());
     uint8_t prefix[proto::kChunkFramePrefixBytes];
     if (!m.on_read_done(job->id, FERRY_OK, "", hash, prefix, t)) continue;
     std::string control = m.poll_send();

@@ -65,7 +65,7 @@ class FakeDisk {
     std::vector<std::pair<uint64_t, uint64_t>> unsynced;  // (offset, length) since last sync
     std::string blob;                                     // the persisted ledger blob ("" = none)
     std::optional<resource::ChunkLedger> durable;         // restored from `blob`
-    std::map<uint64_t, proto::Sha256> first_written;      // index -> hash of the first write
+    std::map<uint64_t, proto::ChunkSum> first_written;    // index -> checksum of the first write
   };
   struct Pending {
     int64_t at = 0;

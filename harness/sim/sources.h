@@ -1,15 +1,13 @@
 // The files the simulated clients upload, by SHA-256 (hex). They stand for the clients' disks
 // (which survive any crash) and are the reference the checker compares stored files with.
-// Hashing 1 MiB chunks is most of a run's CPU time, so chunk hashes are cached here: a payload
-// that is byte-identical to the source at its offset has the source chunk's hash, and the
-// memcmp that proves it is far cheaper than SHA-256.
+// Chunk checksums are proto::chunk_sum (XXH3-128, memory speed), so they are not cached: a
+// lookup plus the memcmp proving a payload equals its source would cost about as much.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 #include "proto/hex.h"
 #include "proto/upload_frames.h"
@@ -39,22 +37,9 @@ class Sources {
     auto it = files_.find(hex);
     return it == files_.end() ? nullptr : &it->second;
   }
-  // SHA-256 of `payload`, which claims to be bytes [offset, offset+len) of file `hex`.
-  proto::Sha256 hash_at(const std::string& hex, uint64_t offset, std::string_view payload) {
-    const std::string* src = find(hex);
-    if (src && offset <= src->size() && payload.size() <= src->size() - offset &&
-        std::string_view(*src).substr(offset, payload.size()) == payload) {
-      auto key = std::make_tuple(hex, offset, payload.size());
-      auto it = cache_.find(key);
-      if (it != cache_.end()) return it->second;
-      return cache_[key] = sha256_of(payload);
-    }
-    return sha256_of(payload);
-  }
 
  private:
   std::map<std::string, std::string> files_;
-  std::map<std::tuple<std::string, uint64_t, size_t>, proto::Sha256> cache_;
 };
 
 }  // namespace ferry::sim

@@ -162,7 +162,7 @@ class UploadManager {
   // The read finished. True: write `prefix` then the bytes as one CHUNK frame (after
   // flushing poll_send()). False: drop the bytes (stale job or failed read).
   bool on_read_done(uint64_t job_id, int status, const std::string& detail,
-                    const proto::Sha256& hash, uint8_t prefix[proto::kChunkFramePrefixBytes],
+                    const proto::ChunkSum& hash, uint8_t prefix[proto::kChunkFramePrefixBytes],
                     uint64_t now_ms);
   // A file the adapter may close (its upload ended).
   std::optional<std::string> poll_file_close();

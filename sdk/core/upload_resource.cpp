@@ -341,7 +341,7 @@ std::optional<ReadJob> UploadManager::poll_read(uint64_t now) {
 }
 
 bool UploadManager::on_read_done(uint64_t job_id, int status, const std::string& detail,
-                                 const proto::Sha256& hash,
+                                 const proto::ChunkSum& hash,
                                  uint8_t prefix[proto::kChunkFramePrefixBytes], uint64_t now) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return false;  // the connection it was for is gone

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proto/chunk_sum.h"
 #include "proto/hex.h"
 #include "sdk/include/ferry.h"
 #include "sdk/media/thumbnail.h"
@@ -82,7 +83,7 @@ struct UploadIo::ReadWork {
   int fd = -1;
   int status = FERRY_OK;
   std::string detail;
-  proto::Sha256 hash{};
+  proto::ChunkSum hash{};
   uint8_t prefix[proto::kChunkFramePrefixBytes] = {};
 };
 
@@ -178,7 +179,7 @@ void UploadIo::pump_reads(uint64_t now_ms) {
 void UploadIo::start_read(ReadJob job, uint64_t now_ms) {
   int fd = open_file(job.cid, job.path);
   if (fd < 0) {
-    proto::Sha256 none{};
+    proto::ChunkSum none{};
     uint8_t prefix[proto::kChunkFramePrefixBytes];
     manager_.on_read_done(job.id, FERRY_ESOURCECHANGED,
                           "cannot open " + job.path + ": " + std::strerror(errno), none, prefix,
@@ -205,7 +206,7 @@ void UploadIo::read_work(uv_work_t* req) {
     w->detail = "cannot read " + j.path + " at offset " + std::to_string(j.offset);
     return;
   }
-  EVP_Digest(w->buf.data.get(), j.length, w->hash.data(), nullptr, EVP_sha256(), nullptr);
+  w->hash = proto::chunk_sum(w->buf.data.get(), j.length);
 }
 
 void UploadIo::read_after(uv_work_t* req, int) {

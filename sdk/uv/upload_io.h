@@ -4,8 +4,9 @@
 //   [x] resource-server connection through UvLink (dial, bytes in, control frames out)
 //   [x] probe (ferry_media) + whole-file SHA-256 off the loop (uv_queue_work), 4 MiB reads
 //   [x] chunk reads off the loop: identity check (fstat of the open fd + stat of the path),
-//       pread into a pooled buffer, SHA-256, then CHUNK written as two uv_bufs (49-byte
-//       prefix + the buffer: no copy); the buffer returns to the pool when the write is done
+//       pread into a pooled buffer, XXH3-128 (proto/chunk_sum.h), then CHUNK written as two
+//       uv_bufs (33-byte prefix + the buffer: no copy); the buffer returns to the pool when
+//       the write is done
 //   [x] bounded memory: buffers being read or written never exceed kBufferBudget (+1 chunk),
 //       whatever the file size; retransmits read the file again
 //   [x] one fd per upload, posix_fadvise(SEQUENTIAL), closed when the upload ends

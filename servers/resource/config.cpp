@@ -41,7 +41,7 @@ const char* const kUsage =
     "                           upload port's line). Default: no HTTP listener\n"
     "  --http-advertise HOST:PORT  address download URLs name (default: the bound --http\n"
     "                           address; set it behind a reverse proxy or on 0.0.0.0)\n"
-    "  --workers N              file worker pairs (io + sync thread each), 1-64 (default 2)\n"
+    "  --workers N              file worker triples (io + hash + sync thread), 1-64 (default 2)\n"
     "  --upload-ttl SEC         incomplete uploads idle this long are deleted (default 86400)\n"
     "  --idle-timeout-ms N      close client connections silent this long (default 60000)\n"
     "  --max-queued-bytes N     per connection: chunk bytes waiting for the workers before the\n"

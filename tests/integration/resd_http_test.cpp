@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "proto/chunk_sum.h"
 #include "proto/frame.h"
 #include "proto/hex.h"
 #include "proto/json.h"
@@ -133,11 +134,9 @@ bool upload(int port, const std::string& ticket, const std::string& file) {
   if (st.status != ferry::proto::UploadStatus::Ok) return false;
   for (uint64_t i = 0; i < st.total_chunks; i++) {
     std::string_view piece = std::string_view(file).substr(i * st.chunk_size, st.chunk_size);
-    std::string h32 = ferry::proto::sha256(piece);
-    ferry::proto::Sha256 hash;
-    std::memcpy(hash.data(), h32.data(), hash.size());
     std::string c;
-    ferry::proto::encode_chunk(c, 1, i, hash, piece);
+    ferry::proto::encode_chunk(c, 1, i, ferry::proto::chunk_sum(piece.data(), piece.size()),
+                               piece);
     s.send_raw(c);
   }
   while (auto fr = s.recv_frame(30000)) {

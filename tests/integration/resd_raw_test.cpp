@@ -29,6 +29,7 @@
 #include "proto/hex.h"
 #include "proto/json.h"
 #include "proto/ticket.h"
+#include "proto/chunk_sum.h"
 #include "proto/upload_frames.h"
 #include "tests/support/process.h"
 #include "tests/support/test_bytes.h"
@@ -115,7 +116,7 @@ struct Upload {
   }
   void send(uint64_t i, bool corrupt = false) {
     std::string payload(piece(i));
-    ferry::proto::Sha256 h = sha(payload);
+    ferry::proto::ChunkSum h = ferry::proto::chunk_sum(payload.data(), payload.size());
     if (corrupt) payload[payload.size() / 2] ^= 0x5a;
     std::string f;
     ferry::proto::encode_chunk(f, slot, i, h, payload);

@@ -18,6 +18,7 @@
 #include "harness/chaos/core/reframer.h"
 #include "harness/chaos/core/scenario.h"
 #include "proto/frame.h"
+#include "proto/upload_frames.h"
 
 using namespace ferry::chaos;
 using ferry::proto::FrameType;
@@ -32,13 +33,16 @@ std::string frame(FrameType t, const std::string& body) {
   return out;
 }
 
-// A CHUNK frame: 44-byte prefix (slot, index, sha256: here a recognizable pattern) + payload.
+// A CHUNK frame as the SDK encodes it: slot, index, checksum (here a recognizable pattern, not
+// the payload's) + payload.
 std::string chunk(uint64_t index, size_t payload_len) {
-  std::string body(44, '\0');
-  for (int i = 0; i < 8; i++) body[4 + i] = char(index >> (56 - 8 * i));
-  for (int i = 12; i < 44; i++) body[size_t(i)] = char(0xA0 + i);
-  for (size_t i = 0; i < payload_len; i++) body.push_back(char('a' + (index + i) % 26));
-  return frame(FrameType::Chunk, body);
+  ferry::proto::ChunkSum sum;
+  for (size_t i = 0; i < sum.size(); i++) sum[i] = static_cast<uint8_t>(0xA0 + i);
+  std::string payload;
+  for (size_t i = 0; i < payload_len; i++) payload.push_back(char('a' + (index + i) % 26));
+  std::string out;
+  ferry::proto::encode_chunk(out, 1, index, sum, payload);
+  return out;
 }
 
 // N distinct small frames of mixed types: requests, pings, chunks.
@@ -297,6 +301,9 @@ TEST(chaos_conn, corrupt_flips_only_chunk_payload_and_frames_stay_well_formed) {
   ConnOutput out;
   auto t = traffic(90);
   t.push_back(chunk(7, 0));  // a CHUNK with no payload: nothing to corrupt
+  t.push_back(chunk(8, 1));  // one payload byte, right after the prefix: it must change
+  t.push_back(chunk(9, 16));
+  ASSERT_EQ(t[t.size() - 2].size(), kChunkPayloadOffset + 1) << "offset = the real CHUNK prefix";
   rig.feed(out, Dir::Up, concat(t), 29);
   auto got = frames_of(out, Dir::Up);
   ASSERT_EQ(got.size(), t.size());
@@ -309,12 +316,12 @@ TEST(chaos_conn, corrupt_flips_only_chunk_payload_and_frames_stay_well_formed) {
       continue;
     }
     EXPECT_EQ(got[i].substr(0, kChunkPayloadOffset), t[i].substr(0, kChunkPayloadOffset))
-        << "header and 44-byte prefix must stay intact";
+        << "header and slot/index/checksum prefix must stay intact";
     EXPECT_NE(got[i].substr(kChunkPayloadOffset), t[i].substr(kChunkPayloadOffset));
     changed++;
   }
-  EXPECT_EQ(changed, 30u);
-  EXPECT_EQ(rig.stats.dir[0].corrupt, 30u);
+  EXPECT_EQ(changed, 32u);
+  EXPECT_EQ(rig.stats.dir[0].corrupt, 32u);
 }
 
 TEST(chaos_conn, delay_and_jitter_keep_the_stream_in_order) {

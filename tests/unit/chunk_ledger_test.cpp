@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "proto/hex.h"
+#include "proto/chunk_sum.h"
 #include "servers/resource/core/chunk_ledger.h"
 
 using namespace ferry;
@@ -22,6 +23,8 @@ proto::Sha256 sha(std::string_view data) {
   return h;
 }
 
+proto::ChunkSum sum(std::string_view data) { return proto::chunk_sum(data.data(), data.size()); }
+
 const proto::Sha256 kFileHash = sha("the whole file");
 
 std::vector<LedgerAction> drain(ChunkLedger& l) {
@@ -33,7 +36,7 @@ std::vector<LedgerAction> drain(ChunkLedger& l) {
 // Feeds a good chunk of the right size (content = index byte).
 void feed(ChunkLedger& l, uint64_t index) {
   std::string payload(proto::chunk_length(l.file_size(), l.chunk_size(), index), char(index));
-  l.on_chunk(index, payload.size(), sha(payload), sha(payload));
+  l.on_chunk(index, payload.size(), sum(payload), sum(payload));
 }
 
 // Runs a chunk through write and persist, as a well-behaved adapter would.
@@ -179,11 +182,11 @@ TEST(chunk_ledger, refusals_name_the_reason) {
   std::string good(100, 'g');
   std::string bad = good;
   bad[50] ^= 1;
-  l.on_chunk(0, bad.size(), sha(good), sha(bad));  // corrupt in transit
-  l.on_chunk(3, 100, sha(good), sha(good));  // past the end
-  l.on_chunk(1, 101, sha(good), sha(good));  // oversized
-  l.on_chunk(2, 51, sha(good), sha(good));  // tail chunk larger than the tail
-  l.on_chunk(1, 99, sha(good), sha(good));  // short
+  l.on_chunk(0, bad.size(), sum(good), sum(bad));  // corrupt in transit
+  l.on_chunk(3, 100, sum(good), sum(good));  // past the end
+  l.on_chunk(1, 101, sum(good), sum(good));  // oversized
+  l.on_chunk(2, 51, sum(good), sum(good));  // tail chunk larger than the tail
+  l.on_chunk(1, 99, sum(good), sum(good));  // short
   auto a = drain(l);
   ASSERT_EQ(a.size(), 1u) << "no Write for any refused chunk";
   ASSERT_EQ(a[0].kind, Kind::Ack);
@@ -196,7 +199,7 @@ TEST(chunk_ledger, refusals_name_the_reason) {
   EXPECT_EQ(l.check(UINT64_MAX, 1), proto::NackReason::OutOfRange);
   EXPECT_EQ(l.check(2, 50), std::nullopt);
   // The good copy is accepted afterwards.
-  l.on_chunk(0, good.size(), sha(good), sha(good));
+  l.on_chunk(0, good.size(), sum(good), sum(good));
   a = drain(l);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].kind, Kind::Write);
@@ -219,7 +222,7 @@ TEST(chunk_ledger, offsets_are_64bit) {
   ChunkLedger l(size, 1u << 20, kFileHash);
   uint64_t last = l.total_chunks() - 1;
   EXPECT_EQ(last, 5120u);
-  proto::Sha256 h{};
+  proto::ChunkSum h{};
   l.on_chunk(last, 7, h, h);
   auto a = drain(l);
   ASSERT_EQ(a.size(), 1u);

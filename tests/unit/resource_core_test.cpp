@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include "proto/chunk_sum.h"
 #include "proto/hex.h"
 #include "proto/json.h"
 #include "proto/ticket.h"
@@ -38,6 +39,8 @@ proto::Sha256 sha(std::string_view data) {
   std::memcpy(h.data(), d.data(), h.size());
   return h;
 }
+
+proto::ChunkSum sum(std::string_view data) { return proto::chunk_sum(data.data(), data.size()); }
 
 std::string pattern(size_t n, uint32_t seed) {
   std::string s(n, '\0');
@@ -88,9 +91,9 @@ class Harness {
     send_raw(c, f);
   }
   void chunk(ConnId c, uint32_t slot, uint64_t index, std::string_view payload,
-             std::optional<proto::Sha256> claimed = std::nullopt) {
+             std::optional<proto::ChunkSum> claimed = std::nullopt) {
     std::string f;
-    proto::encode_chunk(f, slot, index, claimed ? *claimed : sha(payload), payload);
+    proto::encode_chunk(f, slot, index, claimed ? *claimed : sum(payload), payload);
     send_raw(c, f);
   }
   void advance(int64_t ms) {
@@ -137,7 +140,7 @@ class Harness {
         r.index = job.index;
         r.length = job.payload_len;
         r.claimed = job.claimed;
-        r.computed = sha(job.payload());
+        r.computed = sum(job.payload());
         if (r.computed == r.claimed) {
           writes[job.message_id]++;
           if (fail_writes) {
@@ -419,7 +422,7 @@ TEST(ResourceCore, corrupt_chunk_is_nacked_and_accepted_when_resent) {
   h.state(1);
   std::string bad = piece(file, 1);
   bad[100] ^= 1;
-  h.chunk(1, 1, 1, bad, sha(piece(file, 1)));
+  h.chunk(1, 1, 1, bad, sum(piece(file, 1)));
   proto::ChunkAck a = h.ack(1);
   ASSERT_EQ(a.nacks.size(), 1u);
   EXPECT_EQ(a.nacks[0].index, 1u);
@@ -722,7 +725,7 @@ TEST(ResourceCore, direct_reads_fill_the_chunk_buffer_without_a_copy) {
   h.open(1, 1, h.ticket(5, 42, file));
   h.state(1);
   std::string frame;
-  proto::encode_chunk(frame, 1, 0, sha(file), file);
+  proto::encode_chunk(frame, 1, 0, sum(file), file);
   // The header and a little of the body through on_bytes; the rest straight into the window.
   h.core.on_bytes(1, frame.data(), 100, h.now);
   size_t len = 0;
@@ -791,7 +794,7 @@ TEST(ResourceCore, corrupt_blob_starts_the_upload_over) {
 TEST(ResourceCore, complete_blob_at_start_verifies_and_finalizes_without_a_client) {
   std::string file = pattern(kMiB, 23);
   ferry::resource::ChunkLedger l(file.size(), kMiB, sha(file));
-  l.on_chunk(0, file.size(), sha(file), sha(file));
+  l.on_chunk(0, file.size(), sum(file), sum(file));
   while (auto a = l.poll_action()) {
     if (a->kind == LedgerAction::Kind::Write) l.on_write_done(0, true);
     if (a->kind == LedgerAction::Kind::Persist) l.on_persisted(a->generation);

@@ -166,7 +166,7 @@ class Media : public ::testing::Test {
     std::vector<uint64_t> out;
     while (auto job = m().poll_read(now)) {
       uint8_t prefix[proto::kChunkFramePrefixBytes];
-      proto::Sha256 h{};
+      proto::ChunkSum h{};
       bool send = m().on_read_done(job->id, status, "changed", h, prefix, now);
       EXPECT_EQ(send, status == FERRY_OK);
       out.push_back(job->offset / chunk);

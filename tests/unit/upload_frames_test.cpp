@@ -7,17 +7,20 @@
 
 #include <functional>
 
+#include "proto/chunk_sum.h"
 #include "proto/upload_frames.h"
 
 using namespace ferry::proto;
 
 namespace {
 
-Sha256 hash_of(uint8_t seed) {
-  Sha256 h;
+template <class Digest = Sha256>
+Digest hash_of(uint8_t seed) {
+  Digest h;
   for (size_t i = 0; i < h.size(); i++) h[i] = static_cast<uint8_t>(seed + i);
   return h;
 }
+ChunkSum sum_of(uint8_t seed) { return hash_of<ChunkSum>(seed); }
 
 // Splits an encoded frame, checking the header's length and type on the way.
 std::string body_of(const std::string& frame, FrameType type) {
@@ -194,26 +197,26 @@ TEST(upload_frames, chunk_roundtrip_is_a_view) {
   payload[0] = 'a';
   payload.back() = 'z';
   std::string wire;
-  encode_chunk(wire, 9, (6ull << 30) / 4096, hash_of(1), payload);
+  encode_chunk(wire, 9, (6ull << 30) / 4096, sum_of(1), payload);
   std::string body = body_of(wire, FrameType::Chunk);
   Chunk c;
   std::string err;
   ASSERT_TRUE(decode_chunk(body, c, err)) << err;
   EXPECT_EQ(c.slot, 9u);
   EXPECT_EQ(c.index, (6ull << 30) / 4096);
-  EXPECT_EQ(c.hash, hash_of(1));
+  EXPECT_EQ(c.hash, sum_of(1));
   EXPECT_EQ(c.payload, payload);
   // No copy: the payload lies inside the body we passed in.
   EXPECT_EQ(c.payload.data(), body.data() + kChunkPrefixBytes);
   // The zero-copy prefix plus the payload is the same frame.
   uint8_t prefix[kChunkFramePrefixBytes];
-  encode_chunk_prefix(prefix, 9, (6ull << 30) / 4096, hash_of(1), 100000);
+  encode_chunk_prefix(prefix, 9, (6ull << 30) / 4096, sum_of(1), 100000);
   EXPECT_EQ(std::string(reinterpret_cast<char*>(prefix), sizeof prefix) + payload, wire);
 }
 
 TEST(upload_frames, chunk_truncated) {
   std::string wire;
-  encode_chunk(wire, 1, 2, hash_of(3), "");
+  encode_chunk(wire, 1, 2, sum_of(3), "");
   std::string body = body_of(wire, FrameType::Chunk);
   ASSERT_EQ(body.size(), kChunkPrefixBytes);
   Decode dec = [](std::string_view b, std::string& e) {
@@ -221,7 +224,32 @@ TEST(upload_frames, chunk_truncated) {
     return decode_chunk(b, c, e);
   };
   expect_truncations_refused(body, dec);
-  expect_refused(body.substr(0, 20), dec, "sha256 needs 32 bytes, 8 left");
+  expect_refused(body.substr(0, 20), dec, "xxh128 needs 16 bytes, 8 left");
+}
+
+// The chunk checksum must catch the damage the wire can do: any single flipped bit, a
+// truncation, and bytes moved around; and it is a pure function of the bytes.
+TEST(upload_frames, chunk_sum_detects_damage) {
+  std::string data(1 << 20, '\0');
+  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<char>(i * 131 + (i >> 9));
+  ChunkSum good = chunk_sum(data.data(), data.size());
+  EXPECT_EQ(good, chunk_sum(data.data(), data.size()));
+  for (size_t at : {size_t(0), size_t(1), data.size() / 2, data.size() - 1}) {
+    for (int bit = 0; bit < 8; bit++) {
+      std::string bad = data;
+      bad[at] = static_cast<char>(bad[at] ^ (1 << bit));
+      EXPECT_NE(chunk_sum(bad.data(), bad.size()), good) << "byte " << at << " bit " << bit;
+    }
+  }
+  EXPECT_NE(chunk_sum(data.data(), data.size() - 1), good);
+  std::string swapped = data;
+  std::swap(swapped[10], swapped[20]);
+  EXPECT_NE(chunk_sum(swapped.data(), swapped.size()), good);
+  // Known answer: XXH3-128 of the empty input, canonical (big-endian) form.
+  ChunkSum empty = chunk_sum("", 0);
+  ChunkSum want = {0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47, 0x98, 0xd8,
+                   0x60, 0x01, 0xc3, 0x24, 0x46, 0x8d, 0x49, 0x7f};
+  EXPECT_EQ(empty, want);
 }
 
 TEST(upload_frames, ack_roundtrip) {

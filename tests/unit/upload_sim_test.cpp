@@ -24,6 +24,7 @@
 #include <random>
 
 #include "proto/hex.h"
+#include "proto/chunk_sum.h"
 #include "proto/upload_frames.h"
 #include "sdk/core/upload_window.h"
 #include "servers/resource/core/chunk_ledger.h"
@@ -45,6 +46,8 @@ proto::Sha256 sha(std::string_view data) {
   std::copy(d.begin(), d.end(), h.begin());
   return h;
 }
+
+proto::ChunkSum sum(std::string_view data) { return proto::chunk_sum(data.data(), data.size()); }
 
 struct Ev {
   enum class Kind { ToServer, ToClient, WriteDone, PersistDone, Crash, Reconnect };
@@ -226,7 +229,7 @@ class Sim {
       }
       std::string_view bytes = std::string_view(up.source).substr(s->offset, s->length);
       std::string frame;
-      proto::encode_chunk(frame, s->slot, s->index, sha(bytes), bytes);
+      proto::encode_chunk(frame, s->slot, s->index, sum(bytes), bytes);
       send(Ev::Kind::ToServer, std::move(frame));
     }
     while (auto e = window_->poll_event()) {
@@ -290,7 +293,7 @@ class Sim {
       error_ = "chunk for unknown slot";
       return;
     }
-    it->second.ledger->on_chunk(c.index, c.payload.size(), c.hash, sha(c.payload));
+    it->second.ledger->on_chunk(c.index, c.payload.size(), c.hash, sum(c.payload));
     pending_payload_ = c.payload;  // a Write can only be for the chunk just fed
     drain_server(c.slot);
   }

@@ -192,7 +192,7 @@ void ConnCore::corrupt_payload(std::string& frame, uint64_t aux, std::string& no
     auto mask = static_cast<unsigned char>(1 + splitmix64(sm) % 255);
     frame[at] = static_cast<char>(static_cast<unsigned char>(frame[at]) ^ mask);
     if (i == 0) note = "(" + std::to_string(flips) + " byte(s), first at body offset " +
-                       std::to_string(at - 5) + ")";
+                       std::to_string(at - proto::kFrameHeaderBytes) + ")";
   }
 }
 

@@ -17,6 +17,7 @@
 #include "harness/chaos/core/prng.h"
 #include "harness/chaos/core/reframer.h"
 #include "harness/chaos/core/stats.h"
+#include "proto/upload_frames.h"
 
 namespace ferry::chaos {
 
@@ -35,9 +36,9 @@ struct ConnOutput {
   std::vector<std::string> log;  // one line per injected fault
 };
 
-// CHUNK (0x12) payload starts after the 5-byte header and the 44-byte slot/index/sha256 prefix
+// CHUNK (0x12) payload starts after the frame header and the slot/index/xxh128 prefix
 // (docs/protocol-upload.md §3); corruption only touches bytes from here on.
-inline constexpr size_t kChunkPayloadOffset = 5 + 44;
+inline constexpr size_t kChunkPayloadOffset = proto::kChunkFramePrefixBytes;
 
 class ConnCore {
  public:

@@ -53,8 +53,8 @@ std::optional<proto::NackReason> ChunkLedger::check(uint64_t index, uint64_t len
   return std::nullopt;
 }
 
-void ChunkLedger::on_chunk(uint64_t index, uint64_t length, const proto::Sha256& claimed,
-                           const proto::Sha256& computed) {
+void ChunkLedger::on_chunk(uint64_t index, uint64_t length, const proto::ChunkSum& claimed,
+                           const proto::ChunkSum& computed) {
   if (auto reason = check(index, length)) return nack(index, *reason);
   switch (state_[index]) {
     case State::Durable:

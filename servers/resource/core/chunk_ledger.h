@@ -60,9 +60,10 @@ class ChunkLedger {
   // Refusal reason for a chunk of `length` bytes at `index`, checked before hashing so the
   // worker does not hash junk. on_chunk() runs the same check.
   std::optional<proto::NackReason> check(uint64_t index, uint64_t length) const;
-  // A CHUNK arrived. `computed` is the SHA-256 the adapter's worker took over the payload.
-  void on_chunk(uint64_t index, uint64_t length, const proto::Sha256& claimed,
-                const proto::Sha256& computed);
+  // A CHUNK arrived. `computed` is the checksum (proto/chunk_sum.h) the adapter's worker
+  // took over the payload.
+  void on_chunk(uint64_t index, uint64_t length, const proto::ChunkSum& claimed,
+                const proto::ChunkSum& computed);
   // The Write for `index` finished; ok=false (disk error) NACKs it with write_failed.
   void on_write_done(uint64_t index, bool ok);
   // The Persist with this generation is durable. Stale generations are ignored.

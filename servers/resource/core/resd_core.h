@@ -55,7 +55,7 @@ inline constexpr uint32_t kSmallChunkBytes = 1u << 20;
 inline constexpr uint32_t kLargeChunkBytes = 4u << 20;
 inline constexpr uint64_t kLargeFileBytes = 1ull << 30;
 uint32_t choose_chunk_size(uint64_t file_size);
-// HELLO's max_frame: the largest CHUNK (largest chunk + 44-byte prefix) plus slack that also
+// HELLO's max_frame: the largest CHUNK (largest chunk + 28-byte prefix) plus slack that also
 // covers UPLOAD_OPEN with a 4096-byte ticket.
 inline constexpr uint32_t kMaxFrameBody = kLargeChunkBytes + 4096;
 
@@ -93,7 +93,7 @@ struct DoneRecord {
 
 enum class JobKind : uint8_t {
   Create,    // preallocate partial data, write meta; ok=false + error=ENOSPC -> disk_full
-  Chunk,     // SHA-256 the payload; only if it equals `claimed`, write it at `offset`
+  Chunk,     // chunk_sum the payload; only if it equals `claimed`, write it at `offset`
   Persist,   // fdatasync data, then store `blob` as the ledger (tmp + fsync + rename + fsync dir)
   Verify,    // whole-file SHA-256 == meta.file_hash?
   Finalize,  // move into files/, write done + outbox records, remove partial state
@@ -110,7 +110,7 @@ struct Job {
   ConnId conn = 0;
   uint64_t index = 0;
   uint64_t offset = 0;
-  proto::Sha256 claimed{};
+  proto::ChunkSum claimed{};
   OwnedBody body;
   size_t payload_offset = 0;
   size_t payload_len = 0;
@@ -131,8 +131,8 @@ struct JobResult {
   ConnId conn = 0;           // Chunk
   uint64_t index = 0;        // Chunk
   uint64_t length = 0;       // Chunk
-  proto::Sha256 claimed{};   // Chunk
-  proto::Sha256 computed{};  // Chunk
+  proto::ChunkSum claimed{};   // Chunk
+  proto::ChunkSum computed{};  // Chunk
   uint64_t generation = 0;   // Persist
   std::string blob;          // Persist: the job's blob, handed back so a failure can be retried
 };

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <set>
 
+#include "proto/chunk_sum.h"
 #include "proto/hex.h"
 #include "proto/json.h"
 
@@ -376,16 +377,20 @@ StoreScan FileStore::scan() {
   return s;
 }
 
-JobResult FileStore::run(Job& job, WorkerScratch& scratch) {
+void FileStore::ensure_scratch(WorkerScratch& scratch) {
   if (!scratch.buffer) {
     scratch.buffer = std::make_unique_for_overwrite<char[]>(kScratchBytes);
     scratch.size = kScratchBytes;
   }
+}
+
+JobResult FileStore::run(Job& job, WorkerScratch& scratch) {
+  ensure_scratch(scratch);
   switch (job.kind) {
     case JobKind::Create:
       return create(job);
     case JobKind::Chunk:
-      return chunk(job, scratch);
+      return chunk(job);
     case JobKind::Persist:
       return persist(job);
     case JobKind::Verify:
@@ -460,15 +465,14 @@ bool FileStore::advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, st
   return true;
 }
 
-JobResult FileStore::chunk(Job& job, WorkerScratch& scratch) {
+JobResult FileStore::chunk(Job& job) {
   JobResult r = succeeded(job);
   r.conn = job.conn;
   r.index = job.index;
   r.length = job.payload_len;
   r.claimed = job.claimed;
   std::string_view p = job.payload();
-  unsigned int len = 0;
-  EVP_Digest(p.data(), p.size(), r.computed.data(), &len, EVP_sha256(), nullptr);
+  r.computed = proto::chunk_sum(p.data(), p.size());
   if (r.computed != r.claimed) {
     r.ok = false;  // not written: the ledger NACKs it as bad_hash
   } else if (std::shared_ptr<UploadFile> f = get(job.message_id); !f) {
@@ -478,18 +482,26 @@ JobResult FileStore::chunk(Job& job, WorkerScratch& scratch) {
     r.ok = false;
     r.error = errno;
     r.message = errno_text("write", errno);
-  } else if (job.index == f->hashed) {
+  }
+  if (!r.ok) job.body.data.reset();  // the payload's memory goes back now
+  return r;
+}
+
+void FileStore::hash_chunk(Job& job, WorkerScratch& scratch) {
+  ensure_scratch(scratch);
+  std::shared_ptr<UploadFile> f = get(job.message_id);
+  if (f && job.index == f->hashed) {
     // The prefix grows by this chunk, hashed from memory; then by any written ahead of it.
+    std::string_view p = job.payload();
     EVP_DigestUpdate(f->ctx, p.data(), p.size());
     f->hashed++;
     // A read-back failure only defers the work: Verify reads whatever is still missing.
     std::string err;
     (void)advance_hash(*f, false, scratch, err);
-  } else if (job.index > f->hashed) {
+  } else if (f && job.index > f->hashed) {
     f->ahead.insert(job.index);
   }
   job.body.data.reset();  // the payload's memory goes back now, not when the job is dropped
-  return r;
 }
 
 JobResult FileStore::persist(Job& job) {

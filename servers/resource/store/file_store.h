@@ -1,8 +1,8 @@
 // FileStore: ferry-resd's data directory and every blocking file operation a Job names
 // (servers/resource/core/resd_core.h). Runs on the file workers (workers.h), never on the
-// network loop. Jobs of one upload on one lane arrive in order; different uploads and the two
+// network loop. Jobs of one upload on one lane arrive in order; different uploads and the
 // lanes run concurrently, so the per-upload state is looked up under a mutex and each
-// UploadFile's hashing state is only touched by its upload's io lane.
+// UploadFile's hashing state is only touched by its upload's hash lane (hash_chunk, Verify).
 //
 // Layout under DIR (paths chosen by the server, never from a client):
 //   partial/<message_id>.data     the file being received, preallocated to its full size
@@ -24,7 +24,7 @@
 // Implemented:
 //   [x] posix_fallocate preallocation; a statvfs check first so a file that cannot fit is
 //       refused at once (disk_full) without filling the disk on the way
-//   [x] SHA-256 of each chunk (OpenSSL EVP, SHA-NI where present), pwrite at its offset
+//   [x] XXH3-128 of each chunk (proto/chunk_sum.h), pwrite at its offset
 //   [x] whole-file SHA-256 computed incrementally as the contiguous prefix grows (chunks
 //       written ahead are re-read from the page cache when the prefix reaches them), so
 //       Verify usually has nothing left to read; after a restart it reads what remains once
@@ -82,14 +82,20 @@ class FileStore {
   // removes debris. Call once, before any job runs.
   StoreScan scan();
   // Runs one job to completion (blocking). Safe from several threads as described above.
+  // A Chunk job only checks and writes; when its result is ok the caller then passes the
+  // job (its payload still held) to hash_chunk on the upload's hash lane, in write order.
   JobResult run(Job& job, WorkerScratch& scratch);
+  // Extends the upload's whole-file SHA-256 by a written chunk (or notes it as written ahead
+  // of the hashed prefix), then frees the payload.
+  void hash_chunk(Job& job, WorkerScratch& scratch);
 
   const std::string& dir() const { return dir_; }
   std::string final_path(const proto::Sha256& hash) const;
 
  private:
   JobResult create(const Job& job);
-  JobResult chunk(Job& job, WorkerScratch& scratch);
+  JobResult chunk(Job& job);
+  static void ensure_scratch(WorkerScratch& scratch);
   JobResult persist(Job& job);
   JobResult verify(const Job& job, WorkerScratch& scratch);
   JobResult finalize(const Job& job);

@@ -7,9 +7,11 @@ WorkerPool::WorkerPool(FileStore& store, int lanes, std::function<void()> wake)
     : store_(store), wake_(std::move(wake)) {
   for (int i = 0; i < lanes; i++) {
     io_.push_back(std::make_unique<Lane>());
+    hash_.push_back(std::make_unique<Lane>());
     sync_.push_back(std::make_unique<Lane>());
+    io_.back()->hash = hash_.back().get();
   }
-  for (auto* group : {&io_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_}) {
     for (auto& lane : *group) {
       Lane* l = lane.get();
       l->thread = std::thread([this, l] { run(*l); });
@@ -23,30 +25,50 @@ void WorkerPool::submit(Job&& job) {
   // A multiplicative hash spreads sequential message ids evenly over the lanes.
   size_t n = io_.size();
   size_t k = static_cast<size_t>((job.message_id * 0x9E3779B97F4A7C15ull) >> 32) % n;
-  Lane& lane = job.sync_lane() ? *sync_[k] : *io_[k];
+  // Verify reads the hashing state, so it queues behind the upload's chunks on its hash lane.
+  Lane& lane = job.sync_lane()                 ? *sync_[k]
+               : job.kind == JobKind::Verify ? *hash_[k]
+                                               : *io_[k];
+  push(lane, Work{std::move(job), {}, false});
+}
+
+void WorkerPool::push(Lane& lane, Work&& w) {
   {
     std::lock_guard<std::mutex> lock(lane.mu);
-    lane.queue.push_back(std::move(job));
+    lane.queue.push_back(std::move(w));
   }
   lane.cv.notify_one();
 }
 
+void WorkerPool::post(JobResult&& r) {
+  {
+    std::lock_guard<std::mutex> lock(results_mu_);
+    results_.push_back(std::move(r));
+  }
+  wake_();  // uv_async_send coalesces: one loop wake-up drains all results
+}
+
 void WorkerPool::run(Lane& lane) {
   while (true) {
-    Job job;
+    Work w;
     {
       std::unique_lock<std::mutex> lock(lane.mu);
       lane.cv.wait(lock, [&] { return lane.stopping || !lane.queue.empty(); });
       if (lane.stopping) return;
-      job = std::move(lane.queue.front());
+      w = std::move(lane.queue.front());
       lane.queue.pop_front();
     }
-    JobResult r = store_.run(job, lane.scratch);
-    {
-      std::lock_guard<std::mutex> lock(results_mu_);
-      results_.push_back(std::move(r));
+    if (w.has_written) {  // hash lane: a chunk the io lane wrote
+      store_.hash_chunk(w.job, lane.scratch);
+      post(std::move(w.written));
+      continue;
     }
-    wake_();  // uv_async_send coalesces: one loop wake-up drains all results
+    JobResult r = store_.run(w.job, lane.scratch);
+    if (w.job.kind == JobKind::Chunk && r.ok && lane.hash) {
+      push(*lane.hash, Work{std::move(w.job), std::move(r), true});
+      continue;
+    }
+    post(std::move(r));
   }
 }
 
@@ -61,7 +83,7 @@ bool WorkerPool::poll_result(JobResult& result) {
 void WorkerPool::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto* group : {&io_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_}) {
     for (auto& lane : *group) {
       std::lock_guard<std::mutex> lock(lane->mu);
       lane->stopping = true;
@@ -69,7 +91,7 @@ void WorkerPool::stop() {
     }
     for (auto& lane : *group) lane->cv.notify_all();
   }
-  for (auto* group : {&io_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_}) {
     for (auto& lane : *group) {
       if (lane->thread.joinable()) lane->thread.join();
     }

@@ -1,8 +1,14 @@
-// WorkerPool: the file workers. N io lanes (hash + write chunks, verify, create, finalize,
-// delete) and N sync lanes (fdatasync + ledger blob), one thread each. An upload is pinned to
-// lane pair (message id mod N), so its chunks are written in arrival order by one thread and
-// its hashing state needs no lock; its Persist runs beside the writes, so an fdatasync never
-// stalls the next chunk's write. Results go back to the libuv loop through `wake` (uv_async).
+// WorkerPool: the file workers, in N lane triples, one thread per lane:
+//   io    check and write chunks, create, finalize, delete
+//   hash  the whole-file SHA-256, chunk by chunk in write order, and Verify
+//   sync  fdatasync + ledger blob
+// An upload is pinned to one triple (by message id), so its chunks are written in arrival
+// order by one thread and hashed in that order by another (its hashing state needs no lock),
+// and its Persist runs beside both, so an fdatasync never stalls the next write. Splitting
+// hash from write lets the two biggest costs per byte (page-cache copy, SHA-256) use both
+// cores; a chunk's result is posted only once it is hashed, so the loop's per-connection
+// queued-bytes bound still covers every payload the workers hold. Results go back to the
+// libuv loop through `wake` (uv_async).
 //
 // Owner: the libuv adapter (uv/server.cpp). submit() and poll_result() are called on the loop
 // thread only. stop() lets each thread finish the job it is running, drops queued jobs (they
@@ -33,19 +39,29 @@ class WorkerPool {
   void stop();
 
  private:
+  // A job, and on the hash lane the result of its write (the result is posted after hashing).
+  struct Work {
+    Job job;
+    JobResult written;
+    bool has_written = false;
+  };
   struct Lane {
     std::thread thread;
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<Job> queue;
+    std::deque<Work> queue;
     bool stopping = false;
     WorkerScratch scratch;
+    Lane* hash = nullptr;  // io lanes: where written chunks go next
   };
   void run(Lane& lane);
+  void push(Lane& lane, Work&& w);
+  void post(JobResult&& r);
 
   FileStore& store_;
   std::function<void()> wake_;
   std::vector<std::unique_ptr<Lane>> io_;
+  std::vector<std::unique_ptr<Lane>> hash_;
   std::vector<std::unique_ptr<Lane>> sync_;
   std::mutex results_mu_;
   std::deque<JobResult> results_;
