@@ -30,7 +30,8 @@ using test::wait_for;
 
 void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
-// A `ferry send-file --json` running in the background, read through its log.
+// A `ferry send-file --json` (or `ferry download --json`) running in the background, read
+// through its log.
 struct Upload {
   Process p;
   std::string log;
@@ -38,6 +39,23 @@ struct Upload {
              const std::string& log_path) {
     log = log_path;
     return p.spawn(user.argv({"send-file", to, file, "--json", "--timeout", "180"}), log);
+  }
+  // `ferry download ID --out OUT`, its receive rate capped (the SDK's test hook) so that a
+  // point like 37% is reachable on loopback.
+  bool spawn_download(const CliUser& user, uint64_t id, const std::string& out,
+                      uint64_t max_bps, const std::string& log_path) {
+    log = log_path;
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "FERRY_DOWNLOAD_MAX_BPS=" + std::to_string(max_bps)};
+    for (const std::string& a : user.argv({"download", std::to_string(id), "--out", out,
+                                           "--json", "--timeout", "180"}))
+      argv.push_back(a);
+    return p.spawn(argv, log);
+  }
+  uint64_t message_id() const {
+    for (const JsonLine& l : json_lines(read_text(log)))
+      if (l.num("message_id") > 0) return uint64_t(l.num("message_id"));
+    return 0;
   }
   uint64_t done() const {
     double best = 0;
@@ -50,7 +68,15 @@ struct Upload {
       if (l.is(type) && l.str(key) == value) return true;
     return false;
   }
-  bool ready() const { return saw("status", "status", "READY"); }
+  bool ready() const { return saw("status", "status", "READY") || saw("status", "status", "DONE"); }
+  // A download that started again from bytes already on disk.
+  bool fetched_from_nonzero() const {
+    for (const JsonLine& l : json_lines(read_text(log)))
+      if ((l.is("status") && l.str("status") == "FETCHING" && l.num("done") > 0) ||
+          (l.is("resume") && l.num("done") > 0))
+        return true;
+    return false;
+  }
 };
 
 // Kill points as fractions of the file, increasing, between 15% and 90%, drawn from the seed.
@@ -272,6 +298,80 @@ ScenarioReport disk_full(uint64_t seed) {
   return run.rep;
 }
 
+// alice's file uploaded to READY, for the download scenarios; its message id (0 on failure).
+uint64_t uploaded(CrashRun& run) {
+  Upload up;
+  if (!run.send(up, "send.log")) return 0;
+  int st = up.p.wait(240000);
+  if (!run.v.check(st == 0 && up.ready(), "the upload did not reach READY", tail(read_text(up.log))))
+    return 0;
+  return up.message_id();
+}
+
+// The checks a download scenario ends with.
+void finish_download(CrashRun& run, Upload& dl, const std::string& out, int status) {
+  run.rep.seconds = seconds_since(run.t0);
+  run.rep.file_size = run.size;
+  run.rep.chaos_summary = run.rig.chaos.stop();
+  bool same = test::sha256_file(out) == run.sha;
+  run.rep.hash_check = same ? "ok" : "MISMATCH";
+  run.v.check(status == 0, "ferry download exited " + std::to_string(status), tail(read_text(dl.log)));
+  run.v.check(same, "the downloaded file differs from the source");
+  run.v.check(!std::filesystem::exists(out + ".part"), "the partial file is still there");
+}
+
+// resd (which also serves HTTP) dies at a seeded point of bob's download and comes back after a
+// seeded pause: the same `ferry download` retries, resumes from the bytes it has (Range) and
+// ends with the source's bytes.
+ScenarioReport download_resd_kill9(uint64_t seed) {
+  CrashRun run("crash_download_resd_kill9", seed, 24 * kMiB);
+  run.rig.http_port = free_port();
+  if (!run.start({})) return run.rep;
+  uint64_t id = uploaded(run);
+  if (id == 0) return run.rep;
+  std::string out = run.rig.dir.sub("bob-download.bin");
+  Upload dl;
+  if (!run.v.check(dl.spawn_download(run.rig.bob, id, out, 8000000, run.rig.dir.sub("dl.log")),
+                   "cannot start ferry download"))
+    return run.rep;
+  if (!reach(dl, kill_points(seed, 1)[0], run.size, run.v)) return run.rep;
+  run.rig.resd.kill9();
+  harness::Prng pause(seed);
+  sleep_ms(pause.range(0, 1500));
+  if (!run.rig.start_resd(run.v)) return run.rep;
+  finish_download(run, dl, out, dl.p.wait(240000));
+  run.v.check(dl.fetched_from_nonzero(), "the download did not resume from a non-zero offset",
+              tail(read_text(dl.log)));
+  return run.rep;
+}
+
+// bob's `ferry download` dies (SIGKILL) at a seeded point; running it again resumes from the
+// partial file and ends with the source's bytes.
+ScenarioReport download_client_kill9(uint64_t seed) {
+  CrashRun run("crash_download_client_kill9", seed, 24 * kMiB);
+  run.rig.http_port = free_port();
+  if (!run.start({})) return run.rep;
+  uint64_t id = uploaded(run);
+  if (id == 0) return run.rep;
+  std::string out = run.rig.dir.sub("bob-download.bin");
+  {
+    Upload first;
+    if (!run.v.check(first.spawn_download(run.rig.bob, id, out, 8000000, run.rig.dir.sub("dl1.log")),
+                     "cannot start ferry download"))
+      return run.rep;
+    if (!reach(first, kill_points(seed, 1)[0], run.size, run.v)) return run.rep;
+    first.p.kill9();
+  }
+  Upload again;
+  if (!run.v.check(again.spawn_download(run.rig.bob, id, out, 1ull << 40, run.rig.dir.sub("dl2.log")),
+                   "cannot start ferry download again"))
+    return run.rep;
+  finish_download(run, again, out, again.p.wait(240000));
+  run.v.check(again.fetched_from_nonzero(), "the rerun did not resume from the partial file",
+              tail(read_text(again.log)));
+  return run.rep;
+}
+
 }  // namespace
 
 void add_crash_scenarios(std::vector<Scenario>& out) {
@@ -281,6 +381,12 @@ void add_crash_scenarios(std::vector<Scenario>& out) {
                  "chatd SIGKILLed mid-upload with four sends in flight, restarted", chatd_kill9});
   out.push_back({"crash_client_kill9", "crash", 43,
                  "the uploading CLI SIGKILLed at a seeded point, then run again", client_kill9});
+  out.push_back({"crash_download_resd_kill9", "crash", 45,
+                 "resd SIGKILLed mid-download (HTTP), restarted; the download resumes",
+                 download_resd_kill9});
+  out.push_back({"crash_download_client_kill9", "crash", 46,
+                 "the downloading CLI SIGKILLed at a seeded point, then run again",
+                 download_client_kill9});
   out.push_back({"crash_disk_full", "crash", 44,
                  "resd on an 8 MiB tmpfs gets a 12 MiB upload; enlarged later (root)", disk_full});
 }

@@ -41,7 +41,7 @@ void ScenarioReport::print() const {
                         : !vacuous.empty()   ? "vacuous"
                                              : "ok";
   std::printf(
-      "[ chaos    ] %-24s seed=%llu sent=%llu resent=%llu resumes=%llu %.1fs hash=%s "
+      "[ chaos    ] %-28s seed=%llu sent=%llu resent=%llu resumes=%llu %.1fs hash=%s "
       "msgs=%llu acked=%llu lost=%llu dup=%llu unexpected=%llu %s\n",
       name.c_str(), (unsigned long long)seed, (unsigned long long)bytes_sent,
       (unsigned long long)bytes_resent, (unsigned long long)resumes, seconds, hash_check.c_str(),

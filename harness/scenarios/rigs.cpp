@@ -92,16 +92,19 @@ bool CrashRig::start_chatd(Verdict& v) {
 }
 
 bool CrashRig::start_resd(Verdict& v) {
-  if (!v.check(resd.start({bin_path("ferry-resd"), "--listen",
-                           "127.0.0.1:" + std::to_string(resd_port), "--data", dir.sub("res"),
-                           "--secret-file", dir.sub("secret.key"), "--chat",
-                           "127.0.0.1:" + std::to_string(chat_port), "--advertise",
-                           "127.0.0.1:" + std::to_string(chaos_port), "--idle-timeout-ms",
-                           "1500"},
-                          "listening on ", 60000),
+  // With HTTP, both ports are chosen up front and the ready line is the HTTP one (printed
+  // once both listen), so a restart finds the same two ports again.
+  if (http_port > 0 && resd_port == 0) resd_port = free_port();
+  std::vector<std::string> argv = {
+      bin_path("ferry-resd"), "--listen", "127.0.0.1:" + std::to_string(resd_port), "--data",
+      dir.sub("res"), "--secret-file", dir.sub("secret.key"), "--chat",
+      "127.0.0.1:" + std::to_string(chat_port), "--advertise",
+      "127.0.0.1:" + std::to_string(chaos_port), "--idle-timeout-ms", "1500"};
+  if (http_port > 0) argv.insert(argv.end(), {"--http", "127.0.0.1:" + std::to_string(http_port)});
+  if (!v.check(resd.start(argv, http_port > 0 ? "http listening on " : "listening on ", 60000),
                "ferry-resd did not start on port " + std::to_string(resd_port)))
     return false;
-  resd_port = resd.port();
+  if (http_port == 0) resd_port = resd.port();
   return true;
 }
 

@@ -64,6 +64,7 @@ struct CrashRig {
   ChaosProcess chaos;
   CliUser alice, bob;
   int chat_port = 0, resd_port = 0, chaos_port = 0;
+  int http_port = 0;  // set before start(): resd also serves downloads over HTTP there
 
   bool start(uint64_t seed, const std::vector<std::string>& faults, Verdict& v);
   bool start_chatd(Verdict& v);  // again on chat_port once it is known

@@ -63,6 +63,8 @@ TEST(chaos_chat, mixed_scenario_file) { play("chat_mixed"); }
 TEST(chaos_crash, resd_kill9_at_seeded_points_then_restart) { play("crash_resd_kill9"); }
 TEST(chaos_crash, chatd_kill9_during_upload_and_texts_then_restart) { play("crash_chatd_kill9"); }
 TEST(chaos_crash, client_kill9_at_seeded_point_then_rerun) { play("crash_client_kill9"); }
+TEST(chaos_crash, resd_kill9_mid_download_then_restart) { play("crash_download_resd_kill9"); }
+TEST(chaos_crash, download_client_kill9_then_rerun) { play("crash_download_client_kill9"); }
 TEST(chaos_crash, resd_disk_full_then_freed) { play("crash_disk_full"); }
 
 // Every scenario in the catalog has a test above.
@@ -73,7 +75,8 @@ TEST(chaos_catalog, every_scenario_has_a_test) {
       "upload_refuse", "upload_mixed", "upload_schedule", "upload_state_lost", "chat_drop",
       "chat_dup", "chat_reorder", "chat_delay_jitter", "chat_cut_prob", "chat_refuse",
       "chat_blackhole", "chat_mixed", "crash_resd_kill9", "crash_chatd_kill9",
-      "crash_client_kill9", "crash_disk_full"};
+      "crash_client_kill9", "crash_download_resd_kill9", "crash_download_client_kill9",
+      "crash_disk_full"};
   for (const Scenario& s : catalog())
     EXPECT_NE(std::find(tested.begin(), tested.end(), s.name), tested.end()) << s.name;
   EXPECT_EQ(catalog().size(), tested.size());
