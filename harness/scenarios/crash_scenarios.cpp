@@ -298,8 +298,11 @@ ScenarioReport disk_full(uint64_t seed) {
   return run.rep;
 }
 
-// alice's file uploaded to READY, for the download scenarios; its message id (0 on failure).
+// The start of a download scenario: the rig with resd also on HTTP, and alice's file uploaded
+// to READY. Returns its message id (0 on failure).
 uint64_t uploaded(CrashRun& run) {
+  run.rig.http_port = free_port();
+  if (!run.start({})) return 0;
   Upload up;
   if (!run.send(up, "send.log")) return 0;
   int st = up.p.wait(240000);
@@ -325,8 +328,6 @@ void finish_download(CrashRun& run, Upload& dl, const std::string& out, int stat
 // ends with the source's bytes.
 ScenarioReport download_resd_kill9(uint64_t seed) {
   CrashRun run("crash_download_resd_kill9", seed, 24 * kMiB);
-  run.rig.http_port = free_port();
-  if (!run.start({})) return run.rep;
   uint64_t id = uploaded(run);
   if (id == 0) return run.rep;
   std::string out = run.rig.dir.sub("bob-download.bin");
@@ -349,8 +350,6 @@ ScenarioReport download_resd_kill9(uint64_t seed) {
 // partial file and ends with the source's bytes.
 ScenarioReport download_client_kill9(uint64_t seed) {
   CrashRun run("crash_download_client_kill9", seed, 24 * kMiB);
-  run.rig.http_port = free_port();
-  if (!run.start({})) return run.rep;
   uint64_t id = uploaded(run);
   if (id == 0) return run.rep;
   std::string out = run.rig.dir.sub("bob-download.bin");
