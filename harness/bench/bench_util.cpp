@@ -2,6 +2,8 @@
 #include "harness/bench/bench_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,8 +51,12 @@ bool make_file(const std::string& path, uint64_t size) {
 Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path) {
   Timed t;
   double t0 = now_s();
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // Dies with the bench (a client inside a ferry-link namespace would otherwise outlive it).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     dup2(fd, 1);
     std::vector<char*> args;
@@ -90,17 +96,21 @@ std::string find_in_path(const std::string& name) {
 bool BenchServers::start(const std::string& work_dir, bool http) {
   work = work_dir;
   std::string secret = work + "/secret.key";
-  std::vector<std::string> resd_argv = {test::bin_path("ferry-resd"), "--listen", "127.0.0.1:0",
+  auto wrap = [&](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), server_wrap.begin(), server_wrap.end());
+    return argv;
+  };
+  std::vector<std::string> resd_argv = {test::bin_path("ferry-resd"), "--listen", host + ":0",
                                         "--data", work + "/res", "--secret-file", secret};
-  if (http) resd_argv.insert(resd_argv.end(), {"--http", "127.0.0.1:0"});
+  if (http) resd_argv.insert(resd_argv.end(), {"--http", host + ":0"});
   // Password hashing is not what the benchmarks measure; keep registration quick.
-  if (!chatd.start({test::bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data",
-                    work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"})) {
+  if (!chatd.start(wrap({test::bin_path("ferry-chatd"), "--listen", host + ":0", "--data",
+                         work + "/chat", "--secret-file", secret, "--kdf-iterations", "1000"}))) {
     fprintf(stderr, "ferry-bench: cannot start ferry-chatd\n");
     return false;
   }
   resd_argv.insert(resd_argv.end(), {"--chat", chatd.address()});
-  if (!resd.start(resd_argv)) {
+  if (!resd.start(wrap(resd_argv))) {
     fprintf(stderr, "ferry-bench: cannot start ferry-resd\n");
     return false;
   }
@@ -109,8 +119,9 @@ bool BenchServers::start(const std::string& work_dir, bool http) {
 
 std::vector<std::string> BenchServers::cli(const std::string& state,
                                            std::vector<std::string> rest) const {
-  std::vector<std::string> argv = {test::bin_path("ferry"), "--server", chatd.address(),
-                                   "--state", work + "/" + state};
+  std::vector<std::string> argv = client_wrap;
+  argv.insert(argv.end(), {test::bin_path("ferry"), "--server", chatd.address(), "--state",
+                           work + "/" + state});
   argv.insert(argv.end(), rest.begin(), rest.end());
   return argv;
 }

@@ -30,9 +30,13 @@ Timed run_timed(const std::vector<std::string>& argv, const std::string& out_pat
 std::string find_in_path(const std::string& name);
 
 // ferry-chatd + ferry-resd from this build on loopback, data under `work`, and argv for the
-// `ferry` CLI against them (one state dir per name under `work`).
+// `ferry` CLI against them (one state dir per name under `work`). For `upload --link` they
+// listen on `host` (namespace A's address) with every server argv prefixed by `server_wrap`
+// (`ip netns exec A`), and every CLI argv prefixed by `client_wrap` (`ip netns exec B`).
 struct BenchServers {
   std::string work;
+  std::string host = "127.0.0.1";
+  std::vector<std::string> server_wrap, client_wrap;
   test::Process chatd, resd;
   // `http`: also serve downloads (resd --http 127.0.0.1:0). False (with a message on stderr)
   // when either server did not start.

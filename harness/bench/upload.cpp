@@ -9,6 +9,12 @@
 // The three run alternately --runs times; the report gives each one's median and the median
 // of the pairwise ratios (ferry/raw and ferry/tus of the same round), which is robust to this
 // noisy machine speeding up or slowing down between rounds.
+//
+// With --link SPEC (issue 7 §3) the same comparison runs through an emulated link: ferry-link
+// makes namespaces A and B joined by SPEC (e.g. "delay 20ms loss 1%"); ferry-chatd,
+// ferry-resd and the tus server listen on A's address inside A, and `ferry send-file` and the
+// tus client run inside B. ferry and tus alternate; there is no raw baseline (the disk is not
+// the bound there, the link is).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +37,7 @@
 
 #include "harness/bench/bench.h"
 #include "harness/bench/bench_util.h"
+#include "harness/bench/link_env.h"
 #include "harness/bench/stats.h"
 #include "tests/support/process.h"
 
@@ -108,9 +115,194 @@ double mb_s_from_json(const std::string& out) {
   return v > 0 ? v : 0;
 }
 
+// The last "mb_s" the CLI printed with --json (its own average over the upload).
+double last_cli_mb_s(const std::string& out) {
+  double v = 0;
+  size_t at = 0;
+  while (at < out.size()) {
+    size_t eol = out.find('\n', at);
+    if (eol == std::string::npos) eol = out.size();
+    cJSON* j = cJSON_Parse(out.substr(at, eol - at).c_str());
+    cJSON* m = j ? cJSON_GetObjectItem(j, "mb_s") : nullptr;
+    if (cJSON_IsNumber(m) && m->valuedouble > 0) v = m->valuedouble;
+    cJSON_Delete(j);
+    at = eol + 1;
+  }
+  return v;
+}
+
+// ferry vs tus through ferry-link (see the file comment).
+int run_upload_link(Args& args, const std::string& spec) {
+  uint64_t size = parse_size(args.take("--size", "64M"));
+  int runs = atoi(args.take("--runs", "3").c_str());
+  int tus_parallel = atoi(args.take("--tus-parallel", "1").c_str());
+  uint64_t seed = strtoull(args.take("--seed", "1").c_str(), nullptr, 10);
+  std::string cc = args.take("--cc", "");
+  std::string base = args.take("--dir", "/var/tmp");
+  if (!args.rest.empty() || size == 0 || runs < 1 || tus_parallel < 1) {
+    fprintf(stderr, "ferry-bench upload: bad arguments (see --help)\n");
+    return 2;
+  }
+  std::string why = link_unavailable_reason();
+  if (!why.empty()) {
+    fprintf(stderr, "ferry-bench upload --link: %s\n", why.c_str());
+    return 1;
+  }
+  std::string work = base + "/ferry-bench-upload-" + std::to_string(getpid());
+  std::filesystem::create_directories(work);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{work};
+  std::string file = work + "/source.bin";
+  if (!make_file(file, size)) {
+    fprintf(stderr, "ferry-bench: cannot write %s\n", file.c_str());
+    return 1;
+  }
+  std::string tus_dir = ensure_tus();
+  if (tus_dir.empty()) {
+    fprintf(stderr, "ferry-bench: npm install of the tus baseline failed\n");
+    return 1;
+  }
+
+  // Declared before the servers: destroyed after them, so nothing runs in A or B when
+  // ferry-link deletes the namespaces, whichever way this function returns.
+  LinkEnv link;
+  if (!link.start(spec, seed, work)) return 1;
+  if (!cc.empty() && !link.set_congestion_control(cc)) return 1;
+  std::string tcp_cc = link.congestion_control();
+  BenchServers servers;
+  test::Process tusd;
+  servers.host = link.addr_a;
+  servers.server_wrap = link.wrap_a();
+  servers.client_wrap = link.wrap_b();
+  if (!servers.start(work, false)) return 1;
+  Timed reg = run_timed(servers.cli("rx", {"register", "receiver", "bench-password"}),
+                        work + "/out.txt");
+  if (reg.status != 0) {
+    fprintf(stderr, "ferry-bench: register through the link failed (%d)\n", reg.status);
+    return 1;
+  }
+  std::filesystem::create_directories(work + "/tus");
+  std::vector<std::string> tus_argv = link.wrap_a();
+  tus_argv.insert(tus_argv.end(),
+                  {find_in_path("node"), tus_dir + "/server.mjs", work + "/tus", link.addr_a});
+  if (!tusd.start(tus_argv)) {
+    fprintf(stderr, "ferry-bench: cannot start the tus server in %s\n", link.ns_a.c_str());
+    return 1;
+  }
+  std::string tus_setting =
+      "tus-js-client 4.3.1, one PATCH (chunkSize Infinity), parallelUploads " +
+      std::to_string(tus_parallel) +
+      "; @tus/server 2.4.5 FileStore (no fsync; no concatenation extension, so parallelUploads"
+      " > 1 is refused with 501)";
+
+  auto run_tus = [&]() {
+    std::vector<std::string> argv = link.wrap_b();
+    argv.insert(argv.end(), {find_in_path("node"), tus_dir + "/client.mjs",
+                             "http://" + tusd.address() + "/files", file, "0",
+                             std::to_string(tus_parallel)});
+    Timed tt = run_timed(argv, work + "/tus-out.txt");
+    if (tt.status != 0) fprintf(stderr, "ferry-bench: tus client exited %d\n", tt.status);
+    for (auto& e : std::filesystem::directory_iterator(work + "/tus"))
+      std::filesystem::remove(e.path());
+    return tt.status == 0 ? mb_s_from_json(tt.out) : 0;
+  };
+  long peak_rss_kb = 0;
+  auto run_ferry = [&](int i, double* cli_mb_s) {
+    // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
+    std::string sender = "s" + std::to_string(i);
+    run_timed(servers.cli(sender, {"register", sender + "x", "bench-password"}),
+              work + "/out.txt");
+    Timed ft = run_timed(
+        servers.cli(sender, {"send-file", "receiver", file, "--json", "--timeout", "3600"}),
+        work + "/f.txt");
+    peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
+    if (ft.status != 0) fprintf(stderr, "ferry-bench: send-file exited %d\n", ft.status);
+    *cli_mb_s = ft.status == 0 ? last_cli_mb_s(ft.out) : 0;
+    return ft.status == 0 ? double(size) / 1e6 / ft.seconds : 0;
+  };
+
+  std::vector<double> tus, fer, fer_cli, r_tus;
+  for (int i = 0; i < runs; i++) {
+    double f = 0, fc = 0, t = 0;
+    // Alternate who goes first, so a drift in the machine's load hits both alike.
+    if (i % 2 == 0) {
+      f = run_ferry(i, &fc);
+      t = run_tus();
+    } else {
+      t = run_tus();
+      f = run_ferry(i, &fc);
+    }
+    tus.push_back(t);
+    fer.push_back(f);
+    fer_cli.push_back(fc);
+    if (t > 0 && f > 0) r_tus.push_back(f / t);
+    if (!args.json)
+      printf("  round %d: ferry %.2f MB/s (CLI's own figure %.2f)  tus %.2f MB/s\n", i + 1, f, fc,
+             t);
+    fflush(stdout);
+  }
+  servers.stop();
+  tusd.terminate();
+  std::string report = link.stop();
+
+  double tus_med = percentile(tus, 50), f_med = percentile(fer, 50);
+  double fc_med = percentile(fer_cli, 50), ratio_tus = percentile(r_tus, 50);
+  cJSON* rep = cJSON_Parse(report.c_str());
+  auto dropped = [&](const char* dir) {
+    cJSON* d = rep ? cJSON_GetObjectItem(cJSON_GetObjectItem(rep, dir), "dropped") : nullptr;
+    double n = 0;
+    for (cJSON* c = d ? d->child : nullptr; c; c = c->next) n += cJSON_GetNumberValue(c);
+    return n;
+  };
+  auto packets = [&](const char* dir) {
+    cJSON* d = rep ? cJSON_GetObjectItem(rep, dir) : nullptr;
+    return d ? cJSON_GetNumberValue(cJSON_GetObjectItem(d, "packets_in")) : 0.0;
+  };
+  if (args.json) {
+    cJSON* j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "mode", "upload");
+    cJSON_AddStringToObject(j, "link", spec.c_str());
+    cJSON_AddNumberToObject(j, "seed", double(seed));
+    cJSON_AddStringToObject(j, "tcp_cc", tcp_cc.c_str());
+    cJSON_AddNumberToObject(j, "size_bytes", double(size));
+    cJSON_AddNumberToObject(j, "runs", runs);
+    cJSON_AddNumberToObject(j, "ferry_mb_s", f_med);
+    cJSON_AddNumberToObject(j, "ferry_cli_mb_s", fc_med);
+    cJSON_AddNumberToObject(j, "tus_mb_s", tus_med);
+    cJSON_AddNumberToObject(j, "ratio_tus", ratio_tus);
+    cJSON_AddNumberToObject(j, "sdk_peak_rss_mb", double(peak_rss_kb) / 1024.0);
+    cJSON_AddNumberToObject(j, "tus_parallel", tus_parallel);
+    cJSON_AddStringToObject(j, "tus_setting", tus_setting.c_str());
+    if (rep) cJSON_AddItemToObject(j, "link_report", cJSON_Duplicate(rep, true));
+    char* s = cJSON_PrintUnformatted(j);
+    printf("%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(j);
+  } else {
+    printf("ferry-bench upload --link \"%s\" (seed %llu, TCP %s): %.0f MiB, %d rounds (medians)\n",
+           spec.c_str(), static_cast<unsigned long long>(seed), tcp_cc.c_str(),
+           double(size) / 1048576.0, runs);
+    printf("  %-30s %10.2f MB/s\n", "ferry send-file to READY", f_med);
+    printf("  %-30s %10.2f MB/s\n", "  (the CLI's own average)", fc_med);
+    printf("  %-30s %10.2f MB/s\n", "tus", tus_med);
+    printf("  %-30s %10.2f  (target >= 3)\n", "ferry / tus", ratio_tus);
+    printf("  %-30s %10.1f MB\n", "SDK process peak RSS", double(peak_rss_kb) / 1024.0);
+    printf("  tus setting: %s\n", tus_setting.c_str());
+    if (rep)
+      printf("  link: B->A %.0f packets, %.0f dropped; A->B %.0f packets, %.0f dropped\n",
+             packets("b_to_a"), dropped("b_to_a"), packets("a_to_b"), dropped("a_to_b"));
+  }
+  cJSON_Delete(rep);
+  return (f_med > 0 && tus_med > 0) ? 0 : 1;
+}
+
 }  // namespace
 
 int run_upload(Args& args) {
+  std::string link_spec = args.take("--link", "");
+  if (!link_spec.empty()) return run_upload_link(args, link_spec);
   uint64_t size = parse_size(args.take("--size", "1G"));
   int runs = atoi(args.take("--runs", "3").c_str());
   bool skip_tus = args.take_flag("--no-tus");
