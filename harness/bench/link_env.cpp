@@ -1,30 +1,17 @@
 // ferry-bench upload --link: the ferry-link process and its two namespaces (see link_env.h).
 #include "harness/bench/link_env.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "harness/bench/bench_util.h"
-#include "tests/support/process.h"
+#include "tests/support/cli_user.h"
 
 namespace ferry::bench {
-namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
+using test::read_text;
 
 std::string ip_path() {
   for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
@@ -48,26 +35,9 @@ bool LinkEnv::start(const std::string& spec, uint64_t seed, const std::string& w
                                    "--seed",  std::to_string(seed),
                                    "--link",  spec,
                                    "--report-file", report_};
-  int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    // If ferry-bench dies, SIGTERM (not SIGKILL): ferry-link then still deletes the namespaces.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(fd);
-  if (pid_ < 0) return false;
+  // If ferry-bench dies, SIGTERM (not SIGKILL): ferry-link then still deletes the namespaces.
+  link_.set_death_signal(SIGTERM);
+  if (!link_.spawn(argv, log_)) return false;
   double deadline = now_s() + 30;
   while (now_s() < deadline) {
     std::string t = read_text(log_);
@@ -79,11 +49,7 @@ bool LinkEnv::start(const std::string& spec, uint64_t seed, const std::string& w
         return true;
       }
     }
-    int st;
-    if (waitpid(pid_, &st, WNOHANG) == pid_) {
-      pid_ = -1;
-      break;
-    }
+    if (!link_.running()) break;
     usleep(20000);
   }
   fprintf(stderr, "ferry-bench: ferry-link did not get ready:\n%s", read_text(log_).c_str());
@@ -118,24 +84,9 @@ std::vector<std::string> LinkEnv::wrap_a() const { return {ip_path(), "netns", "
 std::vector<std::string> LinkEnv::wrap_b() const { return {ip_path(), "netns", "exec", ns_b}; }
 
 std::string LinkEnv::stop() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    bool gone = false;
-    for (double deadline = now_s() + 30; now_s() < deadline;) {
-      int st;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        gone = true;
-        break;
-      }
-      usleep(20000);
-    }
-    if (!gone) {
-      fprintf(stderr, "ferry-bench: ferry-link ignored SIGTERM; killing it\n");
-      kill(pid_, SIGKILL);
-      int st;
-      waitpid(pid_, &st, 0);
-    }
-    pid_ = -1;
+  if (link_.pid() > 0) {
+    if (link_.terminate(30000) < 0)
+      fprintf(stderr, "ferry-bench: ferry-link ignored SIGTERM; it was killed\n");
     // Belt and braces: nothing may be left behind. The sweep only removes namespaces of dead
     // pids, and ours is dead now.
     if (!ns_a.empty()) {

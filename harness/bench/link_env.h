@@ -5,11 +5,11 @@
 // deletes both namespaces; if that fails it runs `ferry-link --cleanup` and deletes them itself.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "tests/support/process.h"
 
 namespace ferry::bench {
 
@@ -39,7 +39,7 @@ class LinkEnv {
   std::string ns_a, ns_b, addr_a, addr_b;
 
  private:
-  pid_t pid_ = -1;
+  test::Process link_;
   std::string log_, report_;
 };
 

@@ -13,8 +13,6 @@
 namespace ferry::scenarios {
 namespace {
 
-using test::json_lines;
-using test::JsonLine;
 using test::read_text;
 using test::RunResult;
 using test::wait_for;
@@ -26,13 +24,6 @@ struct ChatOptions {
   bool listen_via_proxy = true;
   std::function<void(ChatRig&, MessageCheck&, Verdict&)> before;  // e.g. a send in a blackhole
 };
-
-std::vector<std::string> texts_of(const std::string& out) {
-  std::vector<std::string> v;
-  for (const JsonLine& l : json_lines(out))
-    if (l.is("message") && l.str("from") == "alice") v.push_back(l.str("text"));
-  return v;
-}
 
 ScenarioReport chat_scenario(const std::string& name, uint64_t seed,
                              const std::vector<std::string>& faults, const ChatOptions& opt = {}) {
@@ -60,13 +51,9 @@ ScenarioReport chat_scenario(const std::string& name, uint64_t seed,
 
   RunResult h = rig.bob.run({"history", "alice", "--json", "--limit", "1000"}, 60000);
   v.check(h.status == 0, "bob's history failed", h.err);
-  std::vector<std::string> stored = texts_of(h.out);
+  std::vector<std::string> stored = alice_texts(h.out);
   check.evaluate(stored);
-  rep.messages = check.attempted.size();
-  rep.acked = check.acked.size();
-  rep.lost = check.lost;
-  rep.duplicated = check.duplicated;
-  rep.unexpected = check.unexpected;
+  rep.count(check);
 
   MessageCheck via = check;
   if (opt.listen_via_proxy) rig.clients_via++;
@@ -77,10 +64,8 @@ ScenarioReport chat_scenario(const std::string& name, uint64_t seed,
   v.check(l.status == 0,
           "bob's listen did not see all " + std::to_string(stored.size()) + " messages",
           tail(listen_out));
-  via.evaluate(texts_of(l.out));
-  rep.lost += via.lost;
-  rep.duplicated += via.duplicated;
-  rep.unexpected += via.unexpected;
+  via.evaluate(alice_texts(l.out));
+  rep.count(via);
   rep.seconds = seconds_since(t0);
   rep.chaos_summary = rig.chaos.stop();
   rep.bytes_sent = summary_num(rep.chaos_summary, "up", "bytes_in");

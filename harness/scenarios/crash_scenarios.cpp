@@ -223,15 +223,8 @@ ScenarioReport chatd_kill9(uint64_t seed) {
   ScenarioReport& rep = run.rep;
   RunResult h = rig.bob.run({"history", "alice", "--json", "--limit", "1000"}, 60000);
   v.check(h.status == 0, "bob's history failed", h.err);
-  std::vector<std::string> stored;
-  for (const JsonLine& l : json_lines(h.out))
-    if (l.is("message") && !l.str("text").empty()) stored.push_back(l.str("text"));
-  check.evaluate(stored);
-  rep.messages = check.attempted.size();
-  rep.acked = check.acked.size();
-  rep.lost = check.lost;
-  rep.duplicated = check.duplicated;
-  rep.unexpected = check.unexpected;
+  check.evaluate(alice_texts(h.out));
+  rep.count(check);
   v.check(check.lost == 0, "acknowledged but missing from the server's history", h.out);
   v.check(check.duplicated == 0, "stored more than once", h.out);
   v.check(check.unexpected == 0, "stored but never sent", h.out);

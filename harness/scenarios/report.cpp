@@ -35,6 +35,14 @@ void MessageCheck::evaluate(const std::vector<std::string>& received) {
   }
 }
 
+void ScenarioReport::count(const MessageCheck& check) {
+  messages = check.attempted.size();
+  acked = check.acked.size();
+  lost += check.lost;
+  duplicated += check.duplicated;
+  unexpected += check.unexpected;
+}
+
 void ScenarioReport::print() const {
   const char* outcome = !skipped.empty()    ? "skipped"
                         : !verdict.passed()  ? "FAILED"

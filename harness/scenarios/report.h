@@ -43,6 +43,9 @@ struct ScenarioReport {
   std::string vacuous;
   Verdict verdict;
 
+  // Counts a Jepsen check into the report: its messages and acks, plus its lost, duplicated
+  // and unexpected (added, so a second view of the same messages adds its own).
+  void count(const MessageCheck& check);
   // Prints the one line (and the failures) to stdout.
   void print() const;
   // The report as one JSON object (pretty-printed).

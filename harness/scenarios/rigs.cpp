@@ -16,6 +16,14 @@ bool register_pair(const CliUser& alice, const CliUser& bob, Verdict& v) {
   return v.check(r.status == 0, "register bob", r.err);
 }
 
+std::vector<std::string> alice_texts(const std::string& cli_json) {
+  std::vector<std::string> v;
+  for (const test::JsonLine& l : test::json_lines(cli_json))
+    if (l.is("message") && l.str("from") == "alice" && !l.str("text").empty())
+      v.push_back(l.str("text"));
+  return v;
+}
+
 static std::string stored_under(const std::string& res, const std::string& sha) {
   return res + "/files/" + sha.substr(0, 2) + "/" + sha;
 }

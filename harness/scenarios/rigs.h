@@ -72,6 +72,9 @@ struct CrashRig {
   std::string stored_path(const std::string& sha) const;
 };
 
+// The texts alice sent, from the JSON lines of `ferry history --json` or `listen --json`.
+std::vector<std::string> alice_texts(const std::string& cli_json);
+
 // Registers alice and bob (their CliUser must be set).
 bool register_pair(const CliUser& alice, const CliUser& bob, Verdict& v);
 

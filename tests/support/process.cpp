@@ -59,12 +59,15 @@ Process::~Process() {
   if (pid_ > 0) kill9();
 }
 
-static pid_t spawn_child(const std::vector<std::string>& argv, int out_fd, int err_fd) {
+static pid_t spawn_child(const std::vector<std::string>& argv, int out_fd, int err_fd,
+                         int death_signal) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) return pid;
   // If the test process dies (a crash, ctest's timeout), its servers and clients die with it
   // instead of running on and holding ctest's output pipe open.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_PDEATHSIG, death_signal);
+  if (getppid() != parent) _exit(127);  // it died before the line above
   signal(SIGPIPE, SIG_DFL);
   if (out_fd >= 0) dup2(out_fd, 1);
   if (err_fd >= 0) dup2(err_fd, 2);
@@ -81,7 +84,7 @@ bool Process::start(const std::vector<std::string>& argv, const std::string& rea
                     int timeout_ms) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  pid_ = spawn_child(argv, fds[1], -1);
+  pid_ = spawn_child(argv, fds[1], -1, death_signal_);
   close(fds[1]);
   out_fd_ = fds[0];
   std::string buf;
@@ -113,7 +116,7 @@ bool Process::start(const std::vector<std::string>& argv, const std::string& rea
 bool Process::spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   int fd = open(log_path.empty() ? "/dev/null" : log_path.c_str(),
                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_ = spawn_child(argv, fd, fd);
+  pid_ = spawn_child(argv, fd, fd, death_signal_);
   if (fd >= 0) close(fd);
   return pid_ > 0;
 }
@@ -179,7 +182,7 @@ RunResult run(const std::vector<std::string>& argv, int timeout_ms) {
   RunResult res;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return res;
-  pid_t pid = spawn_child(argv, out[1], err[1]);
+  pid_t pid = spawn_child(argv, out[1], err[1], SIGKILL);
   close(out[1]);
   close(err[1]);
   int64_t deadline = now_ms() + timeout_ms;

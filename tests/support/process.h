@@ -3,6 +3,7 @@
 // the owning object goes away, so a failing assertion never leaks a server.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <string>
@@ -45,6 +46,9 @@ class Process {
              int timeout_ms = 30000);
   // Starts without waiting for a ready line; stdout/stderr go to log_path (or /dev/null).
   bool spawn(const std::vector<std::string>& argv, const std::string& log_path = "");
+  // The signal the child gets when this process dies (default SIGKILL); set before start or
+  // spawn. SIGTERM lets a child clean up after itself (ferry-link removes its namespaces).
+  void set_death_signal(int sig) { death_signal_ = sig; }
 
   pid_t pid() const { return pid_; }
   const std::string& host() const { return host_; }
@@ -60,6 +64,7 @@ class Process {
 
  private:
   pid_t pid_ = -1;
+  int death_signal_ = SIGKILL;
   std::string host_;
   int port_ = 0;
   int out_fd_ = -1;
