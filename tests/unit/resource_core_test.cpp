@@ -1,7 +1,7 @@
 // What: ResdCore, the resource server's sans-I/O core — HELLO, UPLOAD_OPEN with good, forged,
 // expired, wrong-kind and other-user tickets, out-of-order/duplicate/corrupt/oversized/
 // out-of-range chunks, chunks for unopened slots, completion, re-OPEN of a finished upload,
-// ownership moving to a newer connection, cancel, expiry, disk full, restart from a ledger
+// lanes (one upload on several connections), cancel, expiry, disk full, restart from a ledger
 // blob (good and corrupt), back-pressure, and the chat link (peer_auth mac, outbox, cancel
 // pushes, throttled progress).
 // How: the test plays the adapter. It feeds frames and the time, runs every Job in memory (a
@@ -556,10 +556,12 @@ TEST(ResourceCore, finished_upload_reopened_gets_done_at_once) {
   EXPECT_EQ(h.state(2).status, UploadStatus::BadTicket);
 }
 
-TEST(ResourceCore, newest_connection_owns_the_upload) {
+// Lanes (docs/protocol-upload.md): one upload open on several connections at once, each
+// chunk acked on the lane it came in on, UPLOAD_DONE on every lane.
+TEST(ResourceCore, an_open_on_another_connection_adds_a_lane) {
   Harness h;
   h.connect(1);
-  std::string file = pattern(3 * kMiB, 11);
+  std::string file = pattern(4 * kMiB, 11);
   h.open(1, 1, h.ticket(5, 42, file));
   h.state(1);
   h.chunk(1, 1, 0, piece(file, 0));
@@ -567,13 +569,94 @@ TEST(ResourceCore, newest_connection_owns_the_upload) {
   h.connect(2);
   h.open(2, 8, h.ticket(5, 42, file));
   proto::UploadState s = h.state(2);
+  EXPECT_EQ(s.slot, 8u);
   ASSERT_EQ(s.held.size(), 1u);
   EXPECT_EQ(s.held[0], (proto::ChunkRange{0, 1}));
-  h.chunk(1, 1, 1, piece(file, 1));  // the old owner's slot is gone
-  EXPECT_EQ(h.ack(1).nacks.at(0).reason, NackReason::UnknownSlot);
-  upload_all(h, 2, 8, file, {2, 1});
-  EXPECT_EQ(h.done(2).status, UploadStatus::Ok);
+  // Both lanes carry chunks; each ack goes to the lane that sent the chunk, and says what the
+  // whole upload holds.
+  h.chunk(1, 1, 2, piece(file, 2));
+  proto::ChunkAck a1 = h.ack(1);
+  EXPECT_EQ(a1.slot, 1u);
+  EXPECT_EQ(a1.cumulative, 1u);
+  EXPECT_FALSE(h.next(2));
+  h.chunk(2, 8, 1, piece(file, 1));
+  proto::ChunkAck a2 = h.ack(2);
+  EXPECT_EQ(a2.slot, 8u);
+  EXPECT_EQ(a2.cumulative, 3u);
   EXPECT_FALSE(h.next(1));
+  h.chunk(1, 1, 3, piece(file, 3));
+  EXPECT_EQ(h.ack(1).cumulative, 4u);
+  // Every lane hears the verdict.
+  proto::UploadDone d1 = h.done(1);
+  proto::UploadDone d2 = h.done(2);
+  EXPECT_EQ(d1.status, UploadStatus::Ok);
+  EXPECT_EQ(d1.slot, 1u);
+  EXPECT_EQ(d2.status, UploadStatus::Ok);
+  EXPECT_EQ(d2.slot, 8u);
+  EXPECT_EQ(d2.file_hash, sha(file));
+  EXPECT_FALSE(h.next(1));
+  EXPECT_FALSE(h.next(2));
+}
+
+TEST(ResourceCore, a_reopen_on_the_same_connection_replaces_its_slot) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(3 * kMiB, 12);
+  h.open(1, 1, h.ticket(5, 42, file));
+  h.state(1);
+  h.open(1, 2, h.ticket(5, 42, file));
+  EXPECT_EQ(h.state(1).slot, 2u);
+  h.chunk(1, 1, 0, piece(file, 0));  // the replaced slot is gone
+  proto::ChunkAck a = h.ack(1);
+  EXPECT_EQ(a.slot, 1u);
+  ASSERT_EQ(a.nacks.size(), 1u);
+  EXPECT_EQ(a.nacks[0].reason, NackReason::UnknownSlot);
+  upload_all(h, 1, 2, file, {0, 1, 2});
+  EXPECT_EQ(h.done(1).slot, 2u);
+  EXPECT_FALSE(h.next(1));
+}
+
+TEST(ResourceCore, lanes_are_capped_and_the_oldest_goes_first) {
+  ResdConfig cfg;
+  cfg.max_lanes = 2;
+  Harness h(cfg);
+  std::string file = pattern(2 * kMiB, 13);
+  for (ConnId c : {1, 2, 3}) {
+    h.connect(c);
+    h.open(c, 7, h.ticket(5, 42, file));
+    EXPECT_EQ(h.state(c).status, UploadStatus::Ok);
+  }
+  h.chunk(1, 7, 0, piece(file, 0));
+  EXPECT_EQ(h.ack(1).nacks.at(0).reason, NackReason::UnknownSlot);
+  h.chunk(2, 7, 0, piece(file, 0));
+  EXPECT_TRUE(h.ack(2).nacks.empty());
+  h.chunk(3, 7, 1, piece(file, 1));
+  EXPECT_TRUE(h.ack(3).nacks.empty());
+  EXPECT_EQ(h.done(2).status, UploadStatus::Ok);
+  EXPECT_EQ(h.done(3).status, UploadStatus::Ok);
+  EXPECT_FALSE(h.next(1));
+}
+
+TEST(ResourceCore, a_chunk_sent_on_two_lanes_is_acked_on_both) {
+  Harness h;
+  std::string file = pattern(2 * kMiB, 14);
+  for (ConnId c : {1, 2}) {
+    h.connect(c);
+    h.open(c, 3, h.ticket(5, 42, file));
+    h.state(c);
+  }
+  h.hold = true;  // the first copy is still at a worker when the second arrives
+  h.chunk(1, 3, 0, piece(file, 0));
+  h.chunk(2, 3, 0, piece(file, 0));
+  h.release();
+  EXPECT_EQ(h.ack(1).cumulative, 1u);
+  EXPECT_EQ(h.ack(2).cumulative, 1u);
+  EXPECT_EQ(h.writes[42], 1);  // written once
+  // A lane that closed is simply skipped; the other finishes the upload.
+  h.core.on_close(1);
+  h.chunk(2, 3, 1, piece(file, 1));
+  EXPECT_EQ(h.ack(2).cumulative, 2u);
+  EXPECT_EQ(h.done(2).status, UploadStatus::Ok);
 }
 
 TEST(ResourceCore, owner_disconnect_keeps_the_upload_for_a_later_open) {

@@ -171,16 +171,15 @@ void ResdCore::fatal(Conn& c, const char* code, const std::string& message) {
 void ResdCore::on_close(ConnId conn) {
   Conn* c = find(conn);
   if (!c) return;
-  // Its uploads live on without an owner: jobs in flight finish, acks are dropped, and the
-  // client's next OPEN (on any connection) picks them up from what is durable.
+  // Its uploads live on without this lane: jobs in flight finish, acks for it are dropped,
+  // and the client's next OPEN (on any connection) picks them up from what is durable.
   for (const auto& [slot, message_id] : c->slots) {
     auto it = uploads_.find(message_id);
     if (it == uploads_.end()) continue;
-    Upload& u = it->second;
-    if (u.owner && u.owner->conn == conn && u.owner->slot == slot) u.owner.reset();
+    std::erase_if(it->second.lanes, [&](const Lane& l) { return l.conn == conn; });
   }
   for (auto& [id, u] : uploads_) {
-    std::erase_if(u.waiters, [&](const Owner& w) { return w.conn == conn; });
+    std::erase_if(u.waiters, [&](const Lane& w) { return w.conn == conn; });
   }
   conns_.erase(conn);
 }

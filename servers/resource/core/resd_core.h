@@ -66,6 +66,7 @@ struct ResdConfig {
   int64_t heartbeat_ms = 20000;                // advertised in HELLO
   uint64_t max_queued_bytes = 64u << 20;       // per connection, chunk bytes waiting for workers
   uint32_t max_slots = 1024;                   // open uploads per connection
+  uint32_t max_lanes = 16;                     // connections one upload may be open on at once
   uint64_t max_file_size = 1ull << 40;         // larger tickets get too_large
   int64_t progress_interval_ms = 250;          // upload_progress per upload at most this often
   int64_t retry_ms = 1000;                     // a failed Persist/Finalize is retried after this
@@ -203,9 +204,12 @@ class ResdCore {
     std::string out;
   };
 
-  struct Owner {
+  // A lane: one (connection, slot) on which the upload is open. A client may spread one
+  // upload over several connections (docs/protocol-upload.md, "Lanes").
+  struct Lane {
     ConnId conn = 0;
     uint32_t slot = 0;
+    bool operator==(const Lane&) const = default;
   };
 
   struct Upload {
@@ -213,8 +217,10 @@ class ResdCore {
     Phase phase = Phase::Creating;
     proto::UploadStatus end_status = proto::UploadStatus::Ok;  // why it is being deleted
     std::optional<ChunkLedger> ledger;
-    std::optional<Owner> owner;
-    std::vector<Owner> waiters;                        // OPENs answered once Create finishes
+    std::vector<Lane> lanes;                           // open lanes, oldest first
+    std::vector<Lane> waiters;                         // OPENs answered once Create finishes
+    // Where to send the ack of a chunk: the lanes it arrived on, until it is acked or NACKed.
+    std::unordered_map<uint64_t, std::vector<Lane>> ack_to;
     std::unordered_set<uint64_t> busy;                 // chunks dispatched and not yet durable
     std::unordered_map<uint64_t, bool> write_results;  // fused Chunk result for the Write action
     uint32_t jobs = 0;                                 // jobs in flight
@@ -241,11 +247,13 @@ class ResdCore {
   // uploads.cpp
   void on_upload_open(Conn& c, std::string_view body, int64_t now_ms);
   void on_chunk(Conn& c, int64_t now_ms);
-  void open_reply(Upload& u, Owner who);
+  void open_reply(Upload& u, Lane who);
   void send_state_error(Conn& c, uint32_t slot, proto::UploadStatus status,
                         const std::string& message);
-  void send_done(const Owner& who, const proto::UploadDone& done);
-  void detach_owner(Upload& u);
+  void send_done(const Lane& who, const proto::UploadDone& done);
+  void send_done_to_lanes(Upload& u, const proto::UploadDone& done);
+  void drop_lane(Upload& u, size_t i);
+  void send_ack(Upload& u, proto::ChunkAck& ack);
   void drain(Upload& u, int64_t now_ms);
   void issue(Upload& u, Job&& job);
   void finish_job(Upload& u);

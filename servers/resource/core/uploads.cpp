@@ -1,10 +1,14 @@
-// ResdCore, upload level: UPLOAD_OPEN (ticket, registry, ownership), CHUNK dispatch, the
+// ResdCore, upload level: UPLOAD_OPEN (ticket, registry, lanes), CHUNK dispatch, the
 // ledger's actions turned into jobs and frames, job results, completion, cancel and expiry.
 //
 // One ChunkLedger per upload, keyed by the *ticket's* message id and bound to the ticket's
-// user: nothing the client says names the upload. A connection names it by a slot; the
-// newest OPEN owns it (acks and UPLOAD_DONE go there), an older owner's slot is dropped and its
-// further CHUNKs get unknown_slot, which makes that client OPEN again if it is still alive.
+// user: nothing the client says names the upload. A connection names it by a slot, and an
+// upload may be open on several connections at once (lanes, so a client can spread it over
+// several TCP streams on a lossy link). One lane per connection: a re-OPEN on the same
+// connection replaces that connection's slot; on another connection it adds a lane, up to
+// max_lanes (the oldest goes first). A dropped slot's further CHUNKs get unknown_slot, which
+// makes that client OPEN again if it is still alive. A chunk's ack goes to the lane it came
+// in on; UPLOAD_DONE goes to every lane.
 //
 // A CHUNK costs one worker job that hashes the payload and, only if it matches, writes it
 // (fused so the bytes are still in cache for the write, and one loop round trip instead of
@@ -97,7 +101,7 @@ void ResdCore::send_state_error(Conn& c, uint32_t slot, UploadStatus status,
   mark_dirty(c);
 }
 
-void ResdCore::send_done(const Owner& who, const proto::UploadDone& done) {
+void ResdCore::send_done(const Lane& who, const proto::UploadDone& done) {
   Conn* c = find(who.conn);
   if (!c || c->closing) return;
   proto::UploadDone d = done;
@@ -210,25 +214,78 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
   issue(ref, std::move(j));
 }
 
-void ResdCore::detach_owner(Upload& u) {
-  if (!u.owner) return;
-  if (Conn* old = find(u.owner->conn)) {
-    auto s = old->slots.find(u.owner->slot);
-    if (s != old->slots.end() && s->second == u.meta.message_id) old->slots.erase(s);
+// Forgets lane `i`: its connection's slot no longer names the upload.
+void ResdCore::drop_lane(Upload& u, size_t i) {
+  Lane lane = u.lanes[i];
+  u.lanes.erase(u.lanes.begin() + static_cast<ptrdiff_t>(i));
+  if (Conn* c = find(lane.conn)) {
+    auto s = c->slots.find(lane.slot);
+    if (s != c->slots.end() && s->second == u.meta.message_id) c->slots.erase(s);
   }
-  u.owner.reset();
 }
 
-// The OPEN is accepted: `who` becomes the owner (taking over from any older connection) and
-// learns exactly what is durable.
-void ResdCore::open_reply(Upload& u, Owner who) {
+// UPLOAD_DONE (ok or not) on every lane, which are then closed.
+void ResdCore::send_done_to_lanes(Upload& u, const proto::UploadDone& done) {
+  while (!u.lanes.empty()) {
+    send_done(u.lanes.front(), done);
+    drop_lane(u, 0);
+  }
+}
+
+// The OPEN is accepted: `who` becomes a lane (replacing the slot its connection had for this
+// upload, if any) and learns exactly what is durable.
+void ResdCore::open_reply(Upload& u, Lane who) {
   Conn* c = find(who.conn);
   if (!c || c->closing) return;
-  if (!u.owner || u.owner->conn != who.conn || u.owner->slot != who.slot) detach_owner(u);
+  bool present = false;
+  for (size_t i = 0; i < u.lanes.size();) {
+    if (u.lanes[i] == who) {
+      present = true;
+      i++;
+    } else if (u.lanes[i].conn == who.conn) {
+      drop_lane(u, i);
+    } else {
+      i++;
+    }
+  }
+  if (!present) {
+    while (u.lanes.size() >= std::max<uint32_t>(config_.max_lanes, 1)) drop_lane(u, 0);
+    u.lanes.push_back(who);
+  }
   c->slots[who.slot] = u.meta.message_id;
-  u.owner = who;
   proto::encode_upload_state(c->out, u.ledger->upload_state(who.slot));
   mark_dirty(*c);
+}
+
+// A CHUNK_ACK from the ledger (durability over the whole upload, plus NACKs) goes to the lanes
+// that brought the chunks it newly acknowledges or refuses: each lane's window then hears about
+// its own sends. A lane that closed meanwhile is skipped (its client OPENs again).
+void ResdCore::send_ack(Upload& u, proto::ChunkAck& ack) {
+  const ChunkLedger& l = *u.ledger;
+  std::vector<Lane> to;
+  auto take = [&](uint64_t index) {
+    auto it = u.ack_to.find(index);
+    if (it == u.ack_to.end()) return;
+    for (const Lane& lane : it->second) {
+      if (std::find(to.begin(), to.end(), lane) == to.end()) to.push_back(lane);
+    }
+    u.ack_to.erase(it);
+  };
+  for (const proto::ChunkNack& n : ack.nacks) take(n.index);
+  std::vector<uint64_t> durable;
+  for (const auto& [index, lanes] : u.ack_to) {
+    if (l.is_durable(index)) durable.push_back(index);
+  }
+  for (uint64_t index : durable) take(index);
+  for (const Lane& lane : to) {
+    Conn* c = find(lane.conn);
+    if (!c || c->closing) continue;
+    auto s = c->slots.find(lane.slot);
+    if (s == c->slots.end() || s->second != u.meta.message_id) continue;
+    ack.slot = lane.slot;
+    proto::encode_chunk_ack(c->out, ack);
+    mark_dirty(*c);
+  }
 }
 
 void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
@@ -258,6 +315,10 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   u.last_active_ms = now_ms;
   ChunkLedger& l = *u.ledger;
   uint64_t len = ch.payload.size();
+  std::vector<Lane>& ack_to = u.ack_to[ch.index];
+  if (std::find(ack_to.begin(), ack_to.end(), Lane{c.id, ch.slot}) == ack_to.end()) {
+    ack_to.push_back({c.id, ch.slot});
+  }
   if (l.check(ch.index, len) || u.phase != Phase::Active || l.is_durable(ch.index)) {
     // Refused (NACK), or already durable (ack again): the ledger answers without hashing.
     l.on_chunk(ch.index, len, ch.hash, ch.hash);
@@ -309,13 +370,7 @@ void ResdCore::drain(Upload& u, int64_t now_ms) {
       }
       case LedgerAction::Kind::Ack: {
         std::erase_if(u.busy, [&](uint64_t i) { return l.is_durable(i); });
-        if (u.owner) {
-          if (Conn* c = find(u.owner->conn); c && !c->closing) {
-            a->ack.slot = u.owner->slot;
-            proto::encode_chunk_ack(c->out, a->ack);
-            mark_dirty(*c);
-          }
-        }
+        send_ack(u, a->ack);
         maybe_progress(u, now_ms, false);
         break;
       }
@@ -381,14 +436,12 @@ void ResdCore::begin_delete(Upload& u, UploadStatus why, const std::string& mess
       ", deleting its partial data");
   u.phase = Phase::Deleting;
   u.end_status = why;
-  if (u.owner) {
-    proto::UploadDone d;
-    d.status = why;
-    d.message = message;
-    send_done(*u.owner, d);
-    detach_owner(u);
-  }
-  for (const Owner& w : u.waiters) {
+  proto::UploadDone d;
+  d.status = why;
+  d.message = message;
+  send_done_to_lanes(u, d);
+  u.ack_to.clear();
+  for (const Lane& w : u.waiters) {
     if (Conn* c = find(w.conn)) {
       c->slots.erase(w.slot);
       send_state_error(*c, w.slot, why, message);
@@ -450,7 +503,7 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
                               ? "the server is out of disk space; OPEN again later"
                               : "the server could not create the upload: " + r.message;
         log("upload " + id + ": create failed: " + r.message);
-        for (const Owner& w : u.waiters) {
+        for (const Lane& w : u.waiters) {
           if (Conn* c = find(w.conn)) {
             c->slots.erase(w.slot);
             send_state_error(*c, w.slot, st, msg);
@@ -461,7 +514,7 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
       }
       u.phase = Phase::Active;
       u.ledger.emplace(u.meta.file_size, u.meta.chunk_size, u.meta.file_hash);
-      for (const Owner& w : u.waiters) open_reply(u, w);
+      for (const Lane& w : u.waiters) open_reply(u, w);
       u.waiters.clear();
       drain(u, now_ms);  // an empty file is complete at once
       break;
@@ -527,13 +580,10 @@ void ResdCore::on_finalized(Upload& u, int64_t now_ms) {
       " bytes, sha256 " + hex(m.file_hash));
   // The Finalize job wrote the outbox record; the link sends it now and after every reconnect.
   link_.notify_done(m.message_id, m.file_size, hex(m.file_hash), now_ms);
-  if (u.owner) {
-    proto::UploadDone done;
-    done.file_size = m.file_size;
-    done.file_hash = m.file_hash;
-    send_done(*u.owner, done);
-    detach_owner(u);
-  }
+  proto::UploadDone done;
+  done.file_size = m.file_size;
+  done.file_hash = m.file_hash;
+  send_done_to_lanes(u, done);
   uploads_.erase(m.message_id);
 }
 
