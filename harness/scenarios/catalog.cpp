@@ -12,6 +12,7 @@ const std::vector<Scenario>& catalog() {
     add_upload_scenarios(v);
     add_chat_scenarios(v);
     add_crash_scenarios(v);
+    add_link_scenarios(v);
     return v;
   }();
   return all;

@@ -14,7 +14,7 @@ namespace ferry::scenarios {
 
 struct Scenario {
   std::string name;   // e.g. "upload_drop"
-  std::string group;  // "upload" (proxy before resd), "chat" (before chatd), "crash"
+  std::string group;  // "upload" (proxy before resd), "chat" (before chatd), "crash", "link"
   uint64_t seed = 0;  // the seed it runs with unless told otherwise
   std::string what;   // one line for --list
   std::function<ScenarioReport(uint64_t seed)> play;
@@ -31,5 +31,6 @@ std::string fixture(const std::string& file);
 void add_upload_scenarios(std::vector<Scenario>& out);
 void add_chat_scenarios(std::vector<Scenario>& out);
 void add_crash_scenarios(std::vector<Scenario>& out);
+void add_link_scenarios(std::vector<Scenario>& out);  // through ferry-link (root)
 
 }  // namespace ferry::scenarios

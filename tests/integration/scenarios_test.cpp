@@ -67,6 +67,11 @@ TEST(chaos_crash, resd_kill9_mid_download_then_restart) { play("crash_download_r
 TEST(chaos_crash, download_client_kill9_then_rerun) { play("crash_download_client_kill9"); }
 TEST(chaos_crash, resd_disk_full_then_freed) { play("crash_disk_full"); }
 
+// ---- packets through ferry-link's emulated link (root) ----
+TEST(chaos_link, one_percent_loss_10ms) { play("link_loss_1pct"); }
+TEST(chaos_link, bursty_loss_30ms) { play("link_bursty"); }
+TEST(chaos_link, five_percent_loss_50ms_every_fault) { play("link_loss_5pct"); }
+
 // Every scenario in the catalog has a test above.
 TEST(chaos_catalog, every_scenario_has_a_test) {
   const std::vector<std::string> tested = {
@@ -76,7 +81,7 @@ TEST(chaos_catalog, every_scenario_has_a_test) {
       "chat_dup", "chat_reorder", "chat_delay_jitter", "chat_cut_prob", "chat_refuse",
       "chat_blackhole", "chat_mixed", "crash_resd_kill9", "crash_chatd_kill9",
       "crash_client_kill9", "crash_download_resd_kill9", "crash_download_client_kill9",
-      "crash_disk_full"};
+      "crash_disk_full", "link_loss_1pct", "link_bursty", "link_loss_5pct"};
   for (const Scenario& s : catalog())
     EXPECT_NE(std::find(tested.begin(), tested.end(), s.name), tested.end()) << s.name;
   EXPECT_EQ(catalog().size(), tested.size());
