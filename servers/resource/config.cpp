@@ -27,7 +27,8 @@ const char* const kUsage =
     "                           partial/, files/, done/, notify/ (see docs/operations.md)\n"
     "  --config FILE            JSON file with any of the keys listen, data, secret_file, chat,\n"
     "                           advertise, http, http_advertise, workers, upload_ttl,\n"
-    "                           idle_timeout_ms, max_queued_bytes, max_file_size\n"
+    "                           idle_timeout_ms, max_queued_bytes, max_total_queued_bytes,\n"
+    "                           max_file_size\n"
     "  --secret-file FILE       shared HMAC key with ferry-chatd (64 hex digits), created with\n"
     "                           a random key if missing (default DIR/secret.key)\n"
     "  --chat HOST:PORT         ferry-chatd to link to (docs/protocol.md section 7): upload\n"
@@ -46,6 +47,8 @@ const char* const kUsage =
     "  --idle-timeout-ms N      close client connections silent this long (default 60000)\n"
     "  --max-queued-bytes N     per connection: chunk bytes waiting for the workers before the\n"
     "                           server stops reading from it (default 67108864)\n"
+    "  --max-total-queued-bytes N  the same over all connections together: past it the server\n"
+    "                           stops reading from every client connection (default 268435456)\n"
     "  --max-file-size N        largest upload accepted, bytes (default 1099511627776)\n"
     "  --help                   show this help and exit\n";
 
@@ -82,6 +85,9 @@ bool apply(ResdOptions& o, const std::string& key, const std::string& value, std
     // At least two of the largest chunks, or a connection could stall with nothing queued.
     if (!parse_u64(key, value, 8u << 20, 1ull << 40, v, err)) return false;
     o.max_queued_bytes = v;
+  } else if (key == "max_total_queued_bytes") {
+    if (!parse_u64(key, value, 8u << 20, 1ull << 40, v, err)) return false;
+    o.max_total_queued_bytes = v;
   } else if (key == "max_file_size") {
     if (!parse_u64(key, value, 0, (1ull << 53) - 1, v, err)) return false;
     o.max_file_size = v;
@@ -103,6 +109,7 @@ const Flag kFlags[] = {{"--listen", "listen"},
                        {"--upload-ttl", "upload_ttl"},
                        {"--idle-timeout-ms", "idle_timeout_ms"},
                        {"--max-queued-bytes", "max_queued_bytes"},
+                       {"--max-total-queued-bytes", "max_total_queued_bytes"},
                        {"--max-file-size", "max_file_size"},
                        {"--config", nullptr}};
 

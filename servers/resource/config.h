@@ -21,6 +21,7 @@ struct ResdOptions {
   uint64_t upload_ttl_s = 24 * 3600;
   uint64_t idle_timeout_ms = 60000;
   uint64_t max_queued_bytes = 64u << 20;
+  uint64_t max_total_queued_bytes = 256u << 20;
   uint64_t max_file_size = 1ull << 40;
 };
 

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   cfg.idle_timeout_ms = static_cast<int64_t>(opts.idle_timeout_ms);
   cfg.heartbeat_ms = cfg.idle_timeout_ms / 3;
   cfg.max_queued_bytes = opts.max_queued_bytes;
+  cfg.max_total_queued_bytes = opts.max_total_queued_bytes;
   cfg.max_file_size = opts.max_file_size;
   cfg.link_enabled = !opts.chat.empty();
   cfg.link.key = cfg.key;

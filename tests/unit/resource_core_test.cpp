@@ -801,6 +801,33 @@ TEST(ResourceCore, back_pressure_stops_reading_past_the_bound) {
   EXPECT_TRUE(h.core.wants_read(1));
 }
 
+// Lanes and many clients multiply the per-connection bound; the total one still holds, and a
+// connection paused by it is not closed as idle.
+TEST(ResourceCore, back_pressure_over_all_connections) {
+  ResdConfig cfg;
+  cfg.max_queued_bytes = 3 * kMiB;
+  cfg.max_total_queued_bytes = 4 * kMiB;
+  cfg.idle_timeout_ms = 1000;
+  Harness h(cfg);
+  std::string file = pattern(8 * kMiB, 20);
+  for (ConnId c : {1, 2, 3}) {
+    h.connect(c);
+    h.open(c, 1, h.ticket(5, 42, file));
+    h.state(c);
+  }
+  h.hold = true;
+  h.chunk(1, 1, 0, piece(file, 0));
+  h.chunk(1, 1, 1, piece(file, 1));
+  h.chunk(2, 1, 2, piece(file, 2));
+  EXPECT_TRUE(h.core.wants_read(3));
+  h.chunk(2, 1, 3, piece(file, 3));
+  for (ConnId c : {1, 2, 3}) EXPECT_FALSE(h.core.wants_read(c)) << c;
+  h.advance(5000);  // stalled by the server for longer than the idle timeout
+  EXPECT_TRUE(h.closed.empty());
+  h.release();
+  for (ConnId c : {1, 2, 3}) EXPECT_TRUE(h.core.wants_read(c)) << c;
+}
+
 TEST(ResourceCore, direct_reads_fill_the_chunk_buffer_without_a_copy) {
   Harness h;
   h.connect(1);

@@ -187,7 +187,8 @@ void ResdCore::on_close(ConnId conn) {
 bool ResdCore::wants_read(ConnId conn) const {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return false;
-  return it->second->closing || it->second->queued_bytes < config_.max_queued_bytes;
+  return it->second->closing || (it->second->queued_bytes < config_.max_queued_bytes &&
+                                  queued_total_ < config_.max_total_queued_bytes);
 }
 
 void ResdCore::shutdown(int64_t now_ms) {
@@ -229,7 +230,10 @@ void ResdCore::handle_timeout(int64_t now_ms) {
     int64_t next = kNoTimeout;
     for (auto& [id, c] : conns_) {
       if (c->closing) continue;
-      if (c->queued_bytes > 0) c->last_rx_ms = now_ms;
+      // Silent because the server stopped reading (its own or the global bound): alive.
+      if (c->queued_bytes > 0 || queued_total_ >= config_.max_total_queued_bytes) {
+        c->last_rx_ms = now_ms;
+      }
       int64_t deadline = c->last_rx_ms + config_.idle_timeout_ms;
       if (now_ms >= deadline) {
         fatal(*c, "idle_timeout",

@@ -65,6 +65,9 @@ struct ResdConfig {
   int64_t idle_timeout_ms = 60000;             // data connections silent this long are closed
   int64_t heartbeat_ms = 20000;                // advertised in HELLO
   uint64_t max_queued_bytes = 64u << 20;       // per connection, chunk bytes waiting for workers
+  // The same over every connection: lanes and many clients multiply the per-connection bound,
+  // this one holds whatever their number.
+  uint64_t max_total_queued_bytes = 256u << 20;
   uint32_t max_slots = 1024;                   // open uploads per connection
   uint32_t max_lanes = 16;                     // connections one upload may be open on at once
   uint64_t max_file_size = 1ull << 40;         // larger tickets get too_large
@@ -272,6 +275,7 @@ class ResdCore {
   int64_t next_sweep_ms_ = 0;
   int64_t next_retry_ms_ = kNoTimeout;
   size_t jobs_in_flight_ = 0;
+  uint64_t queued_total_ = 0;  // sum of every connection's queued_bytes
 
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
   std::vector<ConnId> dirty_;

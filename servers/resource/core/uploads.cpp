@@ -326,6 +326,7 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   }
   if (!u.busy.insert(ch.index).second) return;  // a duplicate of a chunk on its way
   c.queued_bytes += len;
+  queued_total_ += len;
   Job j;
   j.kind = JobKind::Chunk;
   j.message_id = u.meta.message_id;
@@ -488,6 +489,7 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
   if (r.kind == JobKind::Unnotify) return;  // belongs to no upload
   if (r.kind == JobKind::Chunk) {
     if (Conn* c = find(r.conn)) c->queued_bytes -= std::min(c->queued_bytes, r.length);
+    queued_total_ -= std::min(queued_total_, r.length);
   }
   auto it = uploads_.find(r.message_id);
   if (it == uploads_.end()) return;  // Unnotify, or nothing left to update
