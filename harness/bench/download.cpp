@@ -7,6 +7,13 @@
 // directory. The two run alternately --runs times; the report gives each one's median and the
 // median of the pairwise ratios (ferry/nginx+curl of the same round).
 //
+// Durability: ferry's time includes making the file durable before it is renamed into place
+// (fsync), which `curl -o` does not do. So after each curl run the bench also times
+// `sync FILE` (an fsync of curl's file): curl + that sync is a second baseline with the same
+// durability, reported next to the headline ratio. Between runs each output file is removed
+// and the file system synced (untimed), so neither client pays for the other's write-back or
+// discards.
+//
 // nginx (package nginx-light) is installed on first use, with RUNLEVEL=1 so that Debian's
 // postinst does not start the system service.
 #include <netinet/in.h>
@@ -99,6 +106,8 @@ int run_download(Args& args) {
   uint64_t size = parse_size(args.take("--size", "1G"));
   int runs = atoi(args.take("--runs", "3").c_str());
   std::string base = args.take("--dir", "/var/tmp");
+  // Another build's `ferry` to time (an A/B of the SDK in one run); the servers stay ours.
+  std::string ferry_bin = args.take("--ferry", "");
   if (!args.rest.empty() || size == 0 || runs < 1) {
     fprintf(stderr, "ferry-bench download: bad arguments (see --help)\n");
     return 2;
@@ -159,42 +168,57 @@ int run_download(Args& args) {
     usleep(50 * 1000);
   }
 
-  std::vector<double> fer, ngx, ratio;
+  std::string sync_bin = find_in_path("sync");
+  // Settles the file system between runs (write-back, the journal, discards of removed files).
+  auto settle = [&] { run_timed({sync_bin, "-f", work}, work + "/s.txt"); };
+  std::vector<double> fer, ngx, ngx_sync, ratio, ratio_sync, sync_s;
   long peak_rss_kb = 0;
+  settle();
   for (int i = 0; i < runs; i++) {
     std::string c_out = work + "/curl.bin", f_out = work + "/ferry.bin";
     Timed ct = run_timed({curl_bin, "-sf", "-o", c_out, url}, work + "/c.txt");
-    double c = ct.status == 0 && std::filesystem::file_size(c_out, ec) == size
-                   ? double(size) / 1e6 / ct.seconds
-                   : 0;
+    bool c_ok = ct.status == 0 && std::filesystem::file_size(c_out, ec) == size;
+    Timed cs = run_timed({sync_bin, c_out}, work + "/s.txt");  // fsync(curl's file)
+    double c = c_ok ? double(size) / 1e6 / ct.seconds : 0;
+    double c_sync = c_ok && cs.status == 0 ? double(size) / 1e6 / (ct.seconds + cs.seconds) : 0;
     if (c == 0) {
       fprintf(stderr, "ferry-bench: curl %s exited %d; nginx said:\n", url.c_str(), ct.status);
       std::ifstream log(work + "/nginx.log");
       for (std::string line; std::getline(log, line);) fprintf(stderr, "  %s\n", line.c_str());
     }
     std::filesystem::remove(c_out, ec);
+    settle();
     // A fresh state dir per round, so nothing is resumed from the previous round.
     std::string st = "rx" + std::to_string(i);
     std::filesystem::copy(work + "/rx", work + "/" + st, std::filesystem::copy_options::recursive,
                           ec);
-    Timed ft = run_timed(cli(st, {"download", std::to_string(id), "--out", f_out, "--json"}),
-                         work + "/f.txt");
+    std::vector<std::string> dl = cli(st, {"download", std::to_string(id), "--out", f_out, "--json"});
+    if (!ferry_bin.empty()) dl[0] = ferry_bin;
+    Timed ft = run_timed(dl, work + "/f.txt");
     double f = ft.status == 0 && std::filesystem::file_size(f_out, ec) == size
                    ? double(size) / 1e6 / ft.seconds
                    : 0;
     if (ft.status != 0) fprintf(stderr, "ferry-bench: ferry download exited %d\n", ft.status);
     peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
     std::filesystem::remove(f_out, ec);
+    settle();
     fer.push_back(f);
     ngx.push_back(c);
+    ngx_sync.push_back(c_sync);
+    sync_s.push_back(cs.seconds);
     if (c > 0) ratio.push_back(f / c);
-    if (!args.json) printf("  round %d: nginx+curl %.0f MB/s  ferry %.0f MB/s\n", i + 1, c, f);
+    if (c_sync > 0) ratio_sync.push_back(f / c_sync);
+    if (!args.json)
+      printf("  round %d: nginx+curl %.0f MB/s (+sync %.0f MB/s)  ferry %.0f MB/s\n", i + 1, c,
+             c_sync, f);
   }
   nginx.terminate();
   servers.stop();
 
   double f_med = percentile(fer, 50), n_med = percentile(ngx, 50);
   double r_med = percentile(ratio, 50), rss_mb = double(peak_rss_kb) / 1024.0;
+  double ns_med = percentile(ngx_sync, 50), rs_med = percentile(ratio_sync, 50);
+  double sync_med = percentile(sync_s, 50);
   if (args.json) {
     cJSON* j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "mode", "download");
@@ -203,6 +227,9 @@ int run_download(Args& args) {
     cJSON_AddNumberToObject(j, "ferry_mb_s", f_med);
     cJSON_AddNumberToObject(j, "nginx_curl_mb_s", n_med);
     cJSON_AddNumberToObject(j, "ratio_nginx", r_med);
+    cJSON_AddNumberToObject(j, "nginx_curl_sync_mb_s", ns_med);
+    cJSON_AddNumberToObject(j, "ratio_nginx_sync", rs_med);
+    cJSON_AddNumberToObject(j, "curl_sync_s", sync_med);
     cJSON_AddNumberToObject(j, "sdk_peak_rss_mb", rss_mb);
     char* s = cJSON_PrintUnformatted(j);
     printf("%s\n", s);
@@ -213,7 +240,10 @@ int run_download(Args& args) {
            runs);
     printf("  %-28s %10.0f MB/s\n", "nginx + curl (no hash/sync)", n_med);
     printf("  %-28s %10.0f MB/s\n", "ferry download (verified)", f_med);
+    printf("  %-28s %10.0f MB/s  (fsync after curl: %.2f s)\n", "nginx + curl + sync",
+           ns_med, sync_med);
     printf("  %-28s %10.2f  (target >= 0.9)\n", "ferry / nginx+curl", r_med);
+    printf("  %-28s %10.2f  (same durability)\n", "ferry / nginx+curl+sync", rs_med);
     printf("  %-28s %10.1f MB\n", "SDK process peak RSS", rss_mb);
   }
   return 0;

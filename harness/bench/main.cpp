@@ -56,6 +56,7 @@ static void usage(FILE* f) {
           "          fetching the same file from Debian's nginx (installed on first use),\n"
           "          alternately. Reports medians and the median pairwise ratio.\n"
           "          --size N[K|M|G] (1G)  --runs R (3)  --dir DIR (/var/tmp)\n"
+          "          --ferry PATH: time another build's ferry CLI (an A/B in one run)\n"
           "\n"
           "--json prints one JSON object holding every figure instead of a table.\n");
 }

@@ -28,6 +28,9 @@ constexpr long kConnectTimeoutMs = 10000;
 constexpr long kStallSeconds = 30;
 constexpr size_t kErrorBodyMax = 512;
 constexpr size_t kHashRead = 4u << 20;
+// Progress reaches the manager at most this often (its events are rarer still): each report
+// costs a driver step, and the writer may wake the loop for every block.
+constexpr uint64_t kProgressMs = 10;
 
 std::string errno_text(const char* what, const std::string& path, int err) {
   return std::string(what) + " " + path + ": " + std::strerror(err);
@@ -57,13 +60,20 @@ struct DownloadIo::Transfer {
   curl_slist* headers = nullptr;
   int fd = -1;
   uint64_t requested = 0;  // the Range start asked for (0 = none)
-  uint64_t pos = 0;        // bytes of the file on disk
+  uint64_t start = 0;      // where the body goes: `requested`, or 0 after a Restart
+  uint64_t pos = 0;        // start + the body bytes handed to the writer
   bool decided = false;
   ResponsePlan plan;
   std::string content_range;
   std::string error_body;
-  EVP_MD_CTX* hash = nullptr;  // set while every byte from 0 passed through it
+  // Created at the first body byte; hashes when start == 0 (every byte from 0 passes).
+  std::unique_ptr<DownloadWriter> writer;
+  bool paused = false;  // CURL_WRITEFUNC_PAUSE returned: waiting for the writer's room
+  bool done = false;    // libcurl finished (rc); waiting for the writer to write the rest
+  CURLcode rc = CURLE_OK;
   int write_errno = 0;
+  uint64_t reported = 0;  // bytes last given to on_fetch_progress
+  uint64_t reported_ms = 0;
   char errbuf[CURL_ERROR_SIZE] = {0};
 };
 
@@ -91,6 +101,8 @@ DownloadIo::DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string ag
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
+  uv_async_init(loop_, &wake_, on_wake);
+  wake_.data = this;
   // Test hook (docs/sdk.md section 10). Said on stderr: a capped production app would
   // otherwise be a mystery.
   if (const char* bps = std::getenv("FERRY_DOWNLOAD_MAX_BPS")) {
@@ -185,11 +197,7 @@ bool DownloadIo::start_fetch(const FetchJob& job) {
   t->io = this;
   t->job = job;
   t->fd = fd;
-  t->requested = t->pos = plan.offset;
-  if (plan.offset == 0) {
-    t->hash = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(t->hash, EVP_sha256(), nullptr);
-  }
+  t->requested = t->start = t->pos = t->reported = plan.offset;
   CURL* e = t->easy = curl_easy_init();
   curl_easy_setopt(e, CURLOPT_URL, job.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
@@ -258,10 +266,9 @@ void DownloadIo::decide(Transfer& t) {
   t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.job.size);
   if (t.plan.action == ResponsePlan::Action::Restart) {
     // The whole file follows: start the partial (and the hash) afresh.
+    // No writer exists yet (it starts at the first body byte, after this).
     if (::ftruncate(t.fd, 0) != 0) t.write_errno = errno;
-    t.pos = 0;
-    if (!t.hash) t.hash = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(t.hash, EVP_sha256(), nullptr);
+    t.start = t.pos = 0;
   }
 }
 
@@ -276,31 +283,35 @@ size_t DownloadIo::write_cb(char* data, size_t size, size_t n, void* userp) {
       t->error_body.append(data, std::min(len, kErrorBodyMax - t->error_body.size()));
     return len;
   }
-  if (t->write_errno) return 0;
+  // Returning 0 aborts the transfer (CURLE_WRITE_ERROR); outcome_of says why.
+  if (t->write_errno || (t->writer && t->writer->error())) return 0;
   if (t->job.size > 0 && t->pos + len > t->job.size) {
     t->write_errno = EFBIG;  // more bytes than the message has: never store them
     return 0;
   }
-  for (size_t off = 0; off < len;) {
-    ssize_t w = ::pwrite(t->fd, data + off, len - off, static_cast<off_t>(t->pos + off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      t->write_errno = errno;
-      return 0;  // aborts the transfer: CURLE_WRITE_ERROR
+  try {
+    if (!t->writer)
+      t->writer = std::make_unique<DownloadWriter>(t->fd, t->start, t->start == 0, &t->io->wake_);
+    if (!t->writer->put(data, len)) {
+      // The writer is 8 MiB behind: stop reading the socket until it catches up (on_wake).
+      t->paused = true;
+      return CURL_WRITEFUNC_PAUSE;
     }
-    off += static_cast<size_t>(w);
+  } catch (const std::exception&) {  // no thread or no memory: never through libcurl
+    t->write_errno = ENOMEM;
+    return 0;
   }
-  if (t->hash) EVP_DigestUpdate(t->hash, data, len);
   t->pos += len;
-  t->io->manager_.on_fetch_progress(t->job.job, t->pos, uv_now(t->io->loop_));
-  t->io->fed_ = true;
   return len;
 }
 
 // --- When it ends -------------------------------------------------------------------------------
 
+// Called once the writer has written everything (or dropped it after an error).
 FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
   using K = FetchOutcome::Kind;
+  if (!t.write_errno && t.writer) t.write_errno = t.writer->error();
+  uint64_t on_disk = t.writer ? t.writer->written() : t.start;
   if (t.write_errno == EFBIG) {
     if (::ftruncate(t.fd, 0) != 0) { /* the size check on the next attempt truncates */
     }
@@ -323,16 +334,17 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
     case ResponsePlan::Action::Restart:
       if (rc != CURLE_OK) {
         std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
-        return {K::Retry, FERRY_EHTTP, "transfer cut at byte " + std::to_string(t.pos) + ": " + why,
-                ""};
-      }
-      if (t.job.size > 0 && t.pos != t.job.size) {
         return {K::Retry, FERRY_EHTTP,
-                "the answer ended at byte " + std::to_string(t.pos) + " of " +
+                "transfer cut at byte " + std::to_string(on_disk) + ": " + why, ""};
+      }
+      if (t.job.size > 0 && on_disk != t.job.size) {
+        return {K::Retry, FERRY_EHTTP,
+                "the answer ended at byte " + std::to_string(on_disk) + " of " +
                     std::to_string(t.job.size),
                 ""};
       }
-      return {K::Complete, FERRY_OK, "", t.hash ? hex_digest(t.hash) : ""};
+      // An empty body from 0 leaves no writer: the verifier hashes the (empty) file.
+      return {K::Complete, FERRY_OK, "", t.writer ? t.writer->digest() : ""};
     case ResponsePlan::Action::Complete:
       return {K::Complete, FERRY_OK, "", ""};
     case ResponsePlan::Action::StartOver:
@@ -357,18 +369,81 @@ void DownloadIo::release(Transfer& t) {
   }
   curl_slist_free_all(t.headers);
   t.headers = nullptr;
-  if (t.hash) EVP_MD_CTX_free(t.hash);
-  t.hash = nullptr;
+  // Joins the writer thread (it finishes the block in hand, drops the rest) before the fd
+  // it writes to closes: the next fetch of this file never races a stale write.
+  t.writer.reset();
   if (t.fd >= 0) ::close(t.fd);  // also releases the flock
   t.fd = -1;
 }
 
 void DownloadIo::on_transfer_done(Transfer& t, CURLcode rc) {
-  FetchOutcome o = outcome_of(t, rc);
+  t.done = true;
+  t.rc = rc;
+  if (t.writer) {
+    t.writer->flush();
+    if (!t.writer->idle()) return;  // on_wake completes it once the writer is done
+  }
+  complete(t);
+}
+
+void DownloadIo::complete(Transfer& t) {
+  report_progress(t, true);
+  FetchOutcome o = outcome_of(t, t.rc);
   uint64_t job = t.job.job;
   release(t);
   transfers_.erase(job);
   manager_.on_fetch_done(job, o, now());
+  fed_ = true;
+}
+
+void DownloadIo::report_progress(Transfer& t, bool force) {
+  if (!t.writer) return;
+  uint64_t have = t.writer->written();
+  if (have == t.reported) return;
+  uint64_t ms = now();
+  if (!force && ms < t.reported_ms + kProgressMs) return;
+  t.reported = have;
+  t.reported_ms = ms;
+  manager_.on_fetch_progress(t.job.job, have, ms);
+  fed_ = true;
+}
+
+// The writers' wake-up: blocks were written. Resume transfers that waited for room, hand
+// on partly filled blocks, report progress and complete transfers whose bytes are all down.
+void DownloadIo::on_wake(uv_async_t* h) {
+  auto* io = static_cast<DownloadIo*>(h->data);
+  if (io->stopped_) return;
+  std::vector<Transfer*> all;
+  for (auto& [job, t] : io->transfers_) all.push_back(t.get());
+  for (Transfer* t : all) {
+    if (!t->writer) continue;
+    if (t->done) {
+      if (t->writer->idle()) io->complete(*t);
+      continue;
+    }
+    // After an error too: the write callback then refuses the bytes and the transfer ends.
+    if (t->paused && (t->writer->has_room() || t->writer->error())) {
+      t->paused = false;
+      // May call write_cb at once with the bytes libcurl held back (and pause again).
+      curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    }
+    t->writer->flush_if_idle();
+    // A drained writer may not wake the loop again soon (a stalled sender): report it now.
+    io->report_progress(*t, t->writer->idle());
+  }
+  if (io->fed_) {
+    io->fed_ = false;
+    io->kick_();
+  }
+}
+
+// After libcurl read sockets: a writer with nothing to do gets the partly filled block now
+// rather than when it is full (a slow sender's bytes reach the disk and the progress).
+void DownloadIo::after_socket_action() {
+  for (auto& [job, t] : transfers_) {
+    if (t->writer && !t->done) t->writer->flush_if_idle();
+  }
+  check_multi_info();
 }
 
 void DownloadIo::abort(uint64_t job) {
@@ -389,8 +464,8 @@ void DownloadIo::check_multi_info() {
     if (t) done.emplace_back(t, m->data.result);
   }
   for (auto& [t, rc] : done) on_transfer_done(*t, rc);
-  // Progress events too: the driver publishes whatever the manager queued.
-  if (!done.empty() || fed_) {
+  // The driver publishes whatever the manager queued.
+  if (fed_) {
     fed_ = false;
     kick_();
   }
@@ -450,7 +525,7 @@ void DownloadIo::on_timer(uv_timer_t* h) {
   auto* io = static_cast<DownloadIo*>(h->data);
   int running = 0;
   curl_multi_socket_action(io->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-  io->check_multi_info();
+  io->after_socket_action();
 }
 
 void DownloadIo::on_poll(uv_poll_t* h, int status, int events) {
@@ -462,7 +537,7 @@ void DownloadIo::on_poll(uv_poll_t* h, int status, int events) {
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
   curl_multi_socket_action(io->multi_, s->fd, flags, &running);
-  io->check_multi_info();
+  io->after_socket_action();
 }
 
 // --- Files, off the loop ------------------------------------------------------------------------
@@ -559,6 +634,8 @@ void DownloadIo::stop() {
   while (!sockets_.empty()) close_socket(*sockets_.begin());
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  // Every writer thread is joined (release): nothing sends on it any more.
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
 }
 
 }  // namespace ferry::sdk

@@ -8,9 +8,14 @@
 //       curl_multi_info_read()
 //   [x] partial file "<dest>.part": opened and flock()ed per fetch (two clients sharing a
 //       state directory never write one file), resumed from its size with Range + If-Range
-//   [x] body written with pwrite() at the tracked offset as curl hands it over (page-cache
-//       writes; bounded by curl's 512 KiB buffer), SHA-256 computed on the way when the
-//       fetch started at byte 0
+//   [x] the loop only receives: the body goes to a DownloadWriter (download_writer.h), a
+//       thread per transfer that pwrite()s it in order and starts write-back every 8 MiB
+//       (sync_file_range), and a second that SHA-256s it when the fetch started at byte 0
+//       (after a resume the verifier re-reads the file, as before); at most 8 MiB
+//       wait per transfer, beyond that the transfer pauses (CURL_WRITEFUNC_PAUSE) until the
+//       writer has caught up (curl_easy_pause on its wake-up)
+//   [x] a finished transfer is reported once the writer has written everything, so the
+//       outcome (bytes on disk, hash, write errors) is the file's
 //   [x] verification off the loop (uv_queue_work): re-hash from disk after a resume, fsync;
 //       then rename into place and fsync the directory, also off the loop
 //   [x] test hook: FERRY_DOWNLOAD_MAX_BPS=<bytes/s> caps every transfer
@@ -32,6 +37,7 @@
 #include <unordered_map>
 
 #include "sdk/core/download_manager.h"
+#include "sdk/uv/download_writer.h"
 
 namespace ferry::sdk {
 
@@ -65,6 +71,9 @@ class DownloadIo {
   bool finish_early(const FetchJob& job, int fd, FetchOutcome outcome, uint64_t offset);
   void decide(Transfer& t);
   void on_transfer_done(Transfer& t, CURLcode rc);
+  void complete(Transfer& t);
+  void after_socket_action();
+  void report_progress(Transfer& t, bool force);
   FetchOutcome outcome_of(Transfer& t, CURLcode rc);
   void release(Transfer& t);
   void abort(uint64_t job);
@@ -76,6 +85,7 @@ class DownloadIo {
   static int timer_cb(CURLM* multi, long timeout_ms, void* userp);
   static void on_poll(uv_poll_t* h, int status, int events);
   static void on_timer(uv_timer_t* h);
+  static void on_wake(uv_async_t* h);
   static size_t header_cb(char* data, size_t size, size_t n, void* userp);
   static size_t write_cb(char* data, size_t size, size_t n, void* userp);
   static void file_work(uv_work_t* req);
@@ -87,6 +97,7 @@ class DownloadIo {
   std::function<void()> kick_;
   CURLM* multi_ = nullptr;
   uv_timer_t timer_{};
+  uv_async_t wake_{};  // the writers' "blocks written": resume, report, complete
   bool stopped_ = false;
   bool fed_ = false;          // the manager heard of progress since the last kick
   int64_t max_recv_bps_ = 0;  // FERRY_DOWNLOAD_MAX_BPS; 0 = unlimited

@@ -8,11 +8,22 @@
 //    mismatch deleting the partial, pause/resume/cancel, an app restart from the store, a
 //    lost connection while asking, ferry_download_url's answer and its offline timeout,
 //    progress throttling;
-//  - the SQLite store's downloads table, including the migration from schema version 2.
+//  - the SQLite store's downloads table, including the migration from schema version 2;
+//  - the adapter's DownloadWriter (sdk/uv/download_writer.h) on a real file: bytes in order
+//    at the right offset, the SHA-256 of everything from byte 0, never more than its blocks
+//    held in memory, a write error reported rather than lost.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "proto/frame.h"
@@ -20,7 +31,9 @@
 #include "sdk/core/client_core.h"
 #include "sdk/core/download_plan.h"
 #include "sdk/include/ferry.h"
+#include "proto/hex.h"
 #include "sdk/state/sqlite_store.h"
+#include "sdk/uv/download_writer.h"
 #include "tests/support/process.h"
 #include "tests/unit/sdk_fake_store.h"
 
@@ -657,6 +670,116 @@ TEST(DownloadStoreSqlite, rows_survive_reopen_and_migration_from_v2) {
   ASSERT_TRUE(s) << err;
   EXPECT_TRUE(s->download_put(PendingDownload{9, "/dl/c", 0, "", "", "", false, 1}));
   EXPECT_EQ(s->downloads().size(), 1u);
+}
+
+// --- DownloadWriter ------------------------------------------------------------------------------
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), len));
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Waits for the writer thread (no time limit: ctest's timeout guards a hang).
+void wait_idle(DownloadWriter& w) {
+  while (!w.idle()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+struct DownloadWriterTest : ::testing::Test {
+  DownloadWriterTest() {
+    uv_loop_init(&loop);
+    uv_async_init(&loop, &wake, nullptr);  // sent to, never run: nothing to act on here
+  }
+  ~DownloadWriterTest() override {
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  // Feeds `data` in libcurl-sized pieces of varying length, waiting whenever the writer has
+  // no room, and checks the memory bound after every piece it took.
+  void feed(DownloadWriter& w, const std::string& data, uint64_t offset) {
+    std::mt19937 rng(7);
+    size_t at = 0;
+    while (at < data.size()) {
+      size_t n = std::min<size_t>(data.size() - at, 1 + rng() % (512 * 1024));
+      if (!w.put(data.data() + at, n)) {
+        while (!w.has_room() && !w.error()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+        continue;
+      }
+      at += n;
+      uint64_t held = offset + at - w.written();
+      ASSERT_LE(held, DownloadWriter::kBlocks * DownloadWriter::kBlockSize);
+      if (at % 3 == 0) w.flush_if_idle();  // partly filled blocks, as after a socket read
+    }
+    w.flush();
+  }
+  uv_loop_t loop{};
+  uv_async_t wake{};
+  ferry::test::TempDir dir;
+};
+
+std::string random_bytes(size_t n) {
+  std::mt19937 rng(42);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+TEST_F(DownloadWriterTest, writes_every_byte_in_order_and_hashes_from_zero) {
+  std::string data = random_bytes(21 * 1024 * 1024 + 12345);  // > its blocks, odd tail
+  std::string path = dir.sub("f.part");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  {
+    DownloadWriter w(fd, 0, true, &wake);
+    feed(w, data, 0);
+    wait_idle(w);
+    EXPECT_EQ(w.error(), 0);
+    EXPECT_EQ(w.written(), data.size());
+    EXPECT_EQ(w.digest(), sha256_hex(data));
+  }
+  ::close(fd);
+  EXPECT_TRUE(file_bytes(path) == data) << "the file differs from the bytes put";
+}
+
+TEST_F(DownloadWriterTest, resumed_body_goes_after_the_partial_and_is_not_hashed) {
+  std::string head = "0123456789", data = random_bytes(3 * 1024 * 1024 + 7);
+  std::string path = dir.sub("f.part");
+  std::ofstream(path, std::ios::binary) << head;
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  {
+    DownloadWriter w(fd, head.size(), false, &wake);
+    feed(w, data, head.size());
+    wait_idle(w);
+    EXPECT_EQ(w.written(), head.size() + data.size());
+    EXPECT_EQ(w.digest(), "");  // the verifier hashes the file from disk after a resume
+  }
+  ::close(fd);
+  EXPECT_TRUE(file_bytes(path) == head + data);
+}
+
+TEST_F(DownloadWriterTest, a_failed_write_is_reported_and_nothing_counts_as_written) {
+  std::string path = dir.sub("f.part");
+  std::ofstream(path, std::ios::binary) << "";
+  int fd = ::open(path.c_str(), O_RDONLY);  // every pwrite fails with EBADF
+  ASSERT_GE(fd, 0);
+  {
+    DownloadWriter w(fd, 0, true, &wake);
+    std::string data = random_bytes(2 * DownloadWriter::kBlockSize);
+    ASSERT_TRUE(w.put(data.data(), data.size()));
+    w.flush();
+    wait_idle(w);
+    EXPECT_EQ(w.error(), EBADF);
+    EXPECT_EQ(w.written(), 0u);
+  }
+  ::close(fd);
 }
 
 }  // namespace
