@@ -39,6 +39,7 @@ static void usage(FILE* f) {
           "          send->push latency.\n"
           "          --pairs N (100)  --seconds S (10)  --rate MSGS_PER_S (0 = flat out)\n"
           "          --window W (64, sends in flight per client when flat out)\n"
+          "          --loops K (1, shared SDK loop threads; 0 = a thread per client)\n"
           "          --server HOST:PORT (default: start ferry-chatd from this build)\n"
           "  upload  one file through ferry-chatd + ferry-resd with `ferry send-file`, against a\n"
           "          raw TCP copy with fsync and against tus (@tus/server + tus-js-client,\n"

@@ -1,6 +1,7 @@
 // ferry-bench msgs: text-message throughput and send->push latency through the public SDK.
 //
-// N pairs of SDK clients (in-memory state) talk to one ferry-chatd. One bench thread watches
+// N pairs of SDK clients (in-memory state) talk to one ferry-chatd, running on --loops shared
+// ferry_loop_t threads (default 1; 0 gives every client its own thread). One bench thread watches
 // every client's ferry_event_fd() with epoll (the way an app plugs ferry into its own loop),
 // drains events, and keeps each client sending: flat out with a window of sends in flight per
 // client, or paced to --rate messages/s in total. Each text carries its send time (steady
@@ -49,21 +50,26 @@ struct Totals {
 
 class MsgsBench {
  public:
-  MsgsBench(int pairs, int window, double rate) : window_(window), rate_(rate) {
+  MsgsBench(int pairs, int window, double rate, int loops) : window_(window), rate_(rate) {
     peers_.resize(size_t(pairs) * 2);
     ep_ = epoll_create1(EPOLL_CLOEXEC);
+    loops_.resize(size_t(loops), nullptr);
   }
   ~MsgsBench() {
     for (auto& p : peers_) ferry_client_destroy(p.client);
+    for (ferry_loop_t* l : loops_) ferry_loop_destroy(l);
   }
 
   bool connect(const std::string& server, const std::string& tag) {
+    for (ferry_loop_t*& l : loops_)
+      if (ferry_loop_new(&l) != FERRY_OK) return false;
     for (size_t i = 0; i < peers_.size(); i++) {
       Peer& p = peers_[i];
       p.name = "b" + tag + "x" + std::to_string(i);
       p.partner = "b" + tag + "x" + std::to_string(i ^ 1);
       ferry_options_t* o = ferry_options_new();
       ferry_options_set_server(o, server.c_str());
+      if (!loops_.empty()) ferry_options_set_loop(o, loops_[i % loops_.size()]);
       int rc = ferry_client_new(o, &p.client);
       ferry_options_destroy(o);
       if (rc != FERRY_OK) return false;
@@ -157,6 +163,7 @@ class MsgsBench {
   }
 
   std::vector<Peer> peers_;
+  std::vector<ferry_loop_t*> loops_;
   int window_;
   double rate_;
   int ep_;
@@ -169,8 +176,9 @@ int run_msgs(Args& args) {
   double seconds = atof(args.take("--seconds", "10").c_str());
   double rate = atof(args.take("--rate", "0").c_str());
   int window = atoi(args.take("--window", "64").c_str());
+  int loops = atoi(args.take("--loops", "1").c_str());
   std::string server = args.take("--server", "");
-  if (!args.rest.empty() || pairs < 1 || seconds <= 0 || window < 1) {
+  if (!args.rest.empty() || pairs < 1 || seconds <= 0 || window < 1 || loops < 0) {
     fprintf(stderr, "ferry-bench msgs: bad arguments (see --help)\n");
     return 2;
   }
@@ -189,7 +197,7 @@ int run_msgs(Args& args) {
   }
   Totals t;
   {
-    MsgsBench bench(pairs, window, rate);
+    MsgsBench bench(pairs, window, rate, loops);
     if (!bench.connect(server, std::to_string(now_ns() % 1000000))) {
       fprintf(stderr, "ferry-bench: clients did not all register\n");
       return 1;
@@ -208,6 +216,7 @@ int run_msgs(Args& args) {
     cJSON_AddNumberToObject(j, "seconds", seconds);
     cJSON_AddNumberToObject(j, "rate_target", rate);
     cJSON_AddNumberToObject(j, "window", window);
+    cJSON_AddNumberToObject(j, "loops", loops);
     cJSON_AddNumberToObject(j, "msgs_per_s", msgs_per_s);
     cJSON_AddNumberToObject(j, "acked_per_s", acked_per_s);
     cJSON_AddNumberToObject(j, "p50_ms", p50);
@@ -219,7 +228,7 @@ int run_msgs(Args& args) {
     cJSON_free(s);
     cJSON_Delete(j);
   } else {
-    printf("ferry-bench msgs: %d pairs, %.0f s, %s\n", pairs, seconds,
+    printf("ferry-bench msgs: %d pairs, %d shared loops, %.0f s, %s\n", pairs, loops, seconds,
            rate > 0 ? ("paced at " + std::to_string(int(rate)) + " msgs/s").c_str()
                     : ("flat out, window " + std::to_string(window)).c_str());
     printf("  %-22s %12.0f\n", "delivered msgs/s", msgs_per_s);

@@ -101,7 +101,8 @@ void run_commands(ferry_client_t* c, uint64_t now) {
   }
 }
 
-// Loop thread: hands every event of a step to the app at once (one lock, one eventfd write).
+// Loop thread, once per loop iteration with events (UvLoop's check phase): hands them to the
+// app at once (one lock, one eventfd write).
 void publish_events(ferry_client_t* c) {
   ferry::sdk::Event e;
   std::vector<ferry_event_t*>& batch = c->publish_batch;
@@ -141,9 +142,16 @@ int create_client(const ferry_options_t* opts, ferry_client_t** out) {
   ferry_client_t* raw = c.get();
   ferry::sdk::DriverHooks hooks{[raw](uint64_t now) { run_commands(raw, now); },
                                 [raw] { publish_events(raw); }};
-  c->driver = std::make_unique<ferry::sdk::UvDriver>(*c->core, opts->host, opts->port, hooks);
-  if (c->events.init() != 0 || c->driver->init() != 0) return FERRY_EIO;
-  c->thread = std::thread([raw] { raw->driver->run(); });
+  std::shared_ptr<ferry::sdk::UvLoop> loop = opts->loop;
+  if (!loop) {
+    // The client's own loop and thread, as every client had before loops could be shared.
+    loop = std::make_shared<ferry::sdk::UvLoop>();
+    if (loop->start() != 0) return FERRY_EIO;
+  }
+  c->driver = std::make_unique<ferry::sdk::UvDriver>(std::move(loop), *c->core, opts->host,
+                                                     opts->port, hooks);
+  if (c->events.init() != 0) return FERRY_EIO;
+  if (int rc = c->driver->start(); rc != 0) return rc;
   *out = c.release();
   return FERRY_OK;
 }
@@ -167,10 +175,12 @@ int ferry_client_new(const ferry_options_t* opts, ferry_client_t** out) {
 void ferry_client_destroy(ferry_client_t* client) {
   if (!client) return;
   check_handle(client);
-  client->driver->request_stop();
-  client->thread.join();
+  // Runs the commands still queued, flushes, closes this client's handles; a shared loop and
+  // its other clients carry on.
+  client->driver->stop();
   client->magic = 0;
-  // Members go in reverse order: driver before core before store.
+  // Members go in reverse order: driver (and a private loop's thread) before core before
+  // store.
   delete client;
 }
 

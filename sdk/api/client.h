@@ -1,9 +1,10 @@
-// The struct behind ferry_client_t: the state store, the core, the libuv driver and its
-// thread, the command queue in and the event queue out.
+// The struct behind ferry_client_t: the state store, the core, the libuv driver (on the
+// client's own loop thread or one shared with other clients), the command queue in and the
+// event queue out.
 //
 // Threads: app threads only touch `commands` (under commands_mu), `events`, `store` (which
-// is thread-safe) and the atomics. Everything else belongs to the loop thread, which the
-// handle starts in ferry_client_new() and joins in ferry_client_destroy().
+// is thread-safe) and the atomics. Everything else belongs to the loop thread: the driver
+// starts there in ferry_client_new() and has stopped when ferry_client_destroy() frees it.
 #pragma once
 
 #include <atomic>
@@ -12,7 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "sdk/api/event_queue.h"
@@ -79,7 +79,13 @@ struct ferry_client {
   std::mutex cid_mu;
   std::string cid_pool;
   size_t cid_pool_used = 0;
-  std::thread thread;
+};
+
+// The struct behind ferry_loop_t: the app's reference to a loop clients may share.
+struct ferry_loop {
+  static constexpr uint32_t kMagic = 0xfe7710a9;
+  uint32_t magic = kMagic;
+  std::shared_ptr<ferry::sdk::UvLoop> loop;
 };
 
 namespace ferry::sdk {

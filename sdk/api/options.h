@@ -2,9 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "sdk/include/ferry.h"
+
+namespace ferry::sdk {
+class UvLoop;
+}
 
 struct ferry_options {
   std::string host = "127.0.0.1";
@@ -15,6 +20,8 @@ struct ferry_options {
   uint32_t reconnect_max_ms = 10000;
   uint32_t heartbeat_ms = 10000;
   bool receive = true;
+  // ferry_options_set_loop(): a loop shared with other clients; null = the client's own.
+  std::shared_ptr<ferry::sdk::UvLoop> loop;
 };
 
 namespace ferry::sdk {

@@ -128,21 +128,43 @@ FERRY_EXTERN int ferry_options_set_heartbeat(ferry_options_t* opts, uint32_t int
 FERRY_EXTERN int ferry_options_set_receive(ferry_options_t* opts, int enabled);
 
 /* ---------------------------------------------------------------------------------------------
+ * Shared loop: one ferry thread for many clients of one process. By default every client runs
+ * its own thread; a process with hundreds of clients (a bot host, a load generator) saves a
+ * thread wake-up per message by sharing one. The clients stay independent (own connection,
+ * state, commands and events); only the thread running them is shared, and events of one loop
+ * iteration are published together.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct ferry_loop ferry_loop_t;
+
+/* Starts a loop thread. Returns FERRY_OK and sets *out, or FERRY_EINVAL (NULL), FERRY_ENOMEM,
+ * FERRY_EIO (no thread or eventfd). Any thread. */
+FERRY_EXTERN int ferry_loop_new(ferry_loop_t** out);
+/* Releases the app's reference. The thread ends when the last client on it is destroyed (and
+ * no options object still refers to it), so this may come before or after those. NULL is a
+ * no-op. Any thread, not concurrently with ferry_options_set_loop() on the same loop. */
+FERRY_EXTERN void ferry_loop_destroy(ferry_loop_t* loop);
+/* Clients created with these options run on `loop`; NULL (the default) gives each client its
+ * own thread. The options hold a reference to the loop until destroyed or set again. Returns
+ * FERRY_EINVAL if opts is NULL. Any thread. */
+FERRY_EXTERN int ferry_options_set_loop(ferry_options_t* opts, ferry_loop_t* loop);
+
+/* ---------------------------------------------------------------------------------------------
  * Client handle.
  * ------------------------------------------------------------------------------------------- */
 typedef struct ferry_client ferry_client_t;
 
-/* Creates a client and starts its thread, which connects to the server at once and keeps
- * reconnecting until destroyed. If the state directory holds a session, the client
- * re-authenticates with it by itself, syncs what it missed and sends its outbox.
+/* Creates a client and starts its thread (or joins the loop set with ferry_options_set_loop),
+ * which connects to the server at once and keeps reconnecting until destroyed. If the state
+ * directory holds a session, the client re-authenticates with it by itself, syncs what it
+ * missed and sends its outbox.
  * Returns FERRY_OK and sets *out, or FERRY_EINVAL (NULL argument), FERRY_ESTATE (state
  * directory unusable), FERRY_ENOMEM. Any thread. */
 FERRY_EXTERN int ferry_client_new(const ferry_options_t* opts, ferry_client_t** out);
 
-/* Stops the thread, closes the connection and frees the client and every queued event.
- * Messages in the outbox stay in the state directory (if any) and go out on the next start.
- * Events already taken by the app stay valid until ferry_event_free(). Must not race with
- * other calls on this client. NULL is a no-op. */
+/* Stops the thread (leaves a shared loop, whose other clients carry on), closes the connection
+ * and frees the client and every queued event. Messages in the outbox stay in the state
+ * directory (if any) and go out on the next start. Events already taken by the app stay valid
+ * until ferry_event_free(). Must not race with other calls on this client. NULL is a no-op. */
 FERRY_EXTERN void ferry_client_destroy(ferry_client_t* client);
 
 /* A pointer ferry never reads. Any thread. */

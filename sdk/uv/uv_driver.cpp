@@ -1,85 +1,78 @@
 #include "sdk/uv/uv_driver.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
 
-UvDriver::UvDriver(ClientCore& core, std::string host, std::string port, DriverHooks hooks)
-    : core_(core), host_(std::move(host)), port_(std::move(port)), hooks_(std::move(hooks)) {}
+UvDriver::UvDriver(std::shared_ptr<UvLoop> loop, ClientCore& core, std::string host,
+                   std::string port, DriverHooks hooks)
+    : loop_(std::move(loop)),
+      uv_(loop_->loop()),
+      core_(core),
+      host_(std::move(host)),
+      port_(std::move(port)),
+      hooks_(std::move(hooks)) {}
 
-UvDriver::~UvDriver() {
-  // run() closes the loop; a driver that was initialised but never run closes it here.
-  if (initialized_) {
-    if (downloads_) downloads_->stop();
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&stop_guard_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    downloads_.reset();
-    uv_loop_close(&loop_);
-  }
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+UvDriver::~UvDriver() { stop(); }
 
-int UvDriver::init() {
-  int rc = uv_loop_init(&loop_);
-  if (rc != 0) return rc;
-  loop_.data = this;
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) {
-    rc = -errno;
-    uv_loop_close(&loop_);
-    return rc;
-  }
-  uv_async_init(&loop_, &async_, async_callback);
-  uv_poll_init(&loop_, &wake_poll_, wake_fd_);
-  uv_poll_start(&wake_poll_, UV_READABLE, wake_callback);
-  uv_timer_init(&loop_, &timer_);
-  uv_timer_init(&loop_, &stop_guard_);
-  async_.data = wake_poll_.data = timer_.data = stop_guard_.data = this;
-  io_ = std::make_unique<UploadIo>(&loop_, core_.uploads(), [this] { step(); });
-  downloads_ = std::make_unique<DownloadIo>(&loop_, core_.downloads(),
-                                            std::string("ferry-sdk/") + FERRY_VERSION_STRING,
-                                            [this] { step(); });
-  initialized_ = true;
+int UvDriver::start() {
+  bool ok = true;
+  loop_->call([this, &ok] {
+    try {
+      init_on_loop();
+    } catch (...) {
+      ok = false;  // std::bad_alloc: nothing was started
+      return;
+    }
+    core_.start(now());
+    step();
+  });
+  if (!ok) return FERRY_ENOMEM;
+  started_ = true;
   return 0;
 }
 
-void UvDriver::wake() {
-  uint64_t one = 1;
-  // Cannot fail short of a bad fd: the loop resets the counter on every wake.
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+void UvDriver::init_on_loop() {
+  auto io = std::make_shared<UploadIo>(uv_, core_.uploads(), [this] { step(); });
+  auto downloads = std::make_shared<DownloadIo>(
+      uv_, core_.downloads(), std::string("ferry-sdk/") + FERRY_VERSION_STRING, [this] { step(); });
+  uv_timer_init(uv_, &timer_);
+  uv_timer_init(uv_, &stop_guard_);
+  timer_.data = stop_guard_.data = this;
+  open_handles_ = 2;
+  io_ = std::move(io);
+  downloads_ = std::move(downloads);
 }
 
-void UvDriver::request_stop() {
-  stop_requested_ = true;
-  uv_async_send(&async_);
+void UvDriver::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  loop_->post([this] {
+    // Commands queued before the stop still run (a logout, a last send), as they always did.
+    on_commands();
+    begin_stop();
+  });
+  std::unique_lock lock(closed_mu_);
+  closed_cv_.wait(lock, [this] { return closed_; });
 }
 
 uint64_t UvDriver::now() {
-  uv_update_time(&loop_);
-  return uv_now(&loop_);
+  uv_update_time(uv_);
+  return uv_now(uv_);
 }
 
-void UvDriver::run() {
-  core_.start(now());
+void UvDriver::on_commands() {
+  if (stopping_) return;
+  hooks_.run_commands(now());
   step();
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  io_.reset();
-  downloads_.reset();
-  uv_loop_close(&loop_);
-  initialized_ = false;
 }
 
-// Polls both cores until neither has anything more to do, then publishes events and re-arms
-// the timer. Callbacks that arrive while a step runs (none should, but UvLink hooks fed
-// synchronously would) only mark it to run again.
+void UvDriver::publish() { hooks_.publish_events(); }
+
+// Polls both cores until neither has anything more to do, then re-arms the timer and asks
+// the loop to publish events at the end of this iteration (with every other client's).
+// Callbacks that arrive while a step runs (none should, but UvLink hooks fed synchronously
+// would) only mark it to run again.
 void UvDriver::step() {
   if (stopping_) return;
   if (in_step_) {
@@ -102,7 +95,7 @@ void UvDriver::step() {
     if (downloads_->step(t)) step_again_ = true;
   } while (step_again_ && !stopping_);
   in_step_ = false;
-  hooks_.publish_events();
+  loop_->publish_later(this);
   std::optional<uint64_t> at = core_.poll_timeout();
   if (!at) {
     uv_timer_stop(&timer_);
@@ -147,26 +140,8 @@ void UvDriver::start_connect() {
   };
   int err = 0;
   std::string detail;
-  chat_ = UvLink::dial(&loop_, host_, port_, std::move(hooks), err, detail);
+  chat_ = UvLink::dial(uv_, host_, port_, std::move(hooks), err, detail);
   if (!chat_) core_.on_connect_failed(err, detail, now());
-}
-
-void UvDriver::async_callback(uv_async_t* h) {
-  auto* d = static_cast<UvDriver*>(h->data);
-  if (d->stopping_) return;
-  d->hooks_.run_commands(d->now());
-  if (d->stop_requested_) return d->begin_stop();
-  d->step();
-}
-
-void UvDriver::wake_callback(uv_poll_t* h, int, int) {
-  auto* d = static_cast<UvDriver*>(h->data);
-  uint64_t value;
-  // Reset before taking the queue: a wake written after this read is seen next time round.
-  [[maybe_unused]] ssize_t n = ::read(d->wake_fd_, &value, sizeof value);
-  if (d->stopping_) return;
-  d->hooks_.run_commands(d->now());
-  d->step();
 }
 
 void UvDriver::timer_callback(uv_timer_t* h) {
@@ -179,29 +154,42 @@ void UvDriver::begin_stop() {
   // Flush what the last commands produced (a logout, a send) before closing, but never wait
   // long for a server that does not read.
   flush();
+  loop_->cancel_publish(this);
   hooks_.publish_events();
   stopping_ = true;
   io_->stop();
   downloads_->stop();
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&wake_poll_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), close_callback);
   if (chat_ && chat_->shutdown([this] { finish_stop(); })) {
     uv_timer_start(&stop_guard_, stop_guard_callback, 500, 0);
     return;
   }
-  close_chat();
-  uv_close(reinterpret_cast<uv_handle_t*>(&stop_guard_), nullptr);
+  finish_stop();
 }
 
 void UvDriver::finish_stop() {
   close_chat();
   auto* g = reinterpret_cast<uv_handle_t*>(&stop_guard_);
-  if (!uv_is_closing(g)) uv_close(g, nullptr);
+  if (!uv_is_closing(g)) uv_close(g, close_callback);
 }
 
 void UvDriver::stop_guard_callback(uv_timer_t* h) {
   static_cast<UvDriver*>(h->data)->finish_stop();
+}
+
+void UvDriver::close_callback(uv_handle_t* h) { static_cast<UvDriver*>(h->data)->handle_closed(); }
+
+// Both handles are closed: nothing of this driver's can run on the loop any more except file
+// work already queued by UploadIo / DownloadIo, which the loop keeps alive until it is done.
+// Handles those two closed in the same iteration finish in the same pass; the loop frees the
+// retired objects in a later iteration.
+void UvDriver::handle_closed() {
+  if (--open_handles_ > 0) return;
+  loop_->retire(io_);
+  loop_->retire(downloads_);
+  std::lock_guard lock(closed_mu_);
+  closed_ = true;
+  closed_cv_.notify_one();
 }
 
 }  // namespace ferry::sdk

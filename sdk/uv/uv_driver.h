@@ -1,29 +1,34 @@
-// UvDriver: runs a ClientCore (and its UploadManager) on a libuv loop. Glue only: every
-// decision is a core's. Both connections are UvLinks; file work is UploadIo's.
+// UvDriver: runs a ClientCore (and its UploadManager) on a libuv loop, the client's own or
+// one shared with other clients (UvLoop). Glue only: every decision is a core's. Both
+// connections are UvLinks; file work is UploadIo's.
 //
 // Checklist
 //   [x] chat connection: resolve + TCP connect, one at a time, via UvLink
 //   [x] reads fed to the core as they arrive; writes coalesced (one uv_write per core step)
 //   [x] one timer, re-armed from core.poll_timeout() after every step (it covers uploads)
-//   [x] cross-thread wake-up: an eventfd (uv_poll) for commands, uv_async for stop
+//   [x] cross-thread wake-up through the UvLoop (one eventfd per loop, batches of clients)
+//   [x] events published once per loop iteration (UvLoop's check phase)
 //   [x] resource-server connection, probing, hashing and chunk reads (UploadIo)
-//   [x] graceful stop: pending commands run, queued bytes flushed (bounded wait), then close
+//   [x] graceful stop: pending commands run, queued bytes flushed (bounded wait), then close;
+//       the loop (and the other clients on it) carries on
 //   [ ] TLS (issue: transport security is not in the foundation issue)
 //   [x] libcurl downloads: DownloadIo (curl multi on this loop, verification on workers)
 #pragma once
 
 #include <uv.h>
 
-#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "sdk/core/client_core.h"
 #include "sdk/uv/download_io.h"
 #include "sdk/uv/upload_io.h"
 #include "sdk/uv/uv_link.h"
+#include "sdk/uv/uv_loop.h"
 
 namespace ferry::sdk {
 
@@ -34,61 +39,69 @@ struct DriverHooks {
   std::function<void()> publish_events;
 };
 
-class UvDriver {
+class UvDriver final : public LoopClient {
  public:
-  UvDriver(ClientCore& core, std::string host, std::string port, DriverHooks hooks);
-  ~UvDriver();
+  UvDriver(std::shared_ptr<UvLoop> loop, ClientCore& core, std::string host, std::string port,
+           DriverHooks hooks);
+  ~UvDriver() override;  // stop()s if needed
   UvDriver(const UvDriver&) = delete;
   UvDriver& operator=(const UvDriver&) = delete;
 
-  // Sets up the loop and its handles; call before run(), on any one thread. 0 or a uv error.
-  int init();
-  // The loop thread's body: starts the core and runs until request_stop() took effect.
-  void run();
-  // Any thread: the command queue went from empty to non-empty. One eventfd write wakes the
-  // loop, which then takes every queued command; callers skip it while the queue already
-  // holds commands (the wake for the first one is still pending), so a burst costs one wake.
-  void wake();
-  // Any thread: finish pending commands, flush, close everything; run() then returns.
-  void request_stop();
-  // Upload counters (any thread; null before init()).
+  // App thread: sets up the handles on the loop thread, starts the core and its first step,
+  // and waits for that. 0, or FERRY_ENOMEM.
+  int start();
+  // Any thread: the command queue went from empty to non-empty. One loop wake takes every
+  // queued command; callers skip it while the queue already holds commands (the wake for the
+  // first one is still pending), so a burst costs at most one wake.
+  void wake() { loop_->wake(this); }
+  // App thread: finish pending commands, flush (bounded wait), close this client's handles and
+  // wait until they are closed. The loop and its other clients carry on. Idempotent.
+  void stop();
+  // Upload counters (any thread; null before start() and after stop()).
   const UploadIoStats* upload_stats() const { return io_ ? &io_->stats() : nullptr; }
 
+  // LoopClient (loop thread).
+  void on_commands() override;
+  void publish() override;
+
  private:
-  static void async_callback(uv_async_t* h);
-  static void wake_callback(uv_poll_t* h, int status, int events);
   static void timer_callback(uv_timer_t* h);
   static void stop_guard_callback(uv_timer_t* h);
+  static void close_callback(uv_handle_t* h);
 
   uint64_t now();
+  void init_on_loop();
   void step();
   void start_connect();
   void flush();
   void close_chat();
   void begin_stop();
   void finish_stop();
+  void handle_closed();
 
+  std::shared_ptr<UvLoop> loop_;
+  uv_loop_t* uv_;
   ClientCore& core_;
   std::string host_;
   std::string port_;
   DriverHooks hooks_;
-  uv_loop_t loop_{};
-  uv_async_t async_{};  // stop requests only
-  // Command wake-ups: an eventfd watched by uv_poll rather than uv_async, whose receiving
-  // side spins (then sched_yield()s) while a sender is between its write and its flag update;
-  // with many clients on few cores that spin cost a context switch per command.
-  int wake_fd_ = -1;
-  uv_poll_t wake_poll_{};
   uv_timer_t timer_{};
   uv_timer_t stop_guard_{};
-  bool initialized_ = false;
-  bool stopping_ = false;
-  bool in_step_ = false;  // a callback during step() defers to the loop in progress
+  bool started_ = false;   // app thread: start() succeeded
+  bool stopped_ = false;   // app thread: stop() returned
+  bool stopping_ = false;  // loop thread
+  int open_handles_ = 0;   // loop thread: timer_ and stop_guard_ until their close callbacks
+  bool in_step_ = false;   // a callback during step() defers to the loop in progress
   bool step_again_ = false;
-  std::atomic<bool> stop_requested_{false};
+  // Set (under closed_mu_, notified before unlocking, so the waiter cannot free it early)
+  // when the last handle of this driver is closed.
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
   UvLink* chat_ = nullptr;  // the connection the core is using, if any
-  std::unique_ptr<UploadIo> io_;
-  std::unique_ptr<DownloadIo> downloads_;
+  // Shared with the loop's retire list: a stopped client's file work may still call back.
+  std::shared_ptr<UploadIo> io_;
+  std::shared_ptr<DownloadIo> downloads_;
 };
 
 }  // namespace ferry::sdk

@@ -161,6 +161,9 @@ void UvLink::shutdown_callback(uv_shutdown_t* req, int) {
 void UvLink::close() {
   if (closed_ && (!tcp_open_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_)))) return;
   closed_ = true;
+  // A shutdown still pending is cancelled by the close; its `done` must not run either: the
+  // owner may be gone by then (a driver on a shared loop is freed once its own handles close).
+  shutdown_done_ = nullptr;
   if (!tcp_open_) {
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));  // resolve_callback deletes the link
     return;

@@ -42,7 +42,8 @@ class UvLink {
   // Queues borrowed buffers as one write. 0: `done(status)` runs exactly once when libuv is
   // finished with them (also on close). Nonzero: not queued, `done` never runs.
   int write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int status)> done);
-  // Sends FIN after queued writes, then runs `done` (the link is not closed by it).
+  // Sends FIN after queued writes, then runs `done` (the link is not closed by it; after
+  // close() `done` never runs).
   bool shutdown(std::function<void()> done);
   void close();
 

@@ -12,9 +12,10 @@ static int64_t now_ms() {
       .count();
 }
 
-SdkPeer::SdkPeer(const std::string& server, const std::string& state_dir) {
+SdkPeer::SdkPeer(const std::string& server, const std::string& state_dir, ferry_loop_t* loop) {
   ferry_options_t* opts = ferry_options_new();
   ferry_options_set_server(opts, server.c_str());
+  if (loop) ferry_options_set_loop(opts, loop);
   if (!state_dir.empty()) ferry_options_set_state_dir(opts, state_dir.c_str());
   // Fast reconnects keep the restart tests short; correctness does not depend on it.
   ferry_options_set_reconnect(opts, 50, 500);

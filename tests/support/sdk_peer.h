@@ -20,8 +20,9 @@ struct Received {
 
 class SdkPeer {
  public:
-  // state_dir may be empty (in-memory state).
-  SdkPeer(const std::string& server, const std::string& state_dir);
+  // state_dir may be empty (in-memory state); loop: a shared ferry_loop_t, or null for the
+  // client's own thread.
+  SdkPeer(const std::string& server, const std::string& state_dir, ferry_loop_t* loop = nullptr);
   ~SdkPeer();
   SdkPeer(const SdkPeer&) = delete;
   SdkPeer& operator=(const SdkPeer&) = delete;

@@ -1,18 +1,25 @@
 // Proves the C API's plumbing that needs no server: events are flattened into one block
 // whose strings survive the source, the event fd is readable exactly while events wait
-// (level-style), options validate their input, and every error code has a name and text.
+// (level-style), options validate their input, every error code has a name and text, and a
+// shared loop (UvLoop) runs wakes and posts in order on its thread, publishes each client once
+// per iteration and outlives its handle while clients use it.
 // How: the API's internals are called directly (static library) and the fd is checked with
-// poll(2) at timeout 0. No sockets, no sleeps.
+// poll(2) at timeout 0. No sleeps; the only socket is a connect to a closed loopback port.
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "sdk/api/event_build.h"
 #include "sdk/api/event_queue.h"
 #include "sdk/api/options.h"
 #include "sdk/include/ferry.h"
+#include "sdk/uv/uv_loop.h"
 
 namespace ferry::sdk {
 namespace {
@@ -142,6 +149,109 @@ TEST(sdk_api, every_error_has_name_and_text) {
   EXPECT_STREQ(ferry_err_name(FERRY_EAUTH), "FERRY_EAUTH");
   EXPECT_STREQ(ferry_err_name(FERRY_ERR_LAST_), "FERRY_EUNKNOWN");
   EXPECT_EQ(ferry_version(), static_cast<unsigned>(FERRY_VERSION_HEX));
+}
+
+// Records what the loop asks of it, and on which thread.
+struct Recorder : LoopClient {
+  UvLoop* loop = nullptr;
+  std::vector<std::string>* log = nullptr;
+  std::string name;
+  int commands = 0, publishes = 0;
+  bool wrong_thread = false;
+  void on_commands() override {
+    wrong_thread |= !loop->on_loop_thread();
+    commands++;
+    log->push_back(name + ".commands");
+    // Asked twice in one iteration: published once, at the end of it.
+    loop->publish_later(this);
+    loop->publish_later(this);
+  }
+  void publish() override {
+    wrong_thread |= !loop->on_loop_thread();
+    publishes++;
+    log->push_back(name + ".publish");
+  }
+};
+
+TEST(sdk_api, shared_loop_orders_wakes_and_publishes_once_per_iteration) {
+  std::vector<std::string> log;  // loop thread only, read after call() synchronises
+  Recorder a, b;  // outlive the loop
+  UvLoop loop;
+  ASSERT_EQ(loop.start(), 0);
+  for (Recorder* r : {&a, &b}) {
+    r->loop = &loop;
+    r->log = &log;
+  }
+  a.name = "a";
+  b.name = "b";
+  // One batch: the loop thread is held inside the first post until all three are queued
+  // (whether it has started running it yet or not, the three land in one batch).
+  std::atomic<bool> queued{false};
+  loop.post([&] {
+    while (!queued) std::this_thread::yield();
+  });
+  loop.wake(&a);
+  loop.post([&] { log.push_back("posted"); });
+  loop.wake(&b);
+  queued = true;
+  // Publishes run in the check phase after the batch's iteration: wait for them by asking
+  // the loop thread (a missing publish hangs here and fails by the test's timeout).
+  for (bool done = false; !done;) loop.call([&] { done = a.publishes + b.publishes >= 2; });
+  loop.call([] {});  // a later iteration: a second publish of either would show by now
+  std::vector<std::string> want{"a.commands", "posted", "b.commands", "a.publish", "b.publish"};
+  EXPECT_EQ(log, want);
+  EXPECT_EQ(a.commands, 1);
+  EXPECT_EQ(a.publishes, 1);
+  EXPECT_EQ(b.publishes, 1);
+  EXPECT_FALSE(a.wrong_thread || b.wrong_thread);
+
+  // A cancelled publish does not run.
+  loop.call([&] {
+    loop.publish_later(&a);
+    loop.publish_later(&b);
+    loop.cancel_publish(&a);
+  });
+  for (bool done = false; !done;) loop.call([&] { done = b.publishes == 2; });
+  EXPECT_EQ(a.publishes, 1);
+
+  // Retired objects are freed on the loop (in a check phase) once no request is in flight.
+  auto token = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = token;
+  loop.call([&] { loop.retire(std::move(token)); });
+  for (bool gone = false; !gone;) loop.call([&] { gone = watch.expired(); });
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(sdk_api, loop_handle_and_options_reference) {
+  EXPECT_EQ(ferry_loop_new(nullptr), FERRY_EINVAL);
+  EXPECT_EQ(ferry_options_set_loop(nullptr, nullptr), FERRY_EINVAL);
+  ferry_loop_destroy(nullptr);  // a no-op
+  ferry_loop_t* loop = nullptr;
+  ASSERT_EQ(ferry_loop_new(&loop), FERRY_OK);
+  ferry_options_t* o = ferry_options_new();
+  ASSERT_EQ(ferry_options_set_server(o, "127.0.0.1:1"), FERRY_OK);  // refused: it retries
+  ASSERT_EQ(ferry_options_set_loop(o, loop), FERRY_OK);
+  ferry_loop_destroy(loop);  // the options still hold the loop
+  ferry_client_t* c1 = nullptr;
+  ferry_client_t* c2 = nullptr;
+  ASSERT_EQ(ferry_client_new(o, &c1), FERRY_OK);
+  ASSERT_EQ(ferry_client_new(o, &c2), FERRY_OK);
+  ferry_options_destroy(o);  // now only the clients hold it
+  // Both clients work on the shared thread: each reports its own connection attempt.
+  for (ferry_client_t* c : {c1, c2}) {
+    ferry_event_t* ev = nullptr;
+    ASSERT_EQ(ferry_poll_event(c, &ev, -1), FERRY_OK);
+    EXPECT_EQ(ev->type, FERRY_EVENT_CONNECTION);
+    ferry_event_free(ev);
+  }
+  ferry_client_destroy(c1);
+  // c2 carries on after c1 is gone: its event queue still fills (the next attempt, or its
+  // OFFLINE report).
+  ferry_event_t* ev = nullptr;
+  ASSERT_EQ(ferry_poll_event(c2, &ev, -1), FERRY_OK);
+  EXPECT_EQ(ev->type, FERRY_EVENT_CONNECTION);
+  ferry_event_free(ev);
+  ferry_client_destroy(c2);  // the last reference: the loop's thread ends here
 }
 
 }  // namespace
