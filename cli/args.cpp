@@ -63,9 +63,9 @@ const std::vector<CommandSpec>& commands() {
        "first; with --before ID only those older than message ID."},
       {"send-file",
        2,
-       {"--kind", "--name", "--json", "--timeout"},
+       {"--kind", "--name", "--json", "--timeout", "--connections"},
        "ferry send-file USER PATH [--kind auto|image|video|file] [--name NAME] [--json] "
-       "[--timeout SEC]",
+       "[--timeout SEC] [--connections N]",
        "Sends the file PATH to USER as a media message and exits 0 once every byte is uploaded\n"
        "and verified (READY). Images and videos get a thumbnail the receiver sees at once.\n"
        "On a terminal a progress bar shows percent, MiB, MB/s and ETA; otherwise a plain line\n"
@@ -78,7 +78,9 @@ const std::vector<CommandSpec>& commands() {
        "--name: the name the receiver sees (default: the file's base name).\n"
        "Interrupted (Ctrl-C, a crash, a lost connection), the upload stays pending in the state\n"
        "directory: run the same command again and it resumes from what the server holds.\n"
-       "--timeout SEC: give up waiting after SEC seconds (exit 1; the upload stays pending)."},
+       "--timeout SEC: give up waiting after SEC seconds (exit 1; the upload stays pending).\n"
+       "--connections N: upload over at most N connections (1-16, default 8; the SDK adds\n"
+       "connections only while they raise the measured throughput, 1 = one connection)."},
       {"download",
        1,
        {"--out", "--json", "--timeout"},
@@ -196,6 +198,10 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
   } else if (name == "--before") {
     if (!parse_number(name, value, 1ull << 53, n, err)) return false;
     a.before = n;
+  } else if (name == "--connections") {
+    if (!parse_number(name, value, 16, n, err)) return false;
+    if (n == 0) return err = "--connections must be 1-16", false;
+    a.connections = n;
   }
   return true;
 }
@@ -203,7 +209,8 @@ bool apply_option(Args& a, const std::string& name, const std::string& value, st
 bool takes_value(const std::string& name) {
   return name == "--server" || name == "--state" || name == "--count" || name == "--timeout" ||
          name == "--limit" || name == "--before" || name == "--kind" || name == "--name" ||
-         name == "--out" || name == "--ttl" || name == "--download-dir";
+         name == "--out" || name == "--ttl" || name == "--download-dir" ||
+         name == "--connections";
 }
 
 bool known_option(const std::string& name) {

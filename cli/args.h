@@ -25,6 +25,7 @@ struct Args {
   std::optional<std::string> name;          // send-file --name: display name for the receiver
   bool until_ready = false;                 // listen --until-ready: count READY media messages
   std::optional<std::string> out;           // download --out: the destination file
+  std::optional<uint64_t> connections;     // send-file --connections: upload connections, at most
   std::optional<uint64_t> ttl_s;            // url --ttl: validity of the signed URL
   std::optional<std::string> download_dir;  // listen --download-dir: save incoming media
 };

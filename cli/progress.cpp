@@ -61,10 +61,15 @@ void ProgressView::progress(uint64_t done, uint64_t total) {
   have_progress_ = true;
   meter_.add(RateMeter::Clock::now(), done);
   switch (mode_) {
-    case Mode::Json:
-      print_json_line(
-          make_progress_json(local_id_.c_str(), message_id_, done, total, meter_.mb_s()));
+    case Mode::Json: {
+      cJSON* j = make_progress_json(local_id_.c_str(), message_id_, done, total, meter_.mb_s());
+      if (have_connections_) {
+        cJSON_AddNumberToObject(j, "connections", connections_);
+        cJSON_AddNumberToObject(j, "connections_peak", connections_peak_);
+      }
+      print_json_line(j);
       break;
+    }
     case Mode::Bar:
       draw(done == total);
       break;
@@ -86,6 +91,7 @@ void ProgressView::status(int msg_status, int err, const char* detail) {
     if (msg_status == FERRY_MSG_READY) {
       cJSON_AddNumberToObject(j, "size", double(total_));
       cJSON_AddNumberToObject(j, "mb_s", std::round(average_mb_s() * 10.0) / 10.0);
+      if (have_connections_) cJSON_AddNumberToObject(j, "connections_peak", connections_peak_);
     }
     print_json_line(j);
   }

@@ -38,6 +38,13 @@ class ProgressView {
       : mode_(mode), name_(std::move(name)), local_id_(std::move(local_id)) {}
 
   void set_message_id(uint64_t id) { message_id_ = id; }
+  // Upload connections now and at most (send-file): "connections" and "connections_peak" in
+  // the JSON progress and READY lines. Unset (the default): the fields are left out.
+  void set_connections(uint32_t now, uint32_t peak) {
+    connections_ = now;
+    connections_peak_ = peak;
+    have_connections_ = true;
+  }
   // Words for a download (`ferry download`) instead of an upload.
   void set_download(bool on) { download_ = on; }
   void progress(uint64_t done, uint64_t total);
@@ -67,6 +74,8 @@ class ProgressView {
   std::string name_;
   std::string local_id_;
   uint64_t message_id_ = 0;
+  bool have_connections_ = false;
+  uint32_t connections_ = 0, connections_peak_ = 0;
   bool download_ = false;
   uint64_t done_ = 0;
   uint64_t total_ = 0;

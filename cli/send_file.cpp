@@ -66,6 +66,12 @@ class Follower {
   // Returns an exit status when the event settles the upload, else nullopt.
   std::optional<int> handle(const ferry_event_t& ev);
   std::optional<int> on_status(const ferry_event_t& ev);
+  void note_connections() {
+    uint32_t now = 0, peak = 0;
+    if (ferry_client_upload_connections(s_.client(), &now, &peak) == FERRY_OK) {
+      view_.set_connections(now, peak);
+    }
+  }
   void check_pause_marker();
   int give_up(const std::string& why, int status);
 
@@ -120,6 +126,7 @@ std::optional<int> Follower::on_status(const ferry_event_t& ev) {
   }
   last_status_ = m.status;
   if (m.status == FERRY_MSG_READY) {
+    note_connections();
     view_.progress(total, total);
     view_.status(m.status, FERRY_OK, "");
     view_.finish();
@@ -150,6 +157,7 @@ std::optional<int> Follower::handle(const ferry_event_t& ev) {
       if (p.message_id) view_.set_message_id(message_id_ = p.message_id);
       total = p.total;
       view_.waiting(ev.status, ev.detail);
+      note_connections();
       view_.progress(p.done, p.total);
       break;
     }

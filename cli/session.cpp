@@ -32,6 +32,9 @@ std::unique_ptr<Session> Session::open(const Args& args, bool receive) {
   ferry_options_set_receive(opts, receive ? 1 : 0);
   // A person is waiting: retry a refused connection quickly instead of backing off to 10 s.
   ferry_options_set_reconnect(opts, 200, 2000);
+  if (args.connections) {
+    ferry_options_set_upload_connections(opts, static_cast<uint32_t>(*args.connections));
+  }
   rc = ferry_client_new(opts, &s->client_);
   ferry_options_destroy(opts);
   if (rc != FERRY_OK) {

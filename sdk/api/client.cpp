@@ -136,6 +136,7 @@ int create_client(const ferry_options_t* opts, ferry_client_t** out) {
   cfg.reconnect_max_ms = opts->reconnect_max_ms;
   cfg.heartbeat_ms = opts->heartbeat_ms;
   cfg.receive = opts->receive;
+  cfg.uploads.max_lanes = opts->upload_connections;
   cfg.agent = std::string("ferry-sdk/") + FERRY_VERSION_STRING;
   auto rng = std::make_shared<std::mt19937>(std::random_device{}());
   c->core = std::make_unique<ferry::sdk::ClientCore>(cfg, *c->store, [rng] { return (*rng)(); });

@@ -81,4 +81,10 @@ int ferry_options_set_receive(ferry_options_t* opts, int enabled) {
   return FERRY_OK;
 }
 
+int ferry_options_set_upload_connections(ferry_options_t* opts, uint32_t max) {
+  if (!opts || max == 0 || max > 16) return FERRY_EINVAL;
+  opts->upload_connections = max;
+  return FERRY_OK;
+}
+
 }  // extern "C"

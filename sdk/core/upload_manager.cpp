@@ -24,7 +24,17 @@ UploadManager::UploadManager(UploadManagerConfig config, StateStore& store, Rand
       random_(std::move(random)),
       rbackoff_(config_.retry_min_ms, config_.retry_max_ms, random_),
       decoder_(config_.max_frame_body),
-      heartbeat_ms_(config_.heartbeat_ms) {}
+      heartbeat_ms_(config_.heartbeat_ms),
+      controller_([this] {
+        // resd keeps an upload open on at most 16 connections; the window numbers lanes
+        // below 64.
+        config_.max_lanes = std::clamp<uint32_t>(config_.max_lanes, 1, 16);
+        LaneControllerConfig c = config_.lanes;
+        c.max_lanes = config_.max_lanes;
+        return c;
+      }()) {
+  lanes_.resize(config_.max_lanes);
+}
 
 UploadManager::~UploadManager() = default;
 

@@ -21,7 +21,17 @@
 // FAILED (ESOURCECHANGED) and cancel_upload so the server frees the space; cancel -> Cancel
 // (cancel_upload) -> CANCELLED.
 //
-// One resource connection carries every upload, and one UploadWindow shares it fairly.
+// Lanes (issue 7 section 2): the uploads share one or more connections to the resource
+// server. Lane 0 is the primary: it is dialed first, every upload is OPENed on it, and losing
+// it starts everything over as above (reconnect, re-OPEN, UPLOAD_STATE). Extra lanes (1..)
+// are opened and closed by the LaneController from the measured goodput; each OPENs the
+// uploads that still have chunks to send (resd keeps an upload open on up to 16 connections),
+// and the one UploadWindow spreads each upload's chunks over its lanes with a congestion
+// window per lane. An extra lane that dies (or is closed) gives its chunks in flight back to
+// the upload's pool; nothing else changes. An upload whose slot on an extra lane is refused
+// or forgotten stops using that lane (never ping-pongs OPENs between lanes); an upload left
+// with no lane at all is OPENed again on lane 0. Extra lanes are only used by an adapter that
+// drives lanes (set_lane_capable) and when config max_lanes > 1.
 // Chunk bytes never pass through here: poll_read() says which bytes to read, the adapter
 // reads and hashes them off the loop, on_read_done() hands back the frame prefix, and the
 // adapter writes prefix + its own buffer (zero copy). Retransmits are read again.
@@ -32,12 +42,15 @@
 //   files          poll_prepare -> on_prepared; poll_read -> on_read_done; poll_file_close
 //   resource conn  poll_connect -> on_connected | on_connect_failed; on_bytes;
 //                  on_disconnected; poll_send (control frames, before any chunk); poll_close
+//                  (lane 0 only; a lane-capable adapter uses the lane overloads:
+//                  poll_connect_lane / poll_close_lane and the calls taking a lane first)
 //   time           poll_timeout / handle_timeout;  events: poll_event
 // After any input call every poll_* until it returns nothing.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -48,6 +61,7 @@
 #include "proto/frame.h"
 #include "proto/upload_frames.h"
 #include "sdk/core/backoff.h"
+#include "sdk/core/lane_controller.h"
 #include "sdk/core/state_store.h"
 #include "sdk/core/types.h"
 #include "sdk/core/upload_window.h"
@@ -58,6 +72,10 @@ namespace ferry::sdk {
 
 struct UploadManagerConfig {
   UploadWindowConfig window;
+  // Connections to the resource server at most (lanes; 1 = one connection, as before lanes).
+  // resd keeps an upload open on at most 16 connections.
+  uint32_t max_lanes = 8;
+  LaneControllerConfig lanes;  // its max_lanes is taken from max_lanes above
   uint32_t retry_min_ms = 200;  // backoff for reconnects and retries (disk_full, ...)
   uint32_t retry_max_ms = 10000;
   uint64_t progress_interval_ms = 100;  // own progress events: at most this often, or 1%
@@ -97,6 +115,7 @@ struct PrepareResult {
 // checking that the file still has the recorded size, mtime and inode.
 struct ReadJob {
   uint64_t id = 0;
+  uint32_t lane = 0;  // the connection the CHUNK goes out on
   std::string cid, path;
   uint64_t offset = 0;
   uint32_t length = 0;
@@ -158,7 +177,8 @@ class UploadManager {
   // --- Files (adapter) -----------------------------------------------------------------------
   std::optional<PrepareJob> poll_prepare();
   void on_prepared(const std::string& cid, const PrepareResult& r, uint64_t now_ms);
-  std::optional<ReadJob> poll_read(uint64_t now_ms);
+  std::optional<ReadJob> poll_read(uint64_t now_ms);  // lane 0
+  std::optional<ReadJob> poll_read(uint64_t now_ms, uint32_t lane);
   // The read finished. True: write `prefix` then the bytes as one CHUNK frame (after
   // flushing poll_send()). False: drop the bytes (stale job or failed read).
   bool on_read_done(uint64_t job_id, int status, const std::string& detail,
@@ -167,7 +187,8 @@ class UploadManager {
   // A file the adapter may close (its upload ended).
   std::optional<std::string> poll_file_close();
 
-  // --- Resource connection (adapter) ---------------------------------------------------------
+  // --- Resource connections (adapter) --------------------------------------------------------
+  // One connection (lane 0) only: what an adapter that drives one connection calls.
   std::optional<std::string> poll_connect();  // HOST:PORT to dial now
   void on_connected(uint64_t now_ms);
   void on_connect_failed(int err, const std::string& detail, uint64_t now_ms);
@@ -175,6 +196,21 @@ class UploadManager {
   void on_disconnected(int err, const std::string& detail, uint64_t now_ms);
   std::string poll_send();
   bool poll_close();
+  // Lanes: the adapter says it can drive several connections (call once, before the first
+  // input); then it uses these for every lane, lane 0 included.
+  void set_lane_capable() { lane_capable_ = true; }
+  struct Dial {
+    uint32_t lane = 0;
+    std::string addr;  // HOST:PORT
+  };
+  std::optional<Dial> poll_connect_lane();
+  std::optional<uint32_t> poll_close_lane();  // close this lane's socket (it may be redialed)
+  void on_connected(uint32_t lane, uint64_t now_ms);
+  void on_connect_failed(uint32_t lane, int err, const std::string& detail, uint64_t now_ms);
+  void on_bytes(uint32_t lane, const char* data, size_t len, uint64_t now_ms);
+  void on_disconnected(uint32_t lane, int err, const std::string& detail, uint64_t now_ms);
+  std::string poll_send(uint32_t lane);
+  uint32_t lane_slots() const { return static_cast<uint32_t>(lanes_.size()); }  // lane ids < this
 
   void handle_timeout(uint64_t now_ms);
   std::optional<uint64_t> poll_timeout() const;
@@ -184,6 +220,9 @@ class UploadManager {
   size_t active() const { return uploads_.size(); }
   const UploadCounters& counters() const { return counters_; }
   bool resource_ready() const { return rphase_ == RPhase::Ready; }
+  // Connections to the resource server that are up (greeted), 0..max_lanes.
+  uint32_t lanes_up() const;
+  const LaneController& lane_controller() const { return controller_; }
 
  private:
   enum class Phase {
@@ -202,7 +241,12 @@ class UploadManager {
     uint64_t chat_rid = 0;  // request in flight on the chat connection, 0 = none
     ChatOp chat_op = ChatOp::None;
     std::string ticket, resource;
-    uint32_t slot = 0;  // on the resource connection, 0 = none
+    // The window's key for the upload: the slot whose UPLOAD_STATE put it in the window
+    // (0 = not in the window). Wire slots are never reused, so it stays unique.
+    uint32_t slot = 0;
+    std::map<uint32_t, uint32_t> lane_slots;  // lane -> slot OPENed there (and not released)
+    uint64_t refused = 0;  // bit L: lane L refused or forgot this upload; do not OPEN there
+    uint64_t durable_seen = 0;  // durable bytes already told to the lane controller
     // Opening: when the OPEN counts as unanswered; Verifying: when to OPEN again for the
     // verdict. open_tries counts the OPENs sent on this connection without an answer.
     uint64_t answer_deadline = 0;
@@ -246,6 +290,18 @@ class UploadManager {
                        uint64_t now_ms);
   void drain_window(uint64_t now_ms);
   void release_slot(Upload& u);
+  Upload* find_key(uint32_t key) const;
+  // Lanes (upload_lanes.cpp).
+  struct Lane;
+  void steer_lanes(uint64_t now_ms);
+  void dial_lane(uint32_t lane, uint64_t now_ms);
+  // Closes extra lane `lane` (never lane 0): its chunks go back to the pool.
+  void close_lane(uint32_t lane, uint64_t now_ms, bool close_socket);
+  void open_extra_lanes(uint64_t now_ms);
+  void on_lane_state(Upload& u, uint32_t lane, const proto::UploadState& st, uint64_t now_ms);
+  void on_chunk_ack(uint32_t lane, proto::ChunkAck ack, uint64_t now_ms);
+  void handle_lane_frame(uint32_t lane, const proto::Frame& f, uint64_t now_ms);
+  void lane_timeouts(uint64_t now_ms);
   uint64_t answer_timeout_ms() const;
   // False when the connection was dropped (the caller must not touch the window).
   bool check_answer_deadlines(uint64_t now_ms);
@@ -262,7 +318,20 @@ class UploadManager {
   std::deque<OwnSend> own_sends_;
   UploadCounters counters_;
 
-  // The resource connection.
+  // The resource connections. rphase_ is lane 0's phase; an extra lane is Idle (none),
+  // Dialing, Greeting or Ready.
+  struct Lane {
+    RPhase phase = RPhase::Idle;
+    bool want_connect = false;
+    bool want_close = false;
+    proto::FrameDecoder decoder{1u << 20};
+    std::string out;
+    uint64_t last_recv_ms = 0;
+    uint64_t last_send_ms = 0;
+    uint32_t heartbeat_ms = 10000;
+    bool draining = false;  // surplus: takes no new chunks, closes when its chunks are acked
+    uint64_t drain_until = 0;
+  };
   RPhase rphase_ = RPhase::Idle;
   std::string raddr_;  // address of the connection (the latest grant's `resource`)
   Backoff rbackoff_;
@@ -272,14 +341,23 @@ class UploadManager {
   proto::FrameDecoder decoder_;
   std::string out_;
   std::unique_ptr<UploadWindow> window_;
-  std::unordered_map<uint32_t, std::string> slots_;  // slot -> cid
+  struct SlotRef {
+    std::string cid;
+    uint32_t lane = 0;
+  };
+  std::unordered_map<uint32_t, SlotRef> slots_;  // wire slot -> upload and lane
   uint32_t next_slot_ = 1;
   uint64_t last_recv_ms_ = 0;
   uint64_t last_send_ms_ = 0;
   uint32_t heartbeat_ms_;
+  std::vector<Lane> lanes_;  // [0] is unused (lane 0 is the members above); 1.. extra lanes
+  bool lane_capable_ = false;
+  LaneController controller_;
   struct Job {
     std::string cid;
-    uint32_t slot;
+    uint32_t lane;
+    uint32_t slot;  // wire slot on `lane`
+    uint32_t key;  // the upload's window key
     uint64_t index;
     uint32_t length;
   };

@@ -1,8 +1,9 @@
-// UploadManager, part 2: the one connection to the resource server that every upload shares
+// UploadManager, part 2: the connections to the resource server that every upload shares
 // (docs/protocol-upload.md): HELLO, UPLOAD_OPEN per upload, UPLOAD_STATE into the shared
 // UploadWindow, chunk reads handed to the adapter, CHUNK_ACK, UPLOAD_DONE, heartbeats,
-// reconnect with backoff. A reconnect starts a fresh window and re-OPENs every upload, so
-// each resume is driven by what the server says it holds durably.
+// reconnect with backoff. A reconnect of the primary connection (lane 0) starts a fresh
+// window and re-OPENs every upload, so each resume is driven by what the server says it
+// holds durably. The extra lanes are in upload_lanes.cpp.
 #include <algorithm>
 #include <utility>
 
@@ -37,12 +38,14 @@ void UploadManager::pump_resource(uint64_t now) {
   }
   if (rphase_ == RPhase::Idle) return dial(now);
   if (rphase_ != RPhase::Ready) return;
+  steer_lanes(now);  // may send uploads of a closed lane back to Open, OPENed below
   for (auto& p : uploads_) {
     Upload& u = *p;
     if (u.phase != Phase::Open) continue;
-    u.slot = next_slot_++;  // never reused, so a late frame for an old slot is recognised
-    slots_[u.slot] = u.rec.cid;
-    proto::encode_upload_open(out_, proto::UploadOpen{u.slot, u.ticket});
+    uint32_t slot = next_slot_++;  // never reused, so a late frame for an old slot is known
+    slots_[slot] = SlotRef{u.rec.cid, 0};
+    u.lane_slots[0] = slot;
+    proto::encode_upload_open(out_, proto::UploadOpen{slot, u.ticket});
     last_send_ms_ = now;
     u.phase = Phase::Opening;
     // The re-sent OPEN gets twice the time: an answer that is merely slow is not chased by
@@ -50,6 +53,7 @@ void UploadManager::pump_resource(uint64_t now) {
     u.answer_deadline = now + (answer_timeout_ms() << std::min<uint32_t>(u.open_tries, 4));
     u.open_tries++;
   }
+  open_extra_lanes(now);
 }
 
 // How long an OPEN may go unanswered (see UploadManagerConfig::answer_deadline_heartbeats).
@@ -92,12 +96,18 @@ void UploadManager::drop_resource(int err, const std::string& detail, uint64_t n
                     rphase_ == RPhase::Ready;
   want_close_ = want_close_ || (close_socket && had_socket);
   want_connect_ = false;
+  // The extra lanes follow the primary: their sockets close too (a new primary connection
+  // starts with one lane and a fresh window).
+  for (uint32_t l = 1; l < lanes_.size(); l++) close_lane(l, now, true);
+  controller_.reset(now);
   window_.reset();
   slots_.clear();
   jobs_.clear();
   out_.clear();
   for (auto& u : uploads_) {
     u->slot = 0;
+    u->lane_slots.clear();
+    u->refused = 0;
     u->open_tries = 0;  // a new connection, a new count
     if (u->phase == Phase::Opening || u->phase == Phase::Sending ||
         u->phase == Phase::Verifying) {
@@ -108,11 +118,23 @@ void UploadManager::drop_resource(int err, const std::string& detail, uint64_t n
   reconnect_at_ = now + rbackoff_.next_delay_ms();
 }
 
+// Forgets every slot of the upload on every lane, and the upload in the window.
 void UploadManager::release_slot(Upload& u) {
+  for (const auto& [lane, slot] : u.lane_slots) slots_.erase(slot);
+  u.lane_slots.clear();
+  u.refused = 0;
   if (u.slot == 0) return;
-  slots_.erase(u.slot);  // unmapped first: the window's Cancelled event is then ignored
-  if (window_) window_->cancel(u.slot);
-  u.slot = 0;
+  uint32_t key = u.slot;
+  u.slot = 0;  // unmapped first: the window's Cancelled event is then ignored
+  if (window_) window_->cancel(key);
+}
+
+UploadManager::Upload* UploadManager::find_key(uint32_t key) const {
+  if (key == 0) return nullptr;
+  for (const auto& u : uploads_) {
+    if (u->slot == key) return u.get();
+  }
+  return nullptr;
 }
 
 std::optional<std::string> UploadManager::poll_connect() {
@@ -181,6 +203,7 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     rphase_ = RPhase::Ready;
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
+    controller_.reset(now);
     return pump_resource(now);
   }
   switch (f.type) {
@@ -192,7 +215,7 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     case FrameType::ChunkAck: {
       proto::ChunkAck ack;
       if (!proto::decode_chunk_ack(f.body, ack, err)) break;
-      return window_->on_ack(ack, now);
+      return on_chunk_ack(0, std::move(ack), now);
     }
     case FrameType::UploadDone: {
       proto::UploadDone d;
@@ -217,22 +240,25 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
   drop_resource(FERRY_EPROTO, "resource server: " + err, now, true);
 }
 
+// UPLOAD_STATE on lane 0. The primary OPEN of an upload is always sent there.
 void UploadManager::on_upload_state(const proto::UploadState& st, uint64_t now) {
   auto it = slots_.find(st.slot);
-  if (it == slots_.end()) return;  // an upload that ended meanwhile
-  Upload* u = find(it->second);
-  if (!u || u->phase != Phase::Opening) return;
+  if (it == slots_.end() || it->second.lane != 0) return;  // an upload that ended meanwhile
+  Upload* u = find(it->second.cid);
+  if (!u) return;
+  if (u->phase != Phase::Opening) return on_lane_state(*u, 0, st, now);
   u->open_tries = 0;  // answered: the connection and resd are fine
   if (st.status != proto::UploadStatus::Ok) {
-    slots_.erase(it);
-    u->slot = 0;
+    release_slot(*u);
     return on_upload_error(*u, st.status, st.message, now);
   }
   if (st.file_size != u->rec.size) {
     return fail_and_cancel(*u, FERRY_EPROTO, "resource server has another size for the file",
                            now);
   }
-  window_->add_upload(st, now);
+  u->slot = st.slot;
+  u->durable_seen = 0;
+  window_->add_upload(st, now, 0);
   if (u->rec.paused) window_->pause(u->slot);
   u->phase = Phase::Sending;
   u->backoff.reset();
@@ -242,11 +268,12 @@ void UploadManager::on_upload_state(const proto::UploadState& st, uint64_t now) 
 void UploadManager::on_upload_done(const proto::UploadDone& d, uint64_t now) {
   auto it = slots_.find(d.slot);
   if (it == slots_.end()) return;
-  Upload* u = find(it->second);
+  Upload* u = find(it->second.cid);
   slots_.erase(it);
   if (!u) return;
-  if (window_) window_->cancel(d.slot);  // usually forgotten already (Complete)
-  u->slot = 0;
+  // resd sends UPLOAD_DONE on every lane of the upload: the first one decides, the others
+  // find no slot. The window usually forgot the upload already (Complete).
+  release_slot(*u);
   if (d.status != proto::UploadStatus::Ok) return on_upload_error(*u, d.status, d.message, now);
   std::string hash(reinterpret_cast<const char*>(d.file_hash.data()), d.file_hash.size());
   if (d.file_size != u->rec.size || proto::hex_encode(hash) != u->rec.sha256) {
@@ -294,10 +321,16 @@ void UploadManager::drain_window(uint64_t now) {
   while (window_) {
     std::optional<UploadEvent> e = window_->poll_event();
     if (!e) return;
-    auto it = slots_.find(e->slot);
-    if (it == slots_.end()) continue;  // released by us (cancel, failure, done)
-    Upload* u = find(it->second);
-    if (!u) continue;
+    Upload* u = find_key(e->slot);
+    if (!u) continue;  // released by us (cancel, failure, done)
+    if (e->kind == UploadEventKind::Progress || e->kind == UploadEventKind::Complete) {
+      // Goodput for the lane controller: what became durable, whichever lane carried it.
+      // The first Progress after an OPEN is the resume point, not goodput.
+      if (u->durable_seen != 0 && e->bytes_durable > u->durable_seen) {
+        controller_.on_durable(e->bytes_durable - u->durable_seen);
+      }
+      u->durable_seen = std::max<uint64_t>({u->durable_seen, e->bytes_durable, 1});
+    }
     switch (e->kind) {
       case UploadEventKind::Progress:
         emit_progress(*u, e->bytes_durable, now, false);
@@ -312,8 +345,8 @@ void UploadManager::drain_window(uint64_t now) {
         if (e->failure == UploadFailure::TooManyTimeouts) {
           return drop_resource(FERRY_ETIMEDOUT, e->detail, now, true);
         }
-        slots_.erase(it);
-        u->slot = 0;
+        u->slot = 0;  // the window forgot it already
+        release_slot(*u);
         if (e->failure == UploadFailure::SlotLost) {
           u->phase = Phase::Open;
         } else {
@@ -326,14 +359,32 @@ void UploadManager::drain_window(uint64_t now) {
   }
 }
 
-std::optional<ReadJob> UploadManager::poll_read(uint64_t now) {
+std::optional<ReadJob> UploadManager::poll_read(uint64_t now) { return poll_read(now, 0); }
+
+std::optional<ReadJob> UploadManager::poll_read(uint64_t now, uint32_t lane) {
   if (rphase_ != RPhase::Ready || !window_) return std::nullopt;
-  std::optional<SendChunk> sc = window_->poll_send(now);
-  if (!sc) return std::nullopt;
-  Upload* u = find(slots_.at(sc->slot));
-  ReadJob job{next_job_++,    u->rec.cid,      u->rec.path,    sc->offset,
-              sc->length,     u->rec.size,     u->rec.mtime_ns, u->rec.inode};
-  jobs_[job.id] = Job{u->rec.cid, sc->slot, sc->index, sc->length};
+  if (lane != 0 && (lane >= lanes_.size() || lanes_[lane].phase != RPhase::Ready ||
+                    lanes_[lane].draining)) {
+    return std::nullopt;
+  }
+  std::optional<SendChunk> sc;
+  Upload* u = nullptr;
+  uint32_t wire = 0;
+  while (!u) {
+    sc = window_->poll_send(now, lane);
+    if (!sc) return std::nullopt;
+    u = find_key(sc->slot);
+    if (u && u->lane_slots.count(lane)) {
+      wire = u->lane_slots.at(lane);
+    } else {
+      // Cannot happen (attached implies a slot on the lane); never send under no slot.
+      window_->detach(sc->slot, lane);
+      u = nullptr;
+    }
+  }
+  ReadJob job{next_job_++,  lane,        u->rec.cid,  u->rec.path,    sc->offset,
+              sc->length,   u->rec.size, u->rec.mtime_ns, u->rec.inode};
+  jobs_[job.id] = Job{u->rec.cid, lane, wire, sc->slot, sc->index, sc->length};
   counters_.chunks_sent++;
   counters_.chunk_bytes_sent += sc->length;
   if (sc->retransmit) counters_.chunks_retransmitted++;
@@ -348,13 +399,19 @@ bool UploadManager::on_read_done(uint64_t job_id, int status, const std::string&
   Job j = std::move(it->second);
   jobs_.erase(it);
   Upload* u = find(j.cid);
-  if (!u || u->slot != j.slot) return false;
+  if (!u || u->slot != j.key) return false;
   if (status != FERRY_OK) {
     fail_and_cancel(*u, status, detail, now);
     return false;
   }
+  auto ls = u->lane_slots.find(j.lane);
+  if (ls == u->lane_slots.end() || ls->second != j.slot) return false;  // lane went away
   proto::encode_chunk_prefix(prefix, j.slot, j.index, hash, j.length);
-  last_send_ms_ = now;
+  if (j.lane == 0) {
+    last_send_ms_ = now;
+  } else {
+    lanes_[j.lane].last_send_ms = now;
+  }
   return true;
 }
 
@@ -377,6 +434,7 @@ void UploadManager::handle_timeout(uint64_t now) {
     case RPhase::Ready:
       window_->handle_timeout(now);
       if (!check_answer_deadlines(now)) break;
+      lane_timeouts(now);
       if (now - last_recv_ms_ >= dead_after) {
         drop_resource(FERRY_EIDLE, "resource server: nothing received", now, true);
       } else if (now - last_send_ms_ >= heartbeat_ms_) {
@@ -415,6 +473,14 @@ std::optional<uint64_t> UploadManager::poll_timeout() const {
       }
       consider(last_recv_ms_ + dead_after);
       consider(last_send_ms_ + heartbeat_ms_);
+      for (uint32_t l = 1; l < lanes_.size(); l++) {
+        const Lane& x = lanes_[l];
+        if (x.phase == RPhase::Idle) continue;
+        consider(x.last_recv_ms + 3ull * x.heartbeat_ms);
+        if (x.phase == RPhase::Ready) consider(x.last_send_ms + x.heartbeat_ms);
+        if (x.draining) consider(x.drain_until);
+      }
+      if (auto c = controller_.poll_timeout()) consider(*c);
       break;
     case RPhase::Idle:
       break;

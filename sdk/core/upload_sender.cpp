@@ -32,7 +32,7 @@ std::optional<uint64_t> ChunkTracker::next_to_send() {
   return std::nullopt;
 }
 
-void ChunkTracker::mark_sent(uint64_t index, uint64_t now_ms, uint64_t seq) {
+void ChunkTracker::mark_sent(uint64_t index, uint64_t now_ms, uint64_t seq, uint32_t lane) {
   assert(state_[index] == State::Unsent || state_[index] == State::Lost);
   if (state_[index] == State::Lost) {
     assert(!lost_.empty() && lost_.front() == index);
@@ -42,6 +42,7 @@ void ChunkTracker::mark_sent(uint64_t index, uint64_t now_ms, uint64_t seq) {
   Sent& s = sent_[index];
   s.sent_at_ms = now_ms;
   s.seq = seq;
+  s.lane = lane;
   s.transmissions++;
   s.lost = false;
   in_flight_chunks_++;

@@ -126,6 +126,12 @@ FERRY_EXTERN int ferry_options_set_heartbeat(ferry_options_t* opts, uint32_t int
  * client on the same state directory (say, a `ferry listen`) still gets every message it has
  * not seen. Sends, status events and history work as usual. FERRY_EINVAL if opts is NULL. */
 FERRY_EXTERN int ferry_options_set_receive(ferry_options_t* opts, int enabled);
+/* Connections to the resource server that uploads may use at once, at most (default 8, at
+ * most 16). On a long or lossy link one TCP connection is capped by loss and round-trip time,
+ * so the SDK adds connections while the measured upload goodput rises by a clear margin and
+ * closes them when it does not; on a clean link it settles on one. 1 = always one connection.
+ * FERRY_EINVAL if opts is NULL, `max` is 0 or above 16. */
+FERRY_EXTERN int ferry_options_set_upload_connections(ferry_options_t* opts, uint32_t max);
 
 /* ---------------------------------------------------------------------------------------------
  * Shared loop: one ferry thread for many clients of one process. By default every client runs
@@ -248,6 +254,11 @@ typedef struct ferry_upload_info {
 FERRY_EXTERN int ferry_uploads_list(ferry_client_t* client, ferry_upload_info_t** list,
                                     size_t* count);
 FERRY_EXTERN void ferry_uploads_free(ferry_upload_info_t* list, size_t count);
+/* Connections to the resource server the uploads use: *current now, *peak the most at once
+ * since the client started (see ferry_options_set_upload_connections). Either pointer may be
+ * NULL. FERRY_EINVAL if client is NULL. Any thread. */
+FERRY_EXTERN int ferry_client_upload_connections(ferry_client_t* client, uint32_t* current,
+                                                 uint32_t* peak);
 
 /* ---------------------------------------------------------------------------------------------
  * Downloads: the receiving side of media messages (either party of a conversation may

@@ -95,7 +95,11 @@ struct UploadIo::PrepareWork {
 };
 
 UploadIo::UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick)
-    : loop_(loop), manager_(manager), kick_(std::move(kick)) {}
+    : loop_(loop), manager_(manager), kick_(std::move(kick)) {
+  manager_.set_lane_capable();
+  links_.assign(manager_.lane_slots(), nullptr);
+  lane_held_.assign(manager_.lane_slots(), 0);
+}
 
 UploadIo::~UploadIo() {
   for (auto& [cid, f] : files_) {
@@ -110,29 +114,38 @@ uint64_t UploadIo::now() {
 
 void UploadIo::stop() {
   stopped_ = true;
-  if (link_) link_->close();
-  link_ = nullptr;
+  for (uint32_t l = 0; l < links_.size(); l++) close_link(l);
+}
+
+void UploadIo::close_link(uint32_t lane) {
+  if (lane >= links_.size() || !links_[lane]) return;
+  links_[lane]->close();
+  links_[lane] = nullptr;
 }
 
 bool UploadIo::step(uint64_t now_ms) {
   if (stopped_) return false;
   bool fed = false;
-  if (manager_.poll_close() && link_) {
-    link_->close();
-    link_ = nullptr;
+  while (auto lane = manager_.poll_close_lane()) close_link(*lane);
+  while (auto d = manager_.poll_connect_lane()) {
+    if (!connect_resource(d->lane, d->addr, now_ms)) fed = true;
   }
-  if (auto addr = manager_.poll_connect()) fed = !connect_resource(*addr, now_ms);
-  std::string out = manager_.poll_send();
-  if (!out.empty() && link_) link_->write(std::move(out));
+  for (uint32_t l = 0; l < links_.size(); l++) {
+    std::string out = manager_.poll_send(l);
+    if (!out.empty() && links_[l]) links_[l]->write(std::move(out));
+  }
   while (auto job = manager_.poll_prepare()) start_prepare(std::move(*job));
   pump_reads(now_ms);
   while (auto cid = manager_.poll_file_close()) release_file(*cid);
+  uint32_t up = manager_.lanes_up();
+  stats_.connections = up;
+  if (up > stats_.connections_peak.load()) stats_.connections_peak = up;
   return fed;
 }
 
-bool UploadIo::connect_resource(const std::string& addr, uint64_t now_ms) {
-  if (link_) link_->close();
-  link_ = nullptr;
+bool UploadIo::connect_resource(uint32_t lane, const std::string& addr, uint64_t now_ms) {
+  if (lane >= links_.size()) return false;
+  close_link(lane);
   size_t colon = addr.rfind(':');
   std::string host = colon == std::string::npos ? addr : addr.substr(0, colon);
   std::string port = colon == std::string::npos ? "" : addr.substr(colon + 1);
@@ -140,39 +153,51 @@ bool UploadIo::connect_resource(const std::string& addr, uint64_t now_ms) {
     host = host.substr(1, host.size() - 2);
   }
   LinkHooks hooks;
-  hooks.on_connect = [this](int status, const std::string& detail) {
+  hooks.on_connect = [this, lane](int status, const std::string& detail) {
     if (status == 0) {
-      manager_.on_connected(now());
+      manager_.on_connected(lane, now());
     } else {
-      link_ = nullptr;
-      manager_.on_connect_failed(status, detail, now());
+      links_[lane] = nullptr;
+      manager_.on_connect_failed(lane, status, detail, now());
     }
     kick_();
   };
-  hooks.on_read = [this](const char* data, size_t len) {
-    manager_.on_bytes(data, len, now());
+  hooks.on_read = [this, lane](const char* data, size_t len) {
+    manager_.on_bytes(lane, data, len, now());
     kick_();
   };
-  hooks.on_lost = [this](int err, const std::string& detail) {
-    link_ = nullptr;
-    manager_.on_disconnected(err, detail, now());
+  hooks.on_lost = [this, lane](int err, const std::string& detail) {
+    links_[lane] = nullptr;
+    manager_.on_disconnected(lane, err, detail, now());
     kick_();
   };
   int err = 0;
   std::string detail;
-  link_ = UvLink::dial(loop_, host, port, std::move(hooks), err, detail);
-  if (!link_) manager_.on_connect_failed(err, detail, now_ms);
-  return link_ != nullptr;
+  links_[lane] = UvLink::dial(loop_, host, port, std::move(hooks), err, detail);
+  if (!links_[lane]) manager_.on_connect_failed(lane, err, detail, now_ms);
+  return links_[lane] != nullptr;
 }
 
+// Reads for every connected lane, one chunk per lane per turn, within the one buffer budget
+// of the process (lanes share it: more lanes never mean more SDK memory). With several lanes
+// possible, a lane also holds at most kLaneChunks chunks (being read or waiting for its
+// socket): a slow connection must not sit on the whole budget with chunks its socket cannot
+// take, starving the lanes that could send them.
 void UploadIo::pump_reads(uint64_t now_ms) {
-  if (!link_ || !link_->connected()) return;
   // A chunk is at most 4 MiB with ferry-resd; an empty pipeline always takes one.
   constexpr uint64_t kLargestChunk = 4u << 20;
-  while (buffered_ == 0 || buffered_ + kLargestChunk <= kBufferBudget) {
-    std::optional<ReadJob> job = manager_.poll_read(now_ms);
-    if (!job) return;
-    start_read(std::move(*job), now_ms);
+  bool any = true;
+  while (any && (buffered_ == 0 || buffered_ + kLargestChunk <= kBufferBudget)) {
+    any = false;
+    for (uint32_t l = 0; l < links_.size(); l++) {
+      if (!links_[l] || !links_[l]->connected()) continue;
+      if (links_.size() > 1 && lane_held_[l] >= kLaneChunks) continue;
+      if (buffered_ != 0 && buffered_ + kLargestChunk > kBufferBudget) return;
+      std::optional<ReadJob> job = manager_.poll_read(now_ms, l);
+      if (!job) continue;
+      any = true;
+      start_read(std::move(*job), now_ms);
+    }
   }
 }
 
@@ -193,6 +218,7 @@ void UploadIo::start_read(ReadJob job, uint64_t now_ms) {
   w->buf = take_buffer(job.length);
   w->job = std::move(job);
   files_[w->job.cid].users++;
+  lane_held_[w->job.lane]++;
   uv_queue_work(loop_, &w->req, read_work, read_after);
 }
 
@@ -219,25 +245,28 @@ void UploadIo::finish_read(ReadWork* w) {
   uint64_t t = now();
   bool send = !stopped_ && manager_.on_read_done(w->job.id, w->status, w->detail, w->hash,
                                                  w->prefix, t);
-  if (send && link_ && link_->connected()) {
+  UvLink* to = send ? link(w->job.lane) : nullptr;
+  if (to && to->connected()) {
     // Control frames the manager queued (an OPEN, a PONG) go first, in order.
-    std::string out = manager_.poll_send();
-    if (!out.empty()) link_->write(std::move(out));
+    std::string out = manager_.poll_send(w->job.lane);
+    if (!out.empty()) to->write(std::move(out));
     uv_buf_t bufs[2] = {
         uv_buf_init(reinterpret_cast<char*>(w->prefix), sizeof w->prefix),
         uv_buf_init(w->buf.data.get(), w->job.length)};
-    int rc = link_->write_parts(bufs, 2, [this, w](int status) {
+    int rc = to->write_parts(bufs, 2, [this, w](int status) {
       if (status == 0) {
         stats_.chunk_bytes_written += w->job.length;
         stats_.chunks_written++;
       }
       give_buffer(std::move(w->buf));
+      lane_held_[w->job.lane]--;
       delete w;
       if (!stopped_) kick_();  // buffer space freed: more reads may start
     });
     if (rc == 0) return kick_();
   }
   give_buffer(std::move(w->buf));
+  lane_held_[w->job.lane]--;
   delete w;
   if (!stopped_) kick_();
 }

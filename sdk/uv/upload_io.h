@@ -1,14 +1,16 @@
 // UploadIo: the I/O around the UploadManager, on the SDK's libuv loop. Glue only.
 //
 // Checklist
-//   [x] resource-server connection through UvLink (dial, bytes in, control frames out)
+//   [x] resource-server connections ("lanes") through UvLinks (dial, bytes in, control
+//       frames out): the manager decides how many and which lane each chunk goes on; this
+//       only dials, reads and writes them
 //   [x] probe (ferry_media) + whole-file SHA-256 off the loop (uv_queue_work), 4 MiB reads
 //   [x] chunk reads off the loop: identity check (fstat of the open fd + stat of the path),
 //       pread into a pooled buffer, XXH3-128 (proto/chunk_sum.h), then CHUNK written as two
 //       uv_bufs (33-byte prefix + the buffer: no copy); the buffer returns to the pool when
 //       the write is done
 //   [x] bounded memory: buffers being read or written never exceed kBufferBudget (+1 chunk),
-//       whatever the file size; retransmits read the file again
+//       whatever the file size and however many lanes; retransmits read the file again
 //   [x] one fd per upload, posix_fadvise(SEQUENTIAL), closed when the upload ends
 //   [ ] io_uring / O_DIRECT reads (not needed: the page cache already holds a hashed file)
 //
@@ -36,6 +38,8 @@ struct UploadIoStats {
   std::atomic<uint64_t> chunk_bytes_written{0};
   std::atomic<uint64_t> chunks_written{0};
   std::atomic<uint64_t> buffer_bytes_peak{0};
+  std::atomic<uint32_t> connections{0};  // resource connections up now (lanes)
+  std::atomic<uint32_t> connections_peak{0};  // the most at once
 };
 
 class UploadIo {
@@ -44,6 +48,10 @@ class UploadIo {
   // fast link busy; the window's 32 MiB in flight are in the network or at the server, not
   // here, so the SDK's memory does not grow with the file.
   static constexpr uint64_t kBufferBudget = 16u << 20;
+  // Chunks one lane may hold at once (reading, or written but not yet taken by its socket)
+  // when the uploads may use several connections. 4 x 4 MiB is the whole budget, as with one
+  // connection; on a slow connection it keeps the queue in front of its socket short.
+  static constexpr uint32_t kLaneChunks = 4;
 
   UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick);
   ~UploadIo();
@@ -67,7 +75,9 @@ class UploadIo {
   struct PrepareWork;
 
   uint64_t now();
-  bool connect_resource(const std::string& addr, uint64_t now_ms);
+  bool connect_resource(uint32_t lane, const std::string& addr, uint64_t now_ms);
+  void close_link(uint32_t lane);
+  UvLink* link(uint32_t lane) const { return lane < links_.size() ? links_[lane] : nullptr; }
   void pump_reads(uint64_t now_ms);
   void start_read(ReadJob job, uint64_t now_ms);
   void finish_read(ReadWork* w);
@@ -90,7 +100,8 @@ class UploadIo {
   uv_loop_t* loop_;
   UploadManager& manager_;
   std::function<void()> kick_;
-  UvLink* link_ = nullptr;
+  std::vector<UvLink*> links_;  // by lane; null = none
+  std::vector<uint32_t> lane_held_;  // by lane: chunks being read or written
   bool stopped_ = false;
   uint64_t buffered_ = 0;  // bytes of buffers out of the pool
   std::vector<Buffer> pool_;  // free buffers, reused so big chunks are not mmap'd each time

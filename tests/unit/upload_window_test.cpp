@@ -402,3 +402,145 @@ TEST(upload_window, failures) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].failure, UploadFailure::TooManyTimeouts);
 }
+
+// --- Lanes: one pool per upload, one congestion window per connection ----------------------
+
+namespace {
+
+std::vector<SendChunk> drain_lane(UploadWindow& w, uint64_t now, uint32_t lane) {
+  std::vector<SendChunk> out;
+  while (auto s = w.poll_send(now, lane)) out.push_back(*s);
+  return out;
+}
+
+}  // namespace
+
+TEST(upload_window_lanes, a_chunk_is_in_flight_on_one_lane_only) {
+  UploadWindow w(config(4, 64));
+  ASSERT_TRUE(w.add_lane(1));
+  EXPECT_FALSE(w.add_lane(1));
+  ASSERT_TRUE(w.add_upload(make_state(7, 20), 0, 0));
+  // Not attached to lane 1 yet: nothing goes there.
+  EXPECT_TRUE(drain_lane(w, 0, 1).empty());
+  ASSERT_TRUE(w.attach(7, 1));
+  EXPECT_EQ(w.attached_lanes(7), 2u);
+  auto a = drain_lane(w, 0, 0);
+  auto b = drain_lane(w, 0, 1);
+  ASSERT_EQ(a.size(), 4u);  // each lane has its own initial window
+  ASSERT_EQ(b.size(), 4u);
+  std::set<uint64_t> seen;
+  for (const auto& s : a) {
+    EXPECT_EQ(s.lane, 0u);
+    EXPECT_TRUE(seen.insert(s.index).second);
+  }
+  for (const auto& s : b) {
+    EXPECT_EQ(s.lane, 1u);
+    EXPECT_TRUE(seen.insert(s.index).second) << "chunk " << s.index << " on two lanes";
+  }
+  EXPECT_EQ(w.in_flight_chunks(0), 4u);
+  EXPECT_EQ(w.in_flight_chunks(1), 4u);
+  EXPECT_EQ(w.waiting_chunks(), 12u);
+}
+
+TEST(upload_window_lanes, acks_credit_the_sending_lane_and_rtt_only_on_it) {
+  UploadWindow w(config(2, 64));
+  w.add_lane(1);
+  w.add_upload(make_state(1, 40), 0, 0);
+  w.attach(1, 1);
+  auto a = drain_lane(w, 0, 0);  // chunks 0, 1 on lane 0
+  auto b = drain_lane(w, 0, 1);  // chunks 2, 3 on lane 1
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].index, 2u);
+  // One ack frame on lane 0 covering all four: both lanes' books are freed, both grow (each
+  // sent two acked chunks in slow start), but only lane 0 takes an RTT sample.
+  proto::ChunkAck all = ack_upto(1, 4);
+  w.on_ack(all, 100, 0);
+  EXPECT_EQ(w.in_flight_chunks(0), 0u);
+  EXPECT_EQ(w.in_flight_chunks(1), 0u);
+  EXPECT_EQ(w.cwnd(0), 4u);
+  EXPECT_EQ(w.cwnd(1), 4u);
+  EXPECT_EQ(w.srtt_ms(0), 100u);
+  EXPECT_FALSE(w.srtt_ms(1).has_value());
+  // A loss (bad_hash) of a chunk lane 1 sent halves lane 1 only.
+  auto b2 = drain_lane(w, 200, 1);
+  ASSERT_FALSE(b2.empty());
+  uint32_t before0 = w.cwnd(0);
+  w.on_ack(nack(1, b2[0].index, proto::NackReason::BadHash), 210, 0);
+  EXPECT_EQ(w.cwnd(0), before0);
+  EXPECT_EQ(w.cwnd(1), 2u);
+}
+
+TEST(upload_window_lanes, a_removed_lane_gives_its_chunks_back_to_the_pool) {
+  UploadWindow w(config(4, 64));
+  w.add_lane(3);
+  w.add_upload(make_state(1, 10), 0, 0);
+  w.attach(1, 3);
+  auto a = drain_lane(w, 0, 0);
+  auto b = drain_lane(w, 0, 3);
+  ASSERT_EQ(b.size(), 4u);
+  w.remove_lane(3);
+  EXPECT_FALSE(w.has_lane(3));
+  EXPECT_EQ(w.attached_lanes(1), 1u);
+  EXPECT_EQ(w.tracker(1)->in_flight_chunks(), 4u);  // lane 0's only
+  // No timeout was charged and lane 0's window did not shrink.
+  EXPECT_EQ(w.cwnd(0), 4u);
+  // Lane 0 re-sends lane 3's chunks first once it has room.
+  w.on_ack(ack_upto(1, 4), 50, 0);  // lane 0's four are durable
+  auto again = drain_lane(w, 60, 0);
+  std::set<uint64_t> resent;
+  for (const auto& s : again) resent.insert(s.index);
+  for (const auto& s : b) {
+    EXPECT_TRUE(resent.count(s.index)) << s.index;
+    const ChunkTracker::Sent* rec = w.tracker(1)->send_record(s.index);
+    ASSERT_NE(rec, nullptr);
+    EXPECT_EQ(rec->timeouts, 0u);
+    EXPECT_EQ(rec->lane, 0u);
+  }
+  // Acks that still arrive for the removed lane's sends change nothing harmful.
+  w.on_ack(ack_upto(1, 10), 70, 3);
+  EXPECT_EQ(w.in_flight_chunks(0), 0u);
+  auto ev = events(w);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev.back().kind, UploadEventKind::Complete);
+}
+
+TEST(upload_window_lanes, detach_and_merge_held) {
+  UploadWindow w(config(4, 64));
+  w.add_lane(1);
+  w.add_upload(make_state(1, 12), 0, 0);
+  w.attach(1, 1);
+  auto b = drain_lane(w, 0, 1);
+  ASSERT_EQ(b.size(), 4u);
+  ASSERT_TRUE(w.detach(1, 1));
+  EXPECT_FALSE(w.attached(1, 1));
+  EXPECT_EQ(w.in_flight_chunks(1), 0u);
+  EXPECT_TRUE(drain_lane(w, 1, 1).empty());  // detached: lane 1 sends nothing for it
+  // Another lane's UPLOAD_STATE says the server holds chunks 0..5: durable, no growth.
+  uint32_t cwnd0 = w.cwnd(0);
+  w.merge_held(1, make_state(1, 12, 100, {{0, 6}}));
+  EXPECT_EQ(w.tracker(1)->acked_chunks(), 6u);
+  EXPECT_EQ(w.cwnd(0), cwnd0);
+  EXPECT_FALSE(w.srtt_ms(0).has_value());
+}
+
+TEST(upload_window_lanes, rto_is_per_lane) {
+  UploadWindow w(config(2, 64));
+  w.add_lane(1);
+  w.add_upload(make_state(1, 20), 0, 0);
+  w.attach(1, 1);
+  drain_lane(w, 0, 0);
+  drain_lane(w, 0, 1);
+  // Lane 0 learns a 50 ms RTT (rto clamps to min 200); lane 1 keeps the initial 1000 ms.
+  w.on_ack(ack_upto(1, 2), 50, 0);
+  EXPECT_EQ(w.rto_ms(0), 200u);
+  EXPECT_EQ(w.rto_ms(1), 1000u);
+  // Lane 1's chunks (2, 3) are not timed out at 300 ms: its own RTO is 1000 ms.
+  drain_lane(w, 60, 0);
+  w.handle_timeout(300);
+  const ChunkTracker* t = w.tracker(1);
+  EXPECT_FALSE(t->send_record(2)->lost);
+  EXPECT_TRUE(t->send_record(4)->lost);  // lane 0's, sent at 60, rto 200
+  EXPECT_EQ(w.rto_ms(0), 400u);  // backed off
+  EXPECT_EQ(w.rto_ms(1), 1000u);
+}

@@ -1,0 +1,348 @@
+// Proves the UploadManager's lanes (issue 7 section 2) against a fake resource server that
+// follows docs/protocol-upload.md "Lanes": the controller adds connections while goodput
+// rises; every chunk goes out under the slot of the lane it is written on; a chunk is never
+// in flight on two lanes at once; acks on one lane make chunks durable for all; UPLOAD_DONE
+// on every lane completes the upload once. An extra lane that dies mid-upload hands its
+// chunks back (the file still completes); an old-style server that takes the upload over on
+// each new OPEN (NACK unknown_slot on the older lane) still completes; max_lanes 1 never
+// dials a second connection.
+// How: an UploadManager with a fake store and a virtual clock; the test plays the chat
+// server (send_media answer), the adapter (dials, chunk reads) and resd (per-lane slots, a
+// per-lane capacity of a few chunks per tick so more lanes really carry more). No sockets.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proto/frame.h"
+#include "proto/json.h"
+#include "proto/upload_frames.h"
+#include "sdk/core/upload_manager.h"
+#include "sdk/include/ferry.h"
+#include "tests/unit/sdk_fake_store.h"
+
+namespace ferry::sdk {
+namespace {
+
+using proto::FrameType;
+const std::string kSha(64, 'a');
+constexpr uint32_t kChunk = 1u << 20;
+
+// Sorted, merged ranges of a set of indices at or above `from`.
+std::vector<proto::ChunkRange> ranges(const std::set<uint64_t>& s, uint64_t from = 0) {
+  std::vector<proto::ChunkRange> out;
+  for (uint64_t i : s) {
+    if (i < from) continue;
+    if (!out.empty() && out.back().end == i) {
+      out.back().end = i + 1;
+    } else {
+      out.push_back({i, i + 1});
+    }
+  }
+  return out;
+}
+
+struct Options {
+  uint32_t max_lanes = 4;
+  bool takeover = false;  // resd before lanes: a new OPEN drops the older lane's slot
+  uint64_t chunks = 64;
+  uint32_t per_lane_per_tick = 1;  // chunks one lane delivers per 10 ms tick
+};
+
+class Harness {
+ public:
+  explicit Harness(Options o) : o_(o), store_(), m_(config(o), store_, [] { return 7u; }) {
+    store_.session_ = Session{"alice", 1, "tok"};
+    m_.set_lane_capable();
+  }
+
+  static UploadManagerConfig config(const Options& o) {
+    UploadManagerConfig c;
+    c.max_lanes = o.max_lanes;
+    c.lanes.min_interval_ms = 100;
+    c.lanes.interval_rtts = 1;
+    c.lanes.min_interval_chunks = 1;
+    c.lanes.min_waiting_chunks = 4;
+    return c;
+  }
+
+  void start() {
+    PendingUpload u;
+    u.cid = "c1";
+    u.to = "bob";
+    u.path = "/f";
+    u.name = "f";
+    u.size = o_.chunks * kChunk;
+    u.sha256 = kSha;
+    u.mime = "x/y";
+    u.kind = FERRY_KIND_FILE;
+    store_.upload_put(u);
+    m_.submit(u, now_);
+    m_.on_chat_online(now_);
+    std::string body;
+    ASSERT_TRUE(m_.next_chat_request(1, body));
+    std::string size = std::to_string(u.size);
+    proto::Json j = proto::json_parse(
+        R"({"message":{"id":42,"cid":"c1","from":"alice","to":"bob","kind":"file","ts":1,)"
+        R"("status":"uploading","media":{"name":"f","size":)" + size +
+        R"(,"mime":"x/y","sha256":")" + kSha + R"("},"progress":0},)"
+        R"("upload":{"ticket":"T","resource":"127.0.0.1:7421","expires_ms":9}})");
+    m_.on_chat_response(1, true, j.get(), 0, "", "", now_);
+  }
+
+  // One 10 ms tick: connections, control frames, reads, deliveries, acks.
+  void tick() {
+    now_ += 10;
+    m_.handle_timeout(now_);
+    pump();
+    // resd: each lane delivers a few of its queued chunks per tick.
+    for (auto& [lane, q] : wire_) {
+      for (uint32_t n = 0; n < o_.per_lane_per_tick && !q.empty(); n++) {
+        auto [slot, index] = q.front();
+        q.erase(q.begin());
+        deliver(lane, slot, index);
+      }
+    }
+    pump();
+    lanes_peak_ = std::max(lanes_peak_, m_.lanes_up());
+  }
+
+  void pump() {
+    for (int round = 0; round < 8; round++) {
+      while (auto l = m_.poll_close_lane()) {
+        up_.erase(*l);
+        wire_.erase(*l);
+        forget_lane(*l);
+      }
+      while (auto d = m_.poll_connect_lane()) {
+        EXPECT_EQ(d->addr, "127.0.0.1:7421");
+        dials_++;
+        m_.on_connected(d->lane, now_);
+        up_.insert(d->lane);
+      }
+      for (uint32_t l : std::set<uint32_t>(up_)) control(l, m_.poll_send(l));
+      for (uint32_t l : std::set<uint32_t>(up_)) {
+        while (auto job = m_.poll_read(now_, l)) {
+          EXPECT_EQ(job->lane, l);
+          uint8_t prefix[proto::kChunkFramePrefixBytes];
+          proto::ChunkSum h{};
+          if (!m_.on_read_done(job->id, FERRY_OK, "", h, prefix, now_)) continue;
+          control(l, m_.poll_send(l));
+          std::string frame(reinterpret_cast<char*>(prefix), sizeof prefix);
+          frame.append(job->length, 'x');
+          proto::FrameDecoder dec(64u << 20);
+          dec.feed(frame.data(), frame.size());
+          proto::Frame f;
+          ASSERT_EQ(dec.next(f), proto::DecodeStatus::Ready);
+          proto::Chunk c;
+          std::string err;
+          ASSERT_TRUE(proto::decode_chunk(f.body, c, err)) << err;
+          // The slot is this lane's slot for the upload.
+          auto it = slot_lane_.find(c.slot);
+          ASSERT_NE(it, slot_lane_.end()) << "chunk under a slot never opened";
+          EXPECT_EQ(it->second, l) << "chunk under another lane's slot";
+          EXPECT_EQ(c.index * kChunk, job->offset);
+          // Never in flight on two lanes at once (unless a lane was lost meanwhile).
+          auto fl = in_flight_.find(c.index);
+          if (fl != in_flight_.end() && up_.count(fl->second) && fl->second != l &&
+              !held_.count(c.index)) {
+            double_flight_++;
+          }
+          in_flight_[c.index] = l;
+          if (held_.count(c.index)) duplicates_++;
+          sent_on_[l]++;
+          wire_[l].push_back({c.slot, c.index});
+        }
+      }
+    }
+  }
+
+  void control(uint32_t lane, const std::string& bytes) {
+    decs_.try_emplace(lane, 1u << 20);
+    proto::FrameDecoder& dec = decs_.at(lane);
+    dec.feed(bytes.data(), bytes.size());
+    proto::Frame f;
+    while (dec.next(f) == proto::DecodeStatus::Ready) {
+      std::string err;
+      if (f.type == FrameType::Hello) {
+        feed(lane, FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+      } else if (f.type == FrameType::Ping) {
+        feed(lane, FrameType::Pong, "");
+      } else if (f.type == FrameType::UploadOpen) {
+        proto::UploadOpen open;
+        ASSERT_TRUE(proto::decode_upload_open(f.body, open, err));
+        if (o_.takeover) {
+          for (auto it = slot_lane_.begin(); it != slot_lane_.end();) {
+            it = it->second != lane ? (taken_.insert(it->first), slot_lane_.erase(it)) : ++it;
+          }
+        }
+        slot_lane_[open.slot] = lane;
+        opens_++;
+        proto::UploadState s;
+        s.slot = open.slot;
+        s.chunk_size = kChunk;
+        s.file_size = o_.chunks * kChunk;
+        s.total_chunks = o_.chunks;
+        s.held = ranges(held_);
+        std::string out;
+        proto::encode_upload_state(out, s);
+        feed_raw(lane, out);
+      }
+    }
+  }
+
+  void deliver(uint32_t lane, uint32_t slot, uint64_t index) {
+    proto::ChunkAck a;
+    a.slot = slot;
+    if (!slot_lane_.count(slot)) {
+      a.nacks = {{index, proto::NackReason::UnknownSlot}};
+    } else {
+      held_.insert(index);
+      uint64_t cum = 0;
+      while (held_.count(cum)) cum++;
+      a.cumulative = cum;
+      a.selective = ranges(held_, cum);
+      if (a.selective.size() > proto::kMaxAckRanges) a.selective.resize(proto::kMaxAckRanges);
+    }
+    in_flight_.erase(index);
+    std::string out;
+    proto::encode_chunk_ack(out, a);
+    feed_raw(lane, out);
+    if (held_.size() == o_.chunks && !done_sent_) {
+      done_sent_ = true;
+      for (const auto& [s, l] : std::map<uint32_t, uint32_t>(slot_lane_)) {
+        proto::UploadDone d;
+        d.slot = s;
+        d.file_size = o_.chunks * kChunk;
+        d.file_hash.fill(0xaa);
+        std::string o;
+        proto::encode_upload_done(o, d);
+        feed_raw(l, o);
+      }
+    }
+  }
+
+  void forget_lane(uint32_t lane) {
+    decs_.erase(lane);
+    for (auto it = slot_lane_.begin(); it != slot_lane_.end();) {
+      it = it->second == lane ? slot_lane_.erase(it) : ++it;
+    }
+  }
+
+  // The connection of `lane` breaks (as a reset would).
+  void cut(uint32_t lane) {
+    up_.erase(lane);
+    wire_.erase(lane);
+    forget_lane(lane);
+    m_.on_disconnected(lane, FERRY_ECLOSED, "reset", now_);
+    pump();
+  }
+
+  void feed(uint32_t lane, FrameType t, const std::string& body) {
+    std::string bytes;
+    proto::encode_frame(bytes, t, body);
+    feed_raw(lane, bytes);
+  }
+  void feed_raw(uint32_t lane, const std::string& bytes) {
+    if (!up_.count(lane)) return;
+    m_.on_bytes(lane, bytes.data(), bytes.size(), now_);
+  }
+
+  std::vector<Event> events() {
+    std::vector<Event> out;
+    Event e;
+    while (m_.poll_event(e)) out.push_back(std::move(e));
+    return out;
+  }
+
+  Options o_;
+  FakeStore store_;
+  UploadManager m_;
+  uint64_t now_ = 1000;
+  std::set<uint32_t> up_;
+  std::map<uint32_t, proto::FrameDecoder> decs_;
+  std::map<uint32_t, std::vector<std::pair<uint32_t, uint64_t>>> wire_;
+  std::map<uint32_t, uint32_t> slot_lane_;  // open slots at "resd"
+  std::set<uint32_t> taken_;
+  std::set<uint64_t> held_;
+  std::map<uint64_t, uint32_t> in_flight_;
+  std::map<uint32_t, uint64_t> sent_on_;
+  bool done_sent_ = false;
+  uint32_t lanes_peak_ = 0;
+  int dials_ = 0, opens_ = 0, double_flight_ = 0, duplicates_ = 0;
+};
+
+bool completed(Harness& h) {
+  for (int i = 0; i < 20000 && !h.done_sent_; i++) h.tick();
+  std::printf("[ lanes    ] peak %u lanes, %d dials, %d OPENs, chunks sent per lane:", h.lanes_peak_,
+              h.dials_, h.opens_);
+  for (const auto& [l, n] : h.sent_on_) std::printf(" %u:%llu", l, (unsigned long long)n);
+  std::printf(", %zu slots taken over\n", h.taken_.size());
+  return h.done_sent_ && h.m_.active() == 1;
+}
+
+TEST(upload_lanes, spreads_chunks_over_lanes_and_completes_once) {
+  Harness h(Options{});
+  h.start();
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+  EXPECT_GE(h.lanes_peak_, 2u);  // lanes paid (each carries its own chunks per tick)
+  EXPECT_LE(h.lanes_peak_, 4u);
+  int lanes_used = 0;
+  for (const auto& [l, n] : h.sent_on_) lanes_used += n > 0;
+  EXPECT_GE(lanes_used, 2);
+  EXPECT_EQ(h.double_flight_, 0);
+  EXPECT_EQ(h.duplicates_, 0);
+  // UPLOAD_DONE came on every lane; the upload finished with one final progress, once.
+  std::vector<Event> ev = h.events();
+  int finals = 0;
+  for (const Event& e : ev) {
+    if (e.type == FERRY_EVENT_UPLOAD_PROGRESS && e.done == e.total) finals++;
+  }
+  EXPECT_EQ(finals, 1);
+  EXPECT_TRUE(h.m_.on_status_push(42, FERRY_MSG_READY, h.now_));
+  EXPECT_EQ(h.m_.active(), 0u);
+  // With nothing left to upload every connection closes.
+  h.tick();
+  EXPECT_EQ(h.m_.lanes_up(), 0u);
+}
+
+TEST(upload_lanes, a_lane_that_dies_hands_its_chunks_back) {
+  Harness h(Options{});
+  h.start();
+  for (int i = 0; i < 20000 && h.m_.lanes_up() < 3; i++) h.tick();
+  ASSERT_GE(h.m_.lanes_up(), 3u);
+  uint64_t before = h.held_.size();
+  ASSERT_LT(before, 64u);
+  h.cut(2);
+  EXPECT_LT(h.m_.lanes_up(), 3u + 1);
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+}
+
+TEST(upload_lanes, server_that_takes_over_on_each_open_still_completes) {
+  Options o;
+  o.takeover = true;
+  Harness h(o);
+  h.start();
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+  EXPECT_FALSE(h.taken_.empty());  // the older lane's slot was really forgotten
+}
+
+TEST(upload_lanes, max_lanes_one_never_dials_a_second_connection) {
+  Options o;
+  o.max_lanes = 1;
+  Harness h(o);
+  h.start();
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.dials_, 1);
+  EXPECT_EQ(h.lanes_peak_, 1u);
+  EXPECT_EQ(h.opens_, 1);
+}
+
+}  // namespace
+}  // namespace ferry::sdk
