@@ -50,6 +50,17 @@ void LaneController::on_lane_failed(uint64_t now_ms) {
   give_up_probe(now_ms);
 }
 
+// One lane more, if the cap and the work left allow it: wait for it to come up, then measure.
+bool LaneController::start_probe(uint64_t now_ms, const Inputs& in) {
+  if (target_ >= config_.max_lanes || in.waiting_chunks < config_.min_waiting_chunks) return false;
+  target_++;
+  probes_++;
+  state_ = State::WaitLane;
+  wait_lane_until_ = now_ms + config_.lane_up_timeout_ms;
+  started_ = false;
+  return true;
+}
+
 void LaneController::tick(uint64_t now_ms, const Inputs& in) {
   if (config_.max_lanes <= 1) return;
   want_bytes_ = uint64_t{config_.min_interval_chunks} * in.chunk_bytes;
@@ -62,15 +73,7 @@ void LaneController::tick(uint64_t now_ms, const Inputs& in) {
       double rate = static_cast<double>(durable_ - interval_bytes_) /
                     static_cast<double>(std::max<uint64_t>(1, now_ms - interval_start_ms_));
       baseline_ = rate;
-      bool room = target_ < config_.max_lanes && in.waiting_chunks >= config_.min_waiting_chunks;
-      if (room && now_ms >= next_probe_ms_ && rate > 0) {
-        target_++;
-        probes_++;
-        state_ = State::WaitLane;
-        wait_lane_until_ = now_ms + config_.lane_up_timeout_ms;
-        started_ = false;
-        return;
-      }
+      if (now_ms >= next_probe_ms_ && rate > 0 && start_probe(now_ms, in)) return;
       return start_interval(now_ms, in.srtt_ms);  // keep the baseline fresh
     }
     case State::WaitLane:
@@ -91,16 +94,7 @@ void LaneController::tick(uint64_t now_ms, const Inputs& in) {
         next_probe_ms_ = now_ms;  // it paid: try one more at once
         state_ = State::Measure;
         // The probe interval doubles as the next baseline: probe again without re-measuring.
-        bool room =
-            target_ < config_.max_lanes && in.waiting_chunks >= config_.min_waiting_chunks;
-        if (room) {
-          target_++;
-          probes_++;
-          state_ = State::WaitLane;
-          wait_lane_until_ = now_ms + config_.lane_up_timeout_ms;
-          started_ = false;
-          return;
-        }
+        if (start_probe(now_ms, in)) return;
         return start_interval(now_ms, in.srtt_ms);
       }
       return give_up_probe(now_ms);

@@ -71,6 +71,7 @@ class LaneController {
   void start_interval(uint64_t now_ms, uint64_t srtt_ms);
   bool interval_done(uint64_t now_ms, const Inputs& in) const;
   void give_up_probe(uint64_t now_ms);
+  bool start_probe(uint64_t now_ms, const Inputs& in);
 
   LaneControllerConfig config_;
   State state_ = State::Measure;
