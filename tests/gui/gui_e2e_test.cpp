@@ -4,12 +4,14 @@
 // screenshot (the window's size, not one flat colour), the app's own state dump (bubbles,
 // statuses, transfers) and the server's view through the `ferry` CLI (history, download).
 //
-// How: each test starts its own Xvfb on a free display number (found by trying), points
-// DISPLAY at it, and stops it by pid at the end. No timing assertions: every wait in the
+// How: each test starts its own Xvfb on a display number the server picks (-displayfd),
+// points DISPLAY at it, and stops it by pid with SIGTERM at the end. No timing assertions: every wait in the
 // scripts has a generous deadline, and a missed one fails with the script's own message.
 #include <cjson/cJSON.h>
 #include <gtest/gtest.h>
 #include <stb/stb_image.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,7 +128,8 @@ bool wait_file(const std::string& path, int timeout_s) {
 class GuiE2e : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(start_xvfb()) << "no Xvfb display could be started";
+    ASSERT_TRUE(start_xvfb()) << "no Xvfb display could be started: "
+                              << read_file(dir.sub("xvfb.log"));
     ASSERT_TRUE(
         chatd.start({bin_path("ferry-chatd"), "--listen", "127.0.0.1:0", "--data", dir.sub("chat"),
                      "--secret-file", dir.sub("secret.key"), "--kdf-iterations", "1000"}));
@@ -137,25 +140,43 @@ class GuiE2e : public ::testing::Test {
     ASSERT_EQ(cli("bob", {"register", "bob", "bob-password"}).status, 0);
   }
 
-  // Xvfb on the first display number that is free (lock file absent) and comes up.
+  // SIGTERM, not the destructor's SIGKILL: a killed Xvfb leaves /tmp/.X<n>-lock and its
+  // socket behind, and on a CI machine that runs this suite again and again those pile up.
+  void TearDown() override { xvfb.terminate(); }
+
+  // Xvfb on a display number it picks itself (-displayfd): the server takes the first free
+  // number, reclaims locks whose owner is dead, and settles races with a parallel test, so
+  // no scan over lock files here can go stale. It writes the number to the pipe once it
+  // listens.
   bool start_xvfb() {
-    for (int n = 90 + int(getpid() % 60); n < 250; n++) {
-      std::string num = std::to_string(n);
-      if (exists("/tmp/.X" + num + "-lock") || exists("/tmp/.X11-unix/X" + num)) continue;
-      if (!xvfb.spawn(
-              {"/usr/bin/Xvfb", ":" + num, "-screen", "0", "1280x800x24", "-nolisten", "tcp"},
-              dir.sub("xvfb.log")))
-        continue;
-      for (int i = 0; i < 200 && xvfb.running(); i++) {
-        if (exists("/tmp/.X11-unix/X" + num)) {
-          setenv("DISPLAY", (":" + num).c_str(), 1);
-          return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      xvfb.terminate();  // lost a race for this number, or it failed: try the next one
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);  // only the write end is Xvfb's
+    bool spawned =
+        xvfb.spawn({"/usr/bin/Xvfb", "-displayfd", std::to_string(fds[1]), "-screen", "0",
+                    "1280x800x24", "-nolisten", "tcp"},
+                   dir.sub("xvfb.log"));
+    close(fds[1]);
+    std::string num;
+    for (int waited = 0; spawned && waited < 30000 && num.find('\n') == std::string::npos;) {
+      struct pollfd p = {fds[0], POLLIN, 0};
+      int r = poll(&p, 1, 100);
+      waited += 100;
+      if (r < 0) break;
+      if (r == 0) continue;
+      char buf[32];
+      ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;  // Xvfb closed the pipe without a number: it failed
+      num.append(buf, size_t(n));
     }
-    return false;
+    close(fds[0]);
+    size_t eol = num.find('\n');
+    if (eol == std::string::npos || eol == 0) {
+      xvfb.terminate();
+      return false;
+    }
+    setenv("DISPLAY", (":" + num.substr(0, eol)).c_str(), 1);
+    return true;
   }
 
   RunResult cli(const std::string& user, const std::vector<std::string>& rest) {
