@@ -58,8 +58,10 @@ class TmpfsMount {
 };
 
 struct CrashRig {
-  TmpfsMount res_mount;  // declared first: unmounted after the processes using it are gone
+  // Members are destroyed in reverse order: the processes go first, then the tmpfs mounted
+  // inside dir is unmounted, and only then is dir removed (a mount point cannot be).
   TempDir dir;
+  TmpfsMount res_mount;
   Process chatd, resd;
   ChaosProcess chaos;
   CliUser alice, bob;
