@@ -148,7 +148,8 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, SyncMode
   std::string sync_sql =
       mode == SyncMode::Full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
   if (!s->exec("PRAGMA journal_mode=WAL;", err) || !s->exec(sync_sql.c_str(), err) ||
-      !s->exec("PRAGMA foreign_keys=ON;", err) || !s->migrate(err) || !s->prepare_all(err)) {
+      !s->exec("PRAGMA foreign_keys=ON;", err) || !s->exec("PRAGMA cache_size=-65536;", err) ||
+      !s->migrate(err) || !s->prepare_all(err)) {
     err = path + ": " + err;
     return nullptr;
   }
@@ -157,8 +158,27 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, SyncMode
 }
 
 namespace {
-constexpr int kCheckpointPages = 1000;  // ~4 MB of WAL, SQLite's own default threshold
+constexpr int kCheckpointPages = 4000;  // ~16 MB of WAL
+// SQLite rewinds the WAL to its start only when a transaction begins while every frame has
+// been copied into the database. Under steady load the writer commits while the background
+// checkpoint runs and so always finds a few frames left: the WAL would grow without end
+// (gigabytes a minute at 10k messages/s, and every lookup in it slower). Past this size the
+// writer copies that remainder itself, a few frames and one small fsync, so that its next
+// transaction rewinds the WAL.
+constexpr int kRewindPages = 4 * kCheckpointPages;  // ~64 MB
+// After a rewind SQLite truncates a WAL file grown past this back to it.
+constexpr const char* kWalSizeLimit = "PRAGMA journal_size_limit=134217728;";
+
+bool exec_on(sqlite3* db, const char* sql, std::string& err) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    err = msg ? msg : sqlite3_errmsg(db);
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
 }
+}  // namespace
 
 void SqliteStore::start_checkpointer(const std::string& path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -169,15 +189,30 @@ void SqliteStore::start_checkpointer(const std::string& path) {
     return;
   }
   sqlite3_busy_timeout(checkpoint_db_, 1000);
+  // A connection learns the journal mode when it first reads the database; until then a
+  // checkpoint on it is a no-op that reports "not in WAL mode" (-1 frames). Read it now.
+  std::string err;
+  if (!exec_on(checkpoint_db_, "PRAGMA journal_mode=WAL;", err)) {
+    sqlite3_close(checkpoint_db_);
+    checkpoint_db_ = nullptr;
+    return;
+  }
+  if (!exec(kWalSizeLimit, err)) return;  // then SQLite keeps checkpointing inline
   sqlite3_wal_autocheckpoint(db_, 0);
   sqlite3_wal_hook(db_, wal_hook, this);
   checkpointer_ = std::thread([this] { checkpointer_main(); });
 }
 
-// Runs on the writer's thread after each commit; only signals, never checkpoints itself.
-int SqliteStore::wal_hook(void* self, sqlite3*, const char*, int pages) {
+// Runs on the writer's thread after each commit: wakes the checkpointer, and copies the last
+// few frames itself when the WAL has not rewound for a while (kRewindPages).
+int SqliteStore::wal_hook(void* self, sqlite3* db, const char* name, int pages) {
   auto* s = static_cast<SqliteStore*>(self);
-  if (pages >= kCheckpointPages) {
+  if (pages >= kRewindPages) {
+    // PASSIVE never waits: while the checkpointer is busy this returns SQLITE_BUSY at once and
+    // the next commit tries again. The checkpointer is not woken past this size, so it is
+    // busy with at most the one checkpoint it had begun.
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (pages >= kCheckpointPages) {
     std::lock_guard<std::mutex> lock(s->mu_);
     if (!s->checkpoint_wanted_) {
       s->checkpoint_wanted_ = true;
@@ -214,15 +249,7 @@ SqliteStore::~SqliteStore() {
   if (db_) sqlite3_close(db_);
 }
 
-bool SqliteStore::exec(const char* sql, std::string& err) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    err = msg ? msg : sqlite3_errmsg(db_);
-    sqlite3_free(msg);
-    return false;
-  }
-  return true;
-}
+bool SqliteStore::exec(const char* sql, std::string& err) { return exec_on(db_, sql, err); }
 
 int SqliteStore::schema_version() { return static_cast<int>(sizeof kSteps / sizeof kSteps[0]); }
 

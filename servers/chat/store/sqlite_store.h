@@ -9,6 +9,9 @@
 // multi-millisecond stall of the network loop every few thousand messages. So auto-checkpoint
 // is off and a checkpointer thread with its own connection runs PASSIVE checkpoints (which
 // never block the writer) whenever the WAL has grown by kCheckpointPages since the last one.
+// Because the writer keeps committing while that runs, SQLite would never find the WAL fully
+// copied and never rewind it; past kRewindPages the writer copies the remainder itself (see
+// wal_hook), which bounds the WAL file (tests/unit/sqlite_store_test.cpp).
 #pragma once
 
 #include <sqlite3.h>
