@@ -54,6 +54,9 @@ class Checker {
   // Times chatd handed a device its own upload (in a sync page or a push). Each of them must
   // be recognised as this device's send and never delivered as a FERRY_EVENT_MESSAGE.
   uint64_t own_upload_returns() const { return own_upload_returns_; }
+  // A client dialled an extra resource connection (a lane above 0) for its uploads.
+  void on_extra_lane() { extra_lanes_++; }
+  uint64_t extra_lanes() const { return extra_lanes_; }
 
  private:
   struct Seen {
@@ -82,6 +85,7 @@ class Checker {
   std::map<uint64_t, std::set<uint64_t>> reported_;        // message id -> chunks called durable
   uint64_t chunks_acked_ = 0;
   uint64_t own_upload_returns_ = 0;
+  uint64_t extra_lanes_ = 0;
   const FakeDisk* disk_ = nullptr;
   std::vector<std::string> violations_;
 };

@@ -1,5 +1,6 @@
 // ClientNode: the SDK's ClientCore (with its UploadManager) driven as sdk/uv/uv_driver.cpp and
-// sdk/uv/upload_io.cpp drive it: the chat connection, the resource connection, the file
+// sdk/uv/upload_io.cpp drive it: the chat connection, the resource connections (every lane the
+// UploadManager asks for, as UploadIo dials them), the file
 // side of uploads (prepare = whole-file hash, read = chunk bytes + hash) answered at once from
 // the Sources, and every app event handed to the checker. The app's part is played too:
 // writing the outbox entry / upload record to the state store before submitting, as the
@@ -39,10 +40,20 @@ void ClientNode::trace(int64_t now, const std::string& what) {
 
 void ClientNode::start(int64_t now) {
   sdk::CoreConfig cfg;
+  // The simulated files are 1-8 chunks: probe for extra lanes with as little as two chunks
+  // waiting and decide on one, so lanes come and go in most runs.
+  cfg.uploads.lanes.min_waiting_chunks = 2;
+  cfg.uploads.lanes.min_interval_chunks = 1;
+  cfg.uploads.lanes.min_interval_ms = 20;
+  cfg.uploads.lanes.backoff_min_ms = 100;
   Prng& rng = env_.rng;
   core_ = std::make_unique<sdk::ClientCore>(cfg, store_,
                                             [&rng] { return static_cast<uint32_t>(rng.next()); });
-  chat_ = res_ = 0;
+  chat_ = 0;
+  // Lane-capable before the first input, like UploadIo: uploads spread over extra lanes when
+  // the LaneController's measurements say so, and lanes die with crashes and cuts.
+  core_->uploads().set_lane_capable();
+  res_.assign(core_->uploads().lane_slots(), 0);
   trace(now, "start");
   core_->start(static_cast<uint64_t>(now));
   if (!registered_) {
@@ -59,7 +70,8 @@ void ClientNode::start(int64_t now) {
 void ClientNode::crash(bool silent, int64_t now) {
   core_.reset();
   env_.net.crash(node_, silent, now);
-  chat_ = res_ = 0;
+  chat_ = 0;
+  res_.assign(res_.size(), 0);
   trace(now, std::string("crash") + (silent ? " (silent)" : ""));
 }
 
@@ -115,22 +127,24 @@ void ClientNode::on_net(const NetEvent& e, int64_t now) {
       case NetEvent::Kind::Accepted:
         break;
     }
-  } else if (res_ != 0 && e.link == res_) {
+  } else if (auto lane = std::find(res_.begin(), res_.end(), e.link);
+             e.link != 0 && lane != res_.end()) {
     sdk::UploadManager& m = core_->uploads();
+    uint32_t l = static_cast<uint32_t>(lane - res_.begin());
     switch (e.kind) {
       case NetEvent::Kind::Connected:
-        m.on_connected(t);
+        m.on_connected(l, t);
         break;
       case NetEvent::Kind::ConnectFailed:
-        res_ = 0;
-        m.on_connect_failed(FERRY_ECONNREFUSED, "connection refused", t);
+        *lane = 0;
+        m.on_connect_failed(l, FERRY_ECONNREFUSED, "connection refused", t);
         break;
       case NetEvent::Kind::Closed:
-        res_ = 0;
-        m.on_disconnected(FERRY_ECLOSED, "connection closed", t);
+        *lane = 0;
+        m.on_disconnected(l, FERRY_ECLOSED, "connection closed", t);
         break;
       case NetEvent::Kind::Data:
-        m.on_bytes(e.bytes.data(), e.bytes.size(), t);
+        m.on_bytes(l, e.bytes.data(), e.bytes.size(), t);
         break;
       case NetEvent::Kind::Accepted:
         break;
@@ -149,24 +163,30 @@ void ClientNode::on_timer(int64_t now) {
   pump(now);
 }
 
+// A lane's control frames (OPEN, CANCEL, PING...) onto its connection, before any chunk.
+void ClientNode::flush_lane(uint32_t lane, int64_t now) {
+  std::string out = core_->uploads().poll_send(lane);
+  if (out.empty() || res_[lane] == 0) return;
+  env_.checker.on_client_resource_bytes(res_[lane], out);
+  env_.net.write(res_[lane], node_, std::move(out), now);
+}
+
 // The upload side of one adapter step; true if it fed the manager anything.
 bool ClientNode::pump_uploads(int64_t now) {
   uint64_t t = static_cast<uint64_t>(now);
   sdk::UploadManager& m = core_->uploads();
   bool fed = false;
-  if (m.poll_close() && res_ != 0) {
-    env_.net.close(res_, node_, now);
-    res_ = 0;
+  while (std::optional<uint32_t> lane = m.poll_close_lane()) {
+    if (*lane < res_.size() && res_[*lane] != 0) env_.net.close(res_[*lane], node_, now);
+    if (*lane < res_.size()) res_[*lane] = 0;
   }
-  if (m.poll_connect()) {
-    if (res_ != 0) env_.net.close(res_, node_, now);
-    res_ = env_.net.dial(node_, kResdNode, now);
+  while (std::optional<sdk::UploadManager::Dial> d = m.poll_connect_lane()) {
+    if (d->lane >= res_.size()) continue;
+    if (res_[d->lane] != 0) env_.net.close(res_[d->lane], node_, now);
+    res_[d->lane] = env_.net.dial(node_, kResdNode, now);
+    if (d->lane > 0) env_.checker.on_extra_lane();
   }
-  std::string out = m.poll_send();
-  if (!out.empty() && res_ != 0) {
-    env_.checker.on_client_resource_bytes(res_, out);
-    env_.net.write(res_, node_, std::move(out), now);
-  }
+  for (uint32_t l = 0; l < res_.size(); l++) flush_lane(l, now);
   while (std::optional<sdk::PrepareJob> job = m.poll_prepare()) {
     sdk::PrepareResult r;
     r.sha256 = files_.at(job->path);
@@ -175,24 +195,25 @@ bool ClientNode::pump_uploads(int64_t now) {
     m.on_prepared(job->cid, r, t);
     fed = true;
   }
-  while (res_ != 0 && env_.net.established(res_, node_)) {
-    std::optional<sdk::ReadJob> job = m.poll_read(t);
-    if (!job) break;
-    fed = true;
-    const std::string& sha = files_.at(job->path);
-    std::string_view src(*env_.sources.find(sha));
-    std::string_view bytes = src.substr(job->offset, job->length);
-    proto::ChunkSum hash = proto::chunk_sum(bytes.data(), bytes.size());
-    uint8_t prefix[proto::kChunkFramePrefixBytes];
-    if (!m.on_read_done(job->id, FERRY_OK, "", hash, prefix, t)) continue;
-    std::string control = m.poll_send();
-    if (!control.empty()) {
-      env_.checker.on_client_resource_bytes(res_, control);
-      env_.net.write(res_, node_, std::move(control), now);
+  // One chunk per lane per turn, as UploadIo reads them.
+  for (bool any = true; any;) {
+    any = false;
+    for (uint32_t l = 0; l < res_.size(); l++) {
+      if (res_[l] == 0 || !env_.net.established(res_[l], node_)) continue;
+      std::optional<sdk::ReadJob> job = m.poll_read(t, l);
+      if (!job) continue;
+      any = fed = true;
+      const std::string& sha = files_.at(job->path);
+      std::string_view src(*env_.sources.find(sha));
+      std::string_view bytes = src.substr(job->offset, job->length);
+      proto::ChunkSum hash = proto::chunk_sum(bytes.data(), bytes.size());
+      uint8_t prefix[proto::kChunkFramePrefixBytes];
+      if (!m.on_read_done(job->id, FERRY_OK, "", hash, prefix, t)) continue;
+      flush_lane(l, now);
+      std::string frame(reinterpret_cast<const char*>(prefix), sizeof prefix);
+      frame.append(bytes);
+      env_.net.write(res_[l], node_, std::move(frame), now);
     }
-    std::string frame(reinterpret_cast<const char*>(prefix), sizeof prefix);
-    frame.append(bytes);
-    env_.net.write(res_, node_, std::move(frame), now);
   }
   while (m.poll_file_close()) {
     // The simulated files need no handle; the real adapter closes its fd here.

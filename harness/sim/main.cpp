@@ -63,7 +63,7 @@ bool parse_args(int argc, char** argv, Options& o) {
 
 struct Summary {
   uint64_t runs = 0, messages = 0, uploads = 0, upload_bytes = 0, chunks = 0, crashes = 0;
-  uint64_t cuts = 0, partitions = 0, own_returns = 0, hash = 0;
+  uint64_t cuts = 0, partitions = 0, own_returns = 0, extra_lanes = 0, hash = 0;
   int64_t virtual_ms = 0, settle_max_ms = 0;
   double wall_s = 0;
   bool ok = true;
@@ -79,6 +79,7 @@ struct Summary {
     cuts += r.cuts;
     partitions += r.partitions;
     own_returns += r.own_upload_returns;
+    extra_lanes += r.extra_lanes;
     virtual_ms += r.virtual_ms;
     settle_max_ms = std::max(settle_max_ms, r.settle_ms);
     hash = r.trace_hash;
@@ -92,9 +93,9 @@ struct Summary {
     std::printf("{\"ok\":%s,\"runs\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"uploads\":%" PRIu64
                 ",\"upload_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"crashes\":%" PRIu64
                 ",\"cuts\":%" PRIu64 ",\"partitions\":%" PRIu64 ",\"own_upload_returns\":%" PRIu64
-                ",\"settle_max_s\":%.3f,\"virtual_s\":%.3f,\"wall_s\":%.3f",
+                ",\"extra_lanes\":%" PRIu64 ",\"settle_max_s\":%.3f,\"virtual_s\":%.3f,\"wall_s\":%.3f",
                 ok ? "true" : "false", runs, messages, uploads, upload_bytes, chunks, crashes, cuts,
-                partitions, own_returns, static_cast<double>(settle_max_ms) / 1000.0,
+                partitions, own_returns, extra_lanes, static_cast<double>(settle_max_ms) / 1000.0,
                 static_cast<double>(virtual_ms) / 1000.0, wall_s);
     if (single) std::printf(",\"trace_hash\":\"%016" PRIx64 "\"", hash);
     if (!ok) std::printf(",\"failed_seed\":%" PRIu64, failed.seed);
@@ -112,6 +113,8 @@ struct Summary {
                 static_cast<long long>(ferry::sim::kLivenessMs / 1000));
     std::printf("own uploads returned by a sync or push (never delivered back): %" PRIu64 "\n",
                 own_returns);
+    std::printf("extra upload connections (lanes above the first) dialled: %" PRIu64 "\n",
+                extra_lanes);
     if (single) std::printf("trace hash %016" PRIx64 "\n", hash);
   }
 };

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness/sim/chat_store_mem.h"
 #include "harness/sim/checker.h"
@@ -98,6 +99,7 @@ class ClientNode {
 
  private:
   bool pump_uploads(int64_t now);
+  void flush_lane(uint32_t lane, int64_t now);
   void trace(int64_t now, const std::string& what);
 
   Env& env_;
@@ -108,7 +110,9 @@ class ClientNode {
   std::map<std::string, std::string> files_;  // path -> sha256 hex (the client's disk)
   std::unique_ptr<sdk::ClientCore> core_;
   LinkId chat_ = 0;  // chat connection, 0 = none
-  LinkId res_ = 0;   // resource connection, 0 = none
+  // Resource connections by lane (UploadManager lanes: lane 0 first, then the extra lanes
+  // its LaneController asks for); 0 = none.
+  std::vector<LinkId> res_;
   bool login_ = false;
   bool registered_ = false;
   bool authenticated_ = false;

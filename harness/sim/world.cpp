@@ -305,6 +305,7 @@ RunResult World::run() {
   for (const UploadPlan& u : w_.uploads) result_.upload_bytes += u.size;
   result_.chunks = checker_.chunks_acked();
   result_.own_upload_returns = checker_.own_upload_returns();
+  result_.extra_lanes = checker_.extra_lanes();
   result_.virtual_ms = now_ - kEpochMs;
   trace_.line(now_, result_.ok ? "run ok" : "run failed");
   result_.trace_hash = trace_.hash();

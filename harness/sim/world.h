@@ -28,6 +28,7 @@ struct RunResult {
   int64_t virtual_ms = 0;
   int64_t settle_ms = 0;  // from the end of the faults until everything was done
   uint64_t own_upload_returns = 0;  // chatd handed a sender its own upload (checker.h)
+  uint64_t extra_lanes = 0;  // extra resource connections the clients' uploads dialled
   uint64_t trace_hash = 0;
 };
 

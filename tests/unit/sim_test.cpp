@@ -24,17 +24,19 @@ TEST(Sim, DifferentSeedsDiffer) {
 }
 
 TEST(Sim, TargetedSeedsPass) {
-  uint64_t crashes = 0, chunks = 0;
+  uint64_t crashes = 0, chunks = 0, extra_lanes = 0;
   for (uint64_t seed = 1; seed <= 40; seed++) {
     RunResult r = run_seed(seed, false);
     EXPECT_TRUE(r.ok) << "seed " << seed << ": " << r.failure << "\nreplay: ferry-sim --seed "
                       << seed << " --verbose";
     crashes += r.crashes;
     chunks += r.chunks;
+    extra_lanes += r.extra_lanes;
   }
   // The sweep must actually exercise the fault paths it claims to.
   EXPECT_GT(crashes, 0u);
   EXPECT_GT(chunks, 0u);
+  EXPECT_GT(extra_lanes, 0u) << "no upload used a second connection: lanes go untested";
 }
 
 // Regression (issue 5): with seed 1 a sender used to be handed its own finished upload back
