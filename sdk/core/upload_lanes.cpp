@@ -39,7 +39,13 @@ void UploadManager::steer_lanes(uint64_t now) {
   uint32_t want = std::min<uint32_t>(controller_.target(), static_cast<uint32_t>(lanes_.size()));
   for (uint32_t l = static_cast<uint32_t>(lanes_.size()) - 1; l >= 1; l--) {
     Lane& x = lanes_[l];
-    if (l < want || x.phase == RPhase::Idle) continue;
+    if (l < want) {
+      // Wanted again (the target rose while it drained): it takes chunks again. Left
+      // draining, its drain deadline would stay due in poll_timeout() forever: a busy loop.
+      x.draining = false;
+      continue;
+    }
+    if (x.phase == RPhase::Idle) continue;
     // A surplus lane first drains: it takes no new chunks, and closes once its chunks in
     // flight are acked (closing at once would re-send them all on the other lanes), or
     // after two of its RTOs.

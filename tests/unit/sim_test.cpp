@@ -52,5 +52,14 @@ TEST(Sim, OwnUploadNeverEchoedSeed1) {
   EXPECT_GT(r.own_upload_returns, 0u);
 }
 
+// Regression (issue 7 lanes): with seed 794 the LaneController wanted a second lane back while
+// that lane was still draining its chunks in flight; the lane stayed marked draining with its
+// drain deadline in the past, so the UploadManager's poll_timeout() was always due and the
+// client spun at one instant (the real SDK would have spun its loop at full CPU).
+TEST(Sim, LaneWantedAgainWhileDrainingSeed794) {
+  RunResult r = run_seed(794, false);
+  EXPECT_TRUE(r.ok) << r.failure << "\nreplay: ferry-sim --seed 794 --verbose";
+}
+
 }  // namespace
 }  // namespace ferry::sim
