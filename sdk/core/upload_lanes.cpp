@@ -222,7 +222,7 @@ void UploadManager::on_connect_failed(uint32_t lane, int err, const std::string&
   if (lane == 0) return on_connect_failed(err, detail, now);
   if (lane >= lanes_.size() || lanes_[lane].phase != RPhase::Dialing) return;
   close_lane(lane, now, false);
-  controller_.on_lane_failed(now);
+  controller_.on_lane_failed(now, lane);
 }
 
 void UploadManager::on_disconnected(uint32_t lane, int err, const std::string& detail,
@@ -230,7 +230,7 @@ void UploadManager::on_disconnected(uint32_t lane, int err, const std::string& d
   if (lane == 0) return on_disconnected(err, detail, now);
   if (lane >= lanes_.size() || lanes_[lane].phase == RPhase::Idle) return;
   close_lane(lane, now, false);
-  controller_.on_lane_failed(now);
+  controller_.on_lane_failed(now, lane);
   pump_resource(now);
 }
 
@@ -246,7 +246,7 @@ void UploadManager::on_bytes(uint32_t lane, const char* data, size_t len, uint64
     if (st == proto::DecodeStatus::NeedMore) break;
     if (st != proto::DecodeStatus::Ready) {
       close_lane(lane, now, true);
-      controller_.on_lane_failed(now);
+      controller_.on_lane_failed(now, lane);
       break;
     }
     x.last_recv_ms = now;
@@ -266,13 +266,14 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
     if (!j || !wire::parse_hello(j.get(), hello, err) || hello.proto != proto::kProtocolVersion ||
         !window_) {
       close_lane(lane, now, true);
-      controller_.on_lane_failed(now);
+      controller_.on_lane_failed(now, lane);
       return;
     }
     if (hello.heartbeat_ms > 0 && hello.heartbeat_ms < x.heartbeat_ms) {
       x.heartbeat_ms = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
     }
     x.phase = RPhase::Ready;
+    controller_.on_path_rtt(now - x.last_send_ms);  // HELLO was the only frame sent
     window_->add_lane(lane);
     return;  // the caller's pump_resource OPENs the uploads here
   }
@@ -314,7 +315,7 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
   }
   // A broken or refused lane: close it; the uploads continue on the others.
   close_lane(lane, now, true);
-  controller_.on_lane_failed(now);
+  controller_.on_lane_failed(now, lane);
 }
 
 // Heartbeats and dead-lane detection for the extra lanes (lane 0's are in handle_timeout).
@@ -324,7 +325,7 @@ void UploadManager::lane_timeouts(uint64_t now) {
     if (x.phase == RPhase::Idle) continue;
     if (now - x.last_recv_ms >= 3ull * x.heartbeat_ms) {
       close_lane(l, now, true);
-      controller_.on_lane_failed(now);
+      controller_.on_lane_failed(now, l);
     } else if (x.phase == RPhase::Ready && now - x.last_send_ms >= x.heartbeat_ms) {
       proto::encode_frame(x.out, proto::FrameType::Ping, "");
       x.last_send_ms = now;

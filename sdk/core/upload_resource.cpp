@@ -201,6 +201,8 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
       heartbeat_ms_ = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
     }
     rphase_ = RPhase::Ready;
+    // The path's round trip for the lane controller: HELLO was the only frame sent.
+    controller_.on_path_rtt(now - last_send_ms_);
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
     controller_.reset(now);

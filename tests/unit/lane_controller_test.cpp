@@ -1,11 +1,16 @@
-// Proves the adaptive lane count: it starts at one lane, probes one more only while enough
-// work waits, keeps a lane that raised goodput by the margin and probes again, closes one
-// that did not and backs off exponentially, treats a lane that never comes up as a failed
-// probe, respects max_lanes, and never probes with max_lanes 1.
-// How: drive LaneController with a virtual clock and a made-up goodput per lane count.
+// Proves the adaptive lane count: it starts at one lane (two on a long path, never on
+// loopback), probes more only while enough work waits, doubles the lanes while each probe
+// pays and halves the step after one that did not, closes lanes that did not pay and backs
+// off exponentially, judges a probe only after its new lanes' first chunk could arrive,
+// treats a lane that never comes up as a failed probe, ignores the failure of a lane that was
+// surplus, respects max_lanes, and never probes with max_lanes 1. On a slow link whose
+// goodput moves in whole 1 MiB chunks, it reaches 8 lanes in a bounded virtual time.
+// How: drive LaneController with a virtual clock and a made-up goodput per lane count
+// (continuous, or per-lane chunk acks with a dial and a first-chunk delay).
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 #include "sdk/core/lane_controller.h"
 
@@ -49,7 +54,35 @@ TEST(lane_controller, grows_while_each_lane_pays_up_to_the_cap) {
   EXPECT_EQ(r.c.target(), 1u);
   r.advance(10000);
   EXPECT_EQ(r.c.target(), 4u);
+  EXPECT_EQ(r.c.kept(), 2u);  // 1 -> 2 -> 4
+  EXPECT_EQ(r.c.probes(), 2u);
+}
+
+TEST(lane_controller, doubles_the_lanes_while_probes_pay) {
+  Sim r(cfg(8), [](uint32_t n) { return uint64_t{1000} * n; });
+  std::vector<uint32_t> seen{r.c.target()};
+  for (int i = 0; i < 1000; i++) {
+    r.advance(10);
+    if (r.c.target() != seen.back()) seen.push_back(r.c.target());
+  }
+  EXPECT_EQ(seen, (std::vector<uint32_t>{1, 2, 4, 8}));
   EXPECT_EQ(r.c.kept(), 3u);
+}
+
+TEST(lane_controller, a_failed_doubling_falls_back_and_halves_the_step) {
+  // Up to 4 lanes every lane pays; beyond that nothing more.
+  Sim r(cfg(8), [](uint32_t n) { return uint64_t{1000} * std::min<uint32_t>(n, 4); });
+  std::vector<uint32_t> seen{r.c.target()};
+  for (int i = 0; i < 3000; i++) {  // 30 s
+    r.advance(10);
+    if (r.c.target() != seen.back()) seen.push_back(r.c.target());
+  }
+  // 1, 2, 4, 8 (fails), 4, then +2 (fails), 4, then +1 (fails), 4, ...
+  ASSERT_GE(seen.size(), 8u);
+  EXPECT_EQ((std::vector<uint32_t>(seen.begin(), seen.begin() + 8)),
+            (std::vector<uint32_t>{1, 2, 4, 8, 4, 6, 4, 5}));
+  EXPECT_EQ(r.c.probing() ? r.c.target() - r.c.step() : r.c.target(), 4u);
+  EXPECT_EQ(r.c.kept(), 2u);
 }
 
 TEST(lane_controller, stays_at_one_lane_when_lanes_do_not_help) {
@@ -116,4 +149,125 @@ TEST(lane_controller, max_lanes_one_never_probes) {
   EXPECT_EQ(r.c.target(), 1u);
   EXPECT_EQ(r.c.probes(), 0u);
   EXPECT_FALSE(r.c.poll_timeout().has_value());
+}
+
+TEST(lane_controller, a_long_path_starts_with_two_lanes) {
+  Sim r(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
+  r.c.on_path_rtt(40);
+  r.c.on_path_rtt(45);  // the smallest sample counts
+  EXPECT_EQ(r.c.path_rtt_ms(), std::optional<uint64_t>(40));
+  r.advance(10);
+  EXPECT_EQ(r.c.target(), 2u);
+  EXPECT_EQ(r.c.probes(), 0u);  // not a probe: nothing to fall back to below 2
+  // Not while there is too little work: that upload would end before the lane pays.
+  Sim s(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
+  s.c.on_path_rtt(40);
+  s.advance(100, /*waiting=*/3);
+  EXPECT_EQ(s.c.target(), 1u);
+}
+
+TEST(lane_controller, loopback_starts_with_one_lane_and_measures_first) {
+  Sim r(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
+  r.c.on_path_rtt(0);  // under a millisecond
+  r.advance(400);  // less than one interval: no probe yet
+  EXPECT_EQ(r.c.target(), 1u);
+  EXPECT_EQ(r.c.probes(), 0u);
+  r.advance(200);  // the 1-lane interval ended: now the probe
+  EXPECT_EQ(r.c.probes(), 1u);
+  EXPECT_EQ(r.c.target(), 2u);
+}
+
+TEST(lane_controller, the_failure_of_a_surplus_lane_changes_nothing) {
+  Sim r(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
+  r.advance(1200);  // 2 lanes kept or being probed onwards
+  ASSERT_GE(r.c.target(), 2u);
+  uint32_t t = r.c.target();
+  uint32_t probes = r.c.probes();
+  r.c.on_lane_failed(r.now, t);  // lane t was being closed anyway
+  r.c.on_lane_failed(r.now, 0);  // lane 0 is the primary's business
+  EXPECT_EQ(r.c.target(), t);
+  EXPECT_EQ(r.c.probes(), probes);
+}
+
+TEST(lane_controller, a_probe_lane_that_fails_ends_the_probe) {
+  Sim r(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
+  r.follow = false;
+  r.advance(600);  // baseline with 1 lane, then the probe asks for 2
+  ASSERT_TRUE(r.c.probing());
+  ASSERT_EQ(r.c.target(), 2u);
+  r.c.on_lane_failed(r.now, 1);
+  EXPECT_FALSE(r.c.probing());
+  EXPECT_EQ(r.c.target(), 1u);
+  EXPECT_EQ(r.c.backoff_ms(), 4000u);  // the next failure waits twice as long
+}
+
+namespace {
+
+// A slow lossy link as Reno sees it: each lane carries `per_lane` bytes/ms (capped in
+// total by `cap`), and acks arrive chunk by chunk. A lane is up 2 round trips after it is
+// asked for (connect, HELLO) and its first chunk is acked a chunk time and a round trip
+// after that.
+struct ChunkSim {
+  LaneController c;
+  uint64_t now = 0;
+  uint64_t rtt = 40;
+  uint32_t chunk = 1u << 20;
+  double per_lane;
+  double cap;
+  struct Lane {
+    uint64_t up_at;
+    double sent = 0;  // bytes of the current chunk through the link
+  };
+  std::vector<Lane> lanes;
+  uint64_t delivered = 0;
+
+  ChunkSim(LaneControllerConfig cfg, double per_lane_, double cap_)
+      : c(cfg), per_lane(per_lane_), cap(cap_) {
+    c.on_path_rtt(rtt);
+  }
+  void advance(uint64_t ms) {
+    for (uint64_t t = 0; t < ms; t += 10) {
+      now += 10;
+      while (lanes.size() > c.target()) lanes.pop_back();
+      while (lanes.size() < c.target()) lanes.push_back({lanes.empty() ? now : now + 2 * rtt});
+      uint32_t up = 0;
+      for (auto& l : lanes) up += l.up_at <= now;
+      double rate = std::min(per_lane, cap / std::max(1u, up));
+      for (auto& l : lanes) {
+        if (l.up_at + rtt > now) continue;  // a round trip before the first bytes are acked
+        l.sent += rate * 10;
+        for (; l.sent >= chunk; l.sent -= chunk) {
+          c.on_durable(chunk);
+          delivered += chunk;
+        }
+      }
+      c.tick(now, {up, 0, 1000, chunk});
+    }
+  }
+};
+
+}  // namespace
+
+TEST(lane_controller, a_slow_lossy_link_gets_eight_lanes_within_seconds) {
+  // 0.4 MB/s per stream (Reno at 40 ms and 1% loss): one chunk per 2.6 s per lane.
+  ChunkSim r(cfg(8), 400, 1e9);
+  uint64_t reached = 0;
+  while (r.now < 120000 && reached == 0) {
+    r.advance(10);
+    if (r.c.target() == 8 && !r.c.probing()) reached = r.now;
+  }
+  ASSERT_NE(reached, 0u);
+  // Start at 2, baseline, 2 -> 4, 4 -> 8, each judged on 2 chunks per lane after the new
+  // lanes' first ack: about 29 s of the link's time.
+  EXPECT_LE(reached, 32000u);
+  EXPECT_EQ(r.c.kept(), 2u);
+}
+
+TEST(lane_controller, a_capped_link_keeps_the_lanes_that_fill_it) {
+  // The link carries two streams' worth; more lanes only share it.
+  ChunkSim r(cfg(8), 400, 800);
+  r.advance(180000);
+  EXPECT_EQ(r.c.probing() ? r.c.target() - r.c.step() : r.c.target(), 2u);
+  EXPECT_EQ(r.c.kept(), 0u);
+  EXPECT_GE(r.c.probes(), 2u);
 }
