@@ -771,7 +771,7 @@ TEST_F(ChatMediaTest, schema_migrates_from_version_1_and_old_messages_still_sync
   sqlite3_close(db);
 
   open_core();
-  EXPECT_EQ(SqliteStore::schema_version(), 2);
+  EXPECT_EQ(SqliteStore::schema_version(), 3);
   StoredMessage m;
   ASSERT_EQ(store_->find_message(1, m), StoreStatus::Ok);
   EXPECT_EQ(m.text, "from the old days");
@@ -800,10 +800,16 @@ TEST_F(ChatMediaTest, schema_migrates_from_version_1_and_old_messages_still_sync
   ASSERT_EQ(store_->sync(2, 0, 10, got, more), StoreStatus::Ok);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_TRUE(got[1].has_media);
-  // Reopening an already migrated file is a no-op.
+  // The sender's view holds both too (schema 3 lists the old conversation for each side).
+  ASSERT_EQ(store_->sync(1, 0, 10, got, more), StoreStatus::Ok);
+  EXPECT_EQ(got.size(), 2u);
+  // Reopening an already migrated file is a no-op, and ids keep growing.
   open_core();
   ASSERT_EQ(store_->sync(2, 0, 10, got, more), StoreStatus::Ok);
   EXPECT_EQ(got.size(), 2u);
+  batch[0].cid = "cid-new-0002";
+  ASSERT_EQ(store_->put_messages(batch, now_, out), StoreStatus::Ok);
+  EXPECT_EQ(out[0].message.id, 3u);
 }
 
 }  // namespace

@@ -21,6 +21,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "servers/chat/store/chat_store.h"
 
@@ -74,7 +77,9 @@ class SqliteStore final : public ChatStore {
     kSessionDelete,
     kMsgInsert,
     kMsgByCid,
-    kSync,
+    kConvInsert,
+    kConvPeers,
+    kConvIds,
     kHistory,
     kReadyBySha,
     kMsgById,
@@ -94,6 +99,7 @@ class SqliteStore final : public ChatStore {
                             bool& more);
   StoreStatus insert_one(const NewMessage& m, int64_t ts, PutOutcome& out);
   StoreStatus ready_copy_exists(const NewMessage& m, bool& exists);
+  StoreStatus note_conversation(uint64_t a, uint64_t b);
 
   void start_checkpointer(const std::string& path);
   void checkpointer_main();
@@ -107,6 +113,18 @@ class SqliteStore final : public ChatStore {
   bool checkpoint_wanted_ = false;  // guarded by mu_
   bool stopping_ = false;           // guarded by mu_
   sqlite3_stmt* stmts_[kStmtCount] = {};
+  // Conversations (lo, hi) known to be listed in the committed database, so a message between
+  // users who talked before runs no statement for it. Pairs listed by the open transaction
+  // join at its commit and are forgotten if it rolls back. Only a cache: it is emptied when
+  // it outgrows kKnownConversationsMax.
+  struct PairHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& p) const {
+      return std::hash<uint64_t>()(p.first * 0x9E3779B97F4A7C15ull ^ p.second);
+    }
+  };
+  static constexpr size_t kKnownConversationsMax = size_t(1) << 20;
+  std::unordered_set<std::pair<uint64_t, uint64_t>, PairHash> known_conversations_;
+  std::vector<std::pair<uint64_t, uint64_t>> listed_in_txn_;
   std::string error_;
 };
 
