@@ -18,7 +18,7 @@ const char* const kUsage =
     "content-addressed, and tells the chat server when a file is ready. Prints\n"
     "'listening on HOST:PORT' once ready; logs go to stderr. SIGTERM or SIGINT: tell clients\n"
     "'shutting_down', let each file worker finish its current job, exit 0 (acknowledged\n"
-    "chunks are durable at every moment, so abandoning the rest loses nothing).\n"
+    "chunks are held at every moment, see --sync, so abandoning the rest loses nothing).\n"
     "\n"
     "options (flags override the config file):\n"
     "  --listen HOST:PORT       address for clients; port 0 picks a free port\n"
@@ -28,7 +28,7 @@ const char* const kUsage =
     "  --config FILE            JSON file with any of the keys listen, data, secret_file, chat,\n"
     "                           advertise, http, http_advertise, workers, upload_ttl,\n"
     "                           idle_timeout_ms, max_queued_bytes, max_total_queued_bytes,\n"
-    "                           max_file_size\n"
+    "                           max_file_size, sync\n"
     "  --secret-file FILE       shared HMAC key with ferry-chatd (64 hex digits), created with\n"
     "                           a random key if missing (default DIR/secret.key)\n"
     "  --chat HOST:PORT         ferry-chatd to link to (docs/protocol.md section 7): upload\n"
@@ -50,6 +50,11 @@ const char* const kUsage =
     "  --max-total-queued-bytes N  the same over all connections together: past it the server\n"
     "                           stops reading from every client connection (default 268435456)\n"
     "  --max-file-size N        largest upload accepted, bytes (default 1099511627776)\n"
+    "  --sync normal|full       normal (default): an acknowledged chunk survives kill -9 or a\n"
+    "                           crash of the server; the file is fsynced before it is READY.\n"
+    "                           full: every acknowledgement waits for fdatasync of the data\n"
+    "                           and a synced ledger, so acked chunks also survive power loss\n"
+    "                           (uploads then run at the disk's sync speed)\n"
     "  --help                   show this help and exit\n";
 
 bool apply(ResdOptions& o, const std::string& key, const std::string& value, std::string& err) {
@@ -88,6 +93,12 @@ bool apply(ResdOptions& o, const std::string& key, const std::string& value, std
   } else if (key == "max_total_queued_bytes") {
     if (!parse_u64(key, value, 8u << 20, 1ull << 40, v, err)) return false;
     o.max_total_queued_bytes = v;
+  } else if (key == "sync") {
+    if (value != "normal" && value != "full") {
+      err = "sync must be 'normal' or 'full', got '" + value + "'";
+      return false;
+    }
+    o.sync = value;
   } else if (key == "max_file_size") {
     if (!parse_u64(key, value, 0, (1ull << 53) - 1, v, err)) return false;
     o.max_file_size = v;
@@ -111,6 +122,7 @@ const Flag kFlags[] = {{"--listen", "listen"},
                        {"--max-queued-bytes", "max_queued_bytes"},
                        {"--max-total-queued-bytes", "max_total_queued_bytes"},
                        {"--max-file-size", "max_file_size"},
+                       {"--sync", "sync"},
                        {"--config", nullptr}};
 
 }  // namespace

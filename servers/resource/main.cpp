@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   FileStore store;
-  if (!store.open(opts.data, err)) {
+  if (!store.open(opts.data, opts.sync == "full", err)) {
     fprintf(stderr, "ferry-resd: %s\n", err.c_str());
     return 1;
   }
@@ -78,9 +78,9 @@ int main(int argc, char** argv) {
     for (const auto& o : scan.outbox) core.load_outbox(o.message_id, o.size, o.hash, now);
     fprintf(stderr,
             "ferry-resd: data in %s: %zu partial, %zu finished, %zu to notify; %u workers; "
-            "chat link %s\n",
+            "sync %s; chat link %s\n",
             opts.data.c_str(), scan.partials.size(), scan.done.size(), scan.outbox.size(),
-            opts.workers, opts.chat.empty() ? "off" : opts.chat.c_str());
+            opts.workers, opts.sync.c_str(), opts.chat.empty() ? "off" : opts.chat.c_str());
     ServerOptions so;
     so.listen = opts.listen;
     so.chat = opts.chat;

@@ -318,35 +318,44 @@ TEST_F(ResdRawTest, out_of_order_upload_with_a_corrupt_chunk_is_stored_byte_iden
   EXPECT_EQ(resd.terminate(), 0);
 }
 
+// In both durability modes (--sync normal acks from the page cache, full after fdatasync).
 TEST_F(ResdRawTest, acked_chunks_survive_kill9_and_the_upload_completes_after_restart) {
-  std::string file = noise_bytes(8 * kChunk + 777, 2);
-  std::set<uint64_t> acked_before;
-  {
+  uint64_t message = 202;
+  for (std::string mode : {"normal", "full"}) {
+    SCOPED_TRACE("--sync " + mode);
+    std::string file = noise_bytes(8 * kChunk + 777, message);
+    std::set<uint64_t> acked_before;
+    {
+      Process resd;
+      ASSERT_TRUE(start(resd, {"--sync", mode}));
+      RawConn c(resd.port());
+      ASSERT_TRUE(c.hello());
+      Upload u{c, 1, file, {}, {}, {}, {}};
+      ASSERT_TRUE(u.open(ticket(7, message, file)));
+      for (uint64_t i : {8, 1, 6, 0, 3}) u.send(i);
+      ASSERT_TRUE(u.pump([&] { return u.acked.size() >= 3; }));
+      acked_before = u.acked;
+      resd.kill9();
+    }
     Process resd;
-    ASSERT_TRUE(start(resd));
+    ASSERT_TRUE(start(resd, {"--sync", mode}));
     RawConn c(resd.port());
     ASSERT_TRUE(c.hello());
-    Upload u{c, 1, file, {}, {}, {}, {}};
-    ASSERT_TRUE(u.open(ticket(7, 202, file)));
-    for (uint64_t i : {8, 1, 6, 0, 3}) u.send(i);
-    ASSERT_TRUE(u.pump([&] { return u.acked.size() >= 3; }));
-    acked_before = u.acked;
-    resd.kill9();
+    Upload u{c, 9, file, {}, {}, {}, {}};
+    ASSERT_TRUE(u.open(ticket(7, message, file)));
+    ASSERT_EQ(u.state.status, UploadStatus::Ok);
+    for (uint64_t i : acked_before) {
+      EXPECT_TRUE(u.acked.count(i)) << "acked chunk " << i << " lost";
+    }
+    for (uint64_t i = 0; i < u.state.total_chunks; i++) {
+      if (!u.acked.count(i)) u.send(i);
+    }
+    ASSERT_TRUE(u.pump([&] { return u.done.has_value(); }));
+    EXPECT_EQ(u.done->status, UploadStatus::Ok);
+    EXPECT_TRUE(read_file(final_path(file)) == file);
+    EXPECT_EQ(resd.terminate(), 0);
+    message++;
   }
-  Process resd;
-  ASSERT_TRUE(start(resd));
-  RawConn c(resd.port());
-  ASSERT_TRUE(c.hello());
-  Upload u{c, 9, file, {}, {}, {}, {}};
-  ASSERT_TRUE(u.open(ticket(7, 202, file)));
-  ASSERT_EQ(u.state.status, UploadStatus::Ok);
-  for (uint64_t i : acked_before) EXPECT_TRUE(u.acked.count(i)) << "acked chunk " << i << " lost";
-  for (uint64_t i = 0; i < u.state.total_chunks; i++) {
-    if (!u.acked.count(i)) u.send(i);
-  }
-  ASSERT_TRUE(u.pump([&] { return u.done.has_value(); }));
-  EXPECT_EQ(u.done->status, UploadStatus::Ok);
-  EXPECT_TRUE(read_file(final_path(file)) == file);
 }
 
 TEST_F(ResdRawTest, forged_expired_and_other_user_tickets_are_refused) {
@@ -542,11 +551,15 @@ TEST_F(ResdRawTest, help_and_bad_flags) {
   auto r = ferry::test::run({ferry::test::bin_path("ferry-resd"), "--help"});
   EXPECT_EQ(r.status, 0);
   for (const char* flag : {"--listen", "--data", "--config", "--secret-file", "--chat",
-                           "--advertise", "--workers", "--upload-ttl"}) {
+                           "--advertise", "--workers", "--upload-ttl", "--sync"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
   auto bad = ferry::test::run({ferry::test::bin_path("ferry-resd"), "--workers", "0"});
   EXPECT_EQ(bad.status, 2);
+  auto bad_sync = ferry::test::run({ferry::test::bin_path("ferry-resd"), "--sync", "sometimes"});
+  EXPECT_EQ(bad_sync.status, 2);
+  EXPECT_NE(bad_sync.err.find("sync must be 'normal' or 'full'"), std::string::npos)
+      << bad_sync.err;
   auto unknown = ferry::test::run({ferry::test::bin_path("ferry-resd"), "--bogus", "1"});
   EXPECT_EQ(unknown.status, 2);
 }

@@ -120,27 +120,33 @@ bool read_all(int fd, char* p, size_t n, uint64_t offset) {
 }
 
 // Writes `name` in the directory `dir_fd` so that after a crash it holds either the old
-// content or all of `data`: tmp file, fsync, rename over, fsync the directory.
-bool write_durable(int dir_fd, const std::string& name, std::string_view data, int& err) {
+// content or all of `data`: tmp file, rename over; with `sync` (power loss too) the file is
+// fsynced before the rename and the directory after it.
+bool write_atomic(int dir_fd, const std::string& name, std::string_view data, bool sync,
+                  int& err) {
   std::string tmp = name + ".tmp";
   int fd = openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     err = errno;
     return false;
   }
-  bool ok = write_all(fd, data.data(), data.size(), 0) && fsync(fd) == 0;
+  bool ok = write_all(fd, data.data(), data.size(), 0) && (!sync || fsync(fd) == 0);
   err = ok ? 0 : errno;
   close(fd);
   if (ok && renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
     ok = false;
     err = errno;
   }
-  if (ok && fsync(dir_fd) != 0) {
+  if (ok && sync && fsync(dir_fd) != 0) {
     ok = false;
     err = errno;
   }
   if (!ok) unlinkat(dir_fd, tmp.c_str(), 0);
   return ok;
+}
+
+bool write_durable(int dir_fd, const std::string& name, std::string_view data, int& err) {
+  return write_atomic(dir_fd, name, data, true, err);
 }
 
 bool read_small(int dir_fd, const std::string& name, std::string& out) {
@@ -242,8 +248,9 @@ FileStore::~FileStore() {
   }
 }
 
-bool FileStore::open(const std::string& dir, std::string& err) {
+bool FileStore::open(const std::string& dir, bool sync_every_ack, std::string& err) {
   dir_ = dir;
+  sync_every_ack_ = sync_every_ack;
   mkdir(dir.c_str(), 0755);
   mkdir((dir + "/files").c_str(), 0755);
   partial_dir_fd_ = open_dir(dir + "/partial");
@@ -509,11 +516,15 @@ JobResult FileStore::persist(Job& job) {
   JobResult r;
   if (!f) {
     r = failed(job, ENOENT, "upload file not open");
-  } else if (fdatasync(f->fd) != 0) {
+  } else if (sync_every_ack_ && fdatasync(f->fd) != 0) {
     r = failed(job, errno, errno_text("fdatasync", errno));
   } else {
+    // Without per-ack syncs, start writing the chunks back now (it does not wait for the
+    // disk) so the file is mostly on disk by the time finalize() syncs it.
+    if (!sync_every_ack_) sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     int err = 0;
-    if (write_durable(partial_dir_fd_, std::to_string(job.message_id) + ".ledger", job.blob, err)) {
+    if (write_atomic(partial_dir_fd_, std::to_string(job.message_id) + ".ledger", job.blob,
+                     sync_every_ack_, err)) {
       r = succeeded(job);
     } else {
       r = failed(job, err, errno_text("write ledger", err));
@@ -558,6 +569,16 @@ JobResult FileStore::finalize(const Job& job) {
     }
   } else if (errno != EEXIST) {
     return failed(job, errno, errno_text("mkdir " + sub, errno));
+  }
+  if (!sync_every_ack_ && access(data.c_str(), F_OK) == 0) {
+    // The chunks were acked from the page cache: the file must reach the disk before it is
+    // moved into place and announced READY.
+    std::shared_ptr<UploadFile> f = get(m.message_id);
+    int fd = f ? f->fd : ::open(data.c_str(), O_RDONLY | O_CLOEXEC);
+    bool synced = fd >= 0 && fdatasync(fd) == 0;
+    int e = errno;
+    if (!f && fd >= 0) close(fd);
+    if (!synced) return failed(job, e, errno_text("fdatasync " + data, e));
   }
   if (access(data.c_str(), F_OK) == 0) {
     // Content-addressed: if this content is already stored, rename replaces it atomically

@@ -76,8 +76,12 @@ class FileStore {
   FileStore(const FileStore&) = delete;
   FileStore& operator=(const FileStore&) = delete;
 
-  // Creates the layout under `dir` if needed and opens its directories.
-  bool open(const std::string& dir, std::string& err);
+  // Creates the layout under `dir` if needed and opens its directories. `sync_every_ack`
+  // (ferry-resd --sync full) makes every Persist fdatasync the data and fsync the ledger, so
+  // acked chunks survive power loss; without it a Persist writes the ledger atomically into
+  // the page cache and starts the data's write-back (acked chunks survive kill -9 and
+  // crashes of the process), and finalize() syncs the whole file before it is moved into place.
+  bool open(const std::string& dir, bool sync_every_ack, std::string& err);
   // Loads partial uploads (opening their data files), done records and the outbox, and
   // removes debris. Call once, before any job runs.
   StoreScan scan();
@@ -108,6 +112,7 @@ class FileStore {
   bool advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, std::string& err);
 
   std::string dir_;
+  bool sync_every_ack_ = true;
   int partial_dir_fd_ = -1;
   int done_dir_fd_ = -1;
   int notify_dir_fd_ = -1;
