@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,20 +28,27 @@ class SqliteStoreTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // Opens a store in the temp dir with `n` users; their ids go to users_.
+  std::unique_ptr<SqliteStore> open_with_users(int n) {
+    std::string err;
+    auto store = SqliteStore::open(dir_ + "/chat.db", SyncMode::Normal, err);
+    EXPECT_TRUE(store) << err;
+    for (int i = 0; store && i < n; i++) {
+      uint64_t id = 0;
+      EXPECT_EQ(store->create_user("u" + std::to_string(i), "salt", "hash", 1000, id),
+                StoreStatus::Ok);
+      users_.push_back(id);
+    }
+    return store;
+  }
   std::string dir_;
+  std::vector<uint64_t> users_;
 };
 
 TEST_F(SqliteStoreTest, wal_stays_bounded_under_back_to_back_commits) {
-  std::string err;
-  auto store = SqliteStore::open(dir_ + "/chat.db", SyncMode::Normal, err);
-  ASSERT_TRUE(store) << err;
-  std::vector<uint64_t> users;
-  for (int i = 0; i < 40; i++) {
-    uint64_t id = 0;
-    ASSERT_EQ(store->create_user("u" + std::to_string(i), "salt", "hash", 1000, id),
-              StoreStatus::Ok);
-    users.push_back(id);
-  }
+  auto store = open_with_users(40);
+  ASSERT_TRUE(store);
+  const std::vector<uint64_t>& users = users_;
   // ~25,000 commits of 2 messages: each dirties several index pages, so together they write
   // far more WAL frames (hundreds of MB) than the bound below.
   const int kCommits = 25000;
@@ -78,16 +86,9 @@ TEST_F(SqliteStoreTest, wal_stays_bounded_under_back_to_back_commits) {
 // a small limit must return exactly the messages the user sent or received, in id order, each
 // once (messages to oneself included), with `more` set on every page but the last.
 TEST_F(SqliteStoreTest, sync_merges_every_conversation_in_id_order) {
-  std::string err;
-  auto store = SqliteStore::open(dir_ + "/chat.db", SyncMode::Normal, err);
-  ASSERT_TRUE(store) << err;
-  std::vector<uint64_t> users;
-  for (int i = 0; i < 6; i++) {
-    uint64_t id = 0;
-    ASSERT_EQ(store->create_user("s" + std::to_string(i), "salt", "hash", 1000, id),
-              StoreStatus::Ok);
-    users.push_back(id);
-  }
+  auto store = open_with_users(6);
+  ASSERT_TRUE(store);
+  const std::vector<uint64_t>& users = users_;
   std::vector<StoredMessage> all;  // as stored, ascending ids
   uint64_t seq = 0;
   for (int c = 0; c < 60; c++) {
