@@ -11,10 +11,12 @@
 
 #include <cjson/cJSON.h>
 
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -132,7 +134,8 @@ class MsgsBench {
           }
         } else if (ev->type == FERRY_EVENT_MESSAGE && measuring) {
           const char* text = ev->u.message.text;
-          int64_t sent_at = strtoll(text + 2, nullptr, 10);  // "t=<ns> ..."
+          int64_t sent_at = 0;  // "t=<ns> ..."
+          std::from_chars(text + 2, text + std::strlen(text), sent_at);
           t.delivered++;
           t.latency_ms.push_back(double(now_ns() - sent_at) / 1e6);
         }

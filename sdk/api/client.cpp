@@ -62,9 +62,22 @@ namespace {
 
 void enqueue(ferry_client_t* c, Command cmd) { ferry::sdk::enqueue_command(c, std::move(cmd)); }
 
+// enqueue() for a send, the per-message command: built in place in the queue rather than
+// built, moved in and destroyed (a Command is large).
+void enqueue_send(ferry_client_t* c, ferry::sdk::OutboxEntry&& entry) {
+  bool was_empty;
+  {
+    std::lock_guard lock(c->commands_mu);
+    was_empty = c->commands.empty();
+    c->commands.emplace_back(Command::Kind::Send).entry = std::move(entry);
+  }
+  if (was_empty) c->driver->wake();  // as in enqueue_command()
+}
+
 // Loop thread: apply the app's commands to the core in the order they were made.
 void run_commands(ferry_client_t* c, uint64_t now) {
-  std::deque<Command> batch;
+  std::vector<Command>& batch = c->command_batch;
+  batch.clear();
   {
     std::lock_guard lock(c->commands_mu);
     batch.swap(c->commands);
@@ -82,7 +95,7 @@ void run_commands(ferry_client_t* c, uint64_t now) {
         core.logout(now);
         break;
       case Command::Kind::Send:
-        core.submit_send(cmd.entry, now);
+        core.submit_send(std::move(cmd.entry), now);
         break;
       case Command::Kind::History:
         core.submit_history(cmd.request_id, cmd.user_or_peer, cmd.before, cmd.limit, now);
@@ -99,17 +112,17 @@ void run_commands(ferry_client_t* c, uint64_t now) {
         break;
     }
   }
+  batch.clear();
 }
 
 // Loop thread, once per loop iteration with events (UvLoop's check phase): hands them to the
 // app at once (one lock, one eventfd write).
 void publish_events(ferry_client_t* c) {
-  ferry::sdk::Event e;
   std::vector<ferry_event_t*>& batch = c->publish_batch;
-  while (c->core->poll_event(e)) {
+  while (const ferry::sdk::Event* e = c->core->poll_event_ref()) {
     // Out of memory here leaves nothing sensible to report to; the message is still on the
     // server (history) and the outbox is unaffected.
-    if (ferry_event_t* ev = ferry::sdk::build_event(e)) {
+    if (ferry_event_t* ev = ferry::sdk::build_event(*e)) {
       try {
         batch.push_back(ev);
       } catch (...) {
@@ -261,18 +274,18 @@ int ferry_send_text(ferry_client_t* client, const char* to, const char* text,
     if (len == 0 || len > 65536 || !ferry::proto::utf8_valid(std::string_view(text, len))) {
       return FERRY_EBADTEXT;
     }
-    if (!client->store->session().held()) return FERRY_ENOTAUTH;
-    Command cmd{Command::Kind::Send};
-    cmd.entry.cid = ferry::sdk::new_local_id(client);
-    cmd.entry.to = to;
-    cmd.entry.text.assign(text, len);
-    cmd.entry.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+    if (!client->store->session_held()) return FERRY_ENOTAUTH;
+    ferry::sdk::OutboxEntry entry;
+    entry.cid = ferry::sdk::new_local_id(client);
+    entry.to = to;
+    entry.text.assign(text, len);
+    entry.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     // Durable before we return: the promise of ferry_send_text().
-    if (!client->store->outbox_add(cmd.entry)) return FERRY_ESTATE;
-    if (local_id) std::memcpy(local_id, cmd.entry.cid.c_str(), cmd.entry.cid.size() + 1);
-    enqueue(client, std::move(cmd));
+    if (!client->store->outbox_add(entry)) return FERRY_ESTATE;
+    if (local_id) std::memcpy(local_id, entry.cid.c_str(), entry.cid.size() + 1);
+    enqueue_send(client, std::move(entry));
     return FERRY_OK;
   } catch (...) {
     return FERRY_ENOMEM;

@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,7 +70,11 @@ struct ferry_client {
   std::unique_ptr<ferry::sdk::UvDriver> driver;
   ferry::sdk::EventQueue events;
   std::mutex commands_mu;
-  std::deque<ferry::sdk::Command> commands;
+  // Vectors, not deques: a Command is too big for a deque to hold more than one per
+  // allocation. The loop swaps `commands` with `command_batch` (loop thread only), so both
+  // keep their capacity and a send allocates nothing here.
+  std::vector<ferry::sdk::Command> commands;
+  std::vector<ferry::sdk::Command> command_batch;
   std::vector<ferry_event_t*> publish_batch;  // loop thread only: publish_events() scratch
   std::atomic<uint64_t> next_request_id{1};
   // Random bytes for local ids, drawn from RAND_bytes 64 ids at a time (each draw costs a

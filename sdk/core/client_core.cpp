@@ -52,11 +52,32 @@ bool ClientCore::poll_connect() { return std::exchange(want_connect_, false); }
 bool ClientCore::poll_close() { return std::exchange(want_close_, false); }
 std::string ClientCore::poll_send() { return std::exchange(out_, std::string()); }
 
+void ClientCore::clear_events() {
+  // Kept for the next input unless a burst (a sync page) made it large.
+  if (events_.capacity() > 256) {
+    std::vector<Event>().swap(events_);
+  } else {
+    events_.clear();
+  }
+  events_head_ = 0;
+}
+
 bool ClientCore::poll_event(Event& out) {
-  if (events_.empty()) return uploads_.poll_event(out) || downloads_.poll_event(out);
-  out = std::move(events_.front());
-  events_.pop_front();
+  if (events_head_ == events_.size()) {
+    clear_events();
+    return uploads_.poll_event(out) || downloads_.poll_event(out);
+  }
+  out = std::move(events_[events_head_++]);
+  if (events_head_ == events_.size()) clear_events();
   return true;
+}
+
+const Event* ClientCore::poll_event_ref() {
+  if (events_head_ < events_.size()) return &events_[events_head_++];
+  // Cleared only now: the last event returned stayed valid until this call.
+  clear_events();
+  if (uploads_.poll_event(polled_) || downloads_.poll_event(polled_)) return &polled_;
+  return nullptr;
 }
 
 void ClientCore::set_public_state(int state, int status, const std::string& detail) {

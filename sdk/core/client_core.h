@@ -76,10 +76,18 @@ class ClientCore {
   void on_bytes(const char* data, size_t len, uint64_t now_ms);
   void on_disconnected(int err, const std::string& detail, uint64_t now_ms);
   std::string poll_send();
+  // poll_send() into `buf` (cleared first), swapping buffers so both keep their capacity.
+  void take_send(std::string& buf) {
+    buf.clear();
+    buf.swap(out_);
+  }
   bool poll_close();
   void handle_timeout(uint64_t now_ms);
   std::optional<uint64_t> poll_timeout() const;
   bool poll_event(Event& out);
+  // The same without moving the event out: the next event, valid until the next call of
+  // either, or null.
+  const Event* poll_event_ref();
 
   // --- App side ------------------------------------------------------------------------------
   void submit_register(uint64_t request_id, const std::string& user, const std::string& password,
@@ -90,6 +98,7 @@ class ClientCore {
                       uint64_t now_ms);
   // The entry is already in the store (the API writes it before returning to the app).
   void submit_send(const OutboxEntry& entry, uint64_t now_ms);
+  void submit_send(OutboxEntry&& entry, uint64_t now_ms);
   void logout(uint64_t now_ms);
   // Media uploads (client_media.cpp). The record is already in the store.
   void submit_upload(const PendingUpload& u, uint64_t now_ms);
@@ -160,6 +169,8 @@ class ClientCore {
                     uint64_t now);
   void set_public_state(int state, int status, const std::string& detail);
   void emit(Event e) { events_.push_back(std::move(e)); }
+  Event& emit_new() { return events_.emplace_back(); }  // emit(), built in place
+  void clear_events();
   uint64_t dead_after_ms() const { return 3ull * heartbeat_ms_; }
 
   // client_requests.cpp: user requests, responses.
@@ -182,14 +193,16 @@ class ClientCore {
   void on_sync_response(bool ok, const cJSON* body, int err, const std::string& msg, uint64_t now);
   void finish_sync(uint64_t now);
   void handle_push(std::string_view body, uint64_t now);
-  void deliver(const Message& m);
+  void on_message_push(Message m, uint64_t now);
+  void deliver(Message m);
   void note_own_uploads();
   void resend_outbox(uint64_t now);
   void send_outbox_item(OutboxItem& item, uint64_t now);
   void on_send_response(const InFlight& f, bool ok, const cJSON* body, int err,
                         const std::string& msg, uint64_t now);
-  void acknowledge(OutboxItem& item, const Message& m);
-  void remove_outbox(const std::string& cid);
+  void on_send_ok(const std::string& cid, Message m, uint64_t now);
+  void acknowledge(OutboxItem& item, Message m);
+  void remove_outbox(std::string_view cid);
   void prune_acked();
   void drop_outbox(int err, const std::string& detail);
 
@@ -202,7 +215,11 @@ class ClientCore {
   Backoff backoff_;
   proto::FrameDecoder decoder_;
   std::string out_;
-  std::deque<Event> events_;
+  // The events not yet polled: events_[events_head_...]. A vector reused across inputs (an
+  // Event is too big for a deque to hold more than one per allocation).
+  std::vector<Event> events_;
+  size_t events_head_ = 0;
+  Event polled_;  // poll_event_ref(): an upload or download event
 
   Phase phase_ = Phase::Offline;
   int public_state_ = -1;  // none emitted yet
@@ -219,8 +236,11 @@ class ClientCore {
   uint64_t last_seen_ = 0;
   uint64_t stored_last_seen_ = 0;  // what the store holds; written once per input
   std::list<OutboxItem> outbox_;
-  std::unordered_map<std::string, std::list<OutboxItem>::iterator> outbox_by_cid_;
-  std::map<uint64_t, std::string> acked_;  // server id -> cid of acknowledged entries kept
+  // Keyed by a view of the item's own cid (list nodes never move; an entry goes before its item).
+  std::unordered_map<std::string_view, std::list<OutboxItem>::iterator> outbox_by_cid_;
+  // Server id -> cid of acknowledged entries kept: a view of the outbox item's own cid (an
+  // item with server_id X is removed only through remove_outbox(), which erases acked_[X]).
+  std::map<uint64_t, std::string_view> acked_;
   uint64_t retry_at_ = 0;  // resend the outbox after a server-side failure; 0 = none
 
   uint64_t next_rid_ = 1;

@@ -43,10 +43,10 @@ void ClientCore::on_sync_response(bool ok, const cJSON* body, int err, const std
     return protocol_failure("bad sync answer: " + why, now);
   }
   uint64_t prev = 0;
-  for (const Message& m : page) {
+  for (Message& m : page) {
     if (m.id <= prev) return protocol_failure("sync page not in ascending id order", now);
     prev = m.id;
-    deliver(m);
+    deliver(std::move(m));
   }
   if (more && !page.empty()) {
     uint64_t rid = new_rid();
@@ -62,7 +62,7 @@ void ClientCore::finish_sync(uint64_t now) {
   std::vector<Message> buffered = std::exchange(sync_buffer_, {});
   std::stable_sort(buffered.begin(), buffered.end(),
                    [](const Message& a, const Message& b) { return a.id < b.id; });
-  for (const Message& m : buffered) deliver(m);
+  for (Message& m : buffered) deliver(std::move(m));
   Event e;
   e.type = FERRY_EVENT_SYNCED;
   emit(std::move(e));
@@ -81,33 +81,36 @@ void ClientCore::handle_push(std::string_view body, uint64_t now) {
   if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(j.get(), "message"), m, why)) {
     return protocol_failure("bad message PUSH: " + why, now);
   }
+  on_message_push(std::move(m), now);
+}
+
+void ClientCore::on_message_push(Message m, uint64_t) {
   if (!config_.receive || phase_ != Phase::Online) return;
   if (syncing_)
     sync_buffer_.push_back(std::move(m));
   else
-    deliver(m);
+    deliver(std::move(m));
 }
 
-void ClientCore::deliver(const Message& in) {
-  if (in.id <= last_seen_) return;  // already delivered (sync and push overlap)
+void ClientCore::deliver(Message m) {
+  if (m.id <= last_seen_) return;  // already delivered (sync and push overlap)
   // Before last_seen_ moves: an upload that just learnt its id (and may have ended at once, as
   // an instant send does) must be on record when that very id comes in.
   note_own_uploads();
-  last_seen_ = in.id;
-  Message m = in;
+  last_seen_ = m.id;
   // Our own upload's echo: still uploading (owns_cid), or ended and kept in the outbox below.
   if (m.from == session_.user && uploads_.owns_cid(m.cid)) return;
   if (m.has_media) remember_media(m);
-  auto it = outbox_by_cid_.find(m.cid);
-  if (m.from == session_.user && it != outbox_by_cid_.end()) {
+  bool own = m.from == session_.user;
+  auto it = own ? outbox_by_cid_.find(m.cid) : outbox_by_cid_.end();
+  if (own && it != outbox_by_cid_.end()) {
     // Our own send coming back (its answer was lost with a connection): an acknowledgement,
     // not a new message. Already-acknowledged ones were reported when the answer came.
-    if (it->second->entry.server_id == 0) acknowledge(*it->second, m);
+    if (it->second->entry.server_id == 0) acknowledge(*it->second, std::move(m));
   } else {
-    Event e;
+    Event& e = emit_new();
     e.type = FERRY_EVENT_MESSAGE;
     e.message = std::move(m);
-    emit(std::move(e));
   }
   prune_acked();
 }
@@ -130,16 +133,24 @@ void ClientCore::note_own_uploads() {
     outbox_.push_back(OutboxItem{std::move(e), false});
     auto it = std::prev(outbox_.end());
     outbox_by_cid_[it->entry.cid] = it;
-    acked_[s.message_id] = s.cid;
+    acked_[s.message_id] = it->entry.cid;
     if (acked_.size() > kMaxAckedKept) remove_outbox(acked_.begin()->second);
   }
 }
 
 void ClientCore::submit_send(const OutboxEntry& entry, uint64_t now) {
-  if (outbox_by_cid_.count(entry.cid)) return;
-  outbox_.push_back(OutboxItem{entry, false});
+  submit_send(OutboxEntry(entry), now);
+}
+
+void ClientCore::submit_send(OutboxEntry&& entry, uint64_t now) {
+  // One lookup: the item goes in first, so the map's key can view its cid, and comes out
+  // again if the cid is known already.
+  outbox_.push_back(OutboxItem{std::move(entry), false});
   auto it = std::prev(outbox_.end());
-  outbox_by_cid_[entry.cid] = it;
+  if (!outbox_by_cid_.try_emplace(it->entry.cid, it).second) {
+    outbox_.pop_back();
+    return;
+  }
   // During a sync the send waits: the sync may prove it was stored already (after a restart
   // its cid can be in the outbox while the server holds it), and the outbox goes out after.
   if (phase_ == Phase::Online && !syncing_) send_outbox_item(*it, now);
@@ -155,8 +166,18 @@ void ClientCore::resend_outbox(uint64_t now) {
 void ClientCore::send_outbox_item(OutboxItem& item, uint64_t now) {
   item.in_flight = true;
   uint64_t rid = new_rid();
-  send_request(rid, Kind::Send, wire::send_body(rid, item.entry), {Kind::Send, {}, item.entry.cid},
-               now);
+  in_flight_.emplace(rid, InFlight{Kind::Send, {}, item.entry.cid});
+  // send_request() and send_frame() inlined: the body is printed straight into the output
+  // buffer behind a header filled in afterwards.
+  size_t at = out_.size();
+  out_.append(proto::kFrameHeaderBytes, '\0');
+  wire::append_send_body(out_, rid, item.entry);
+  uint8_t header[proto::kFrameHeaderBytes];
+  proto::encode_frame_header(header, proto::FrameType::Request,
+                             static_cast<uint32_t>(out_.size() - at - proto::kFrameHeaderBytes));
+  out_.replace(at, proto::kFrameHeaderBytes, reinterpret_cast<const char*>(header),
+               proto::kFrameHeaderBytes);
+  last_send_ms_ = now;
 }
 
 void ClientCore::on_send_response(const InFlight& f, bool ok, const cJSON* body, int err,
@@ -172,7 +193,7 @@ void ClientCore::on_send_response(const InFlight& f, bool ok, const cJSON* body,
       return protocol_failure("bad send answer: " + why, now);
     }
     if (m.cid != f.cid) return protocol_failure("send answer for another cid", now);
-    if (item.entry.server_id == 0) acknowledge(item, m);
+    if (item.entry.server_id == 0) acknowledge(item, std::move(m));
     return;
   }
   if (err == FERRY_ESERVER || err == FERRY_ENOTAUTH) {
@@ -190,28 +211,41 @@ void ClientCore::on_send_response(const InFlight& f, bool ok, const cJSON* body,
   remove_outbox(f.cid);
 }
 
-void ClientCore::acknowledge(OutboxItem& item, const Message& m) {
-  item.entry.server_id = m.id;
+// The fast path's (handle_response) and on_send_response's common end, for an answer whose
+// message was read already.
+void ClientCore::on_send_ok(const std::string& cid, Message m, uint64_t now) {
+  auto it = outbox_by_cid_.find(cid);
+  if (it == outbox_by_cid_.end()) return;  // dropped by a logout meanwhile
+  OutboxItem& item = *it->second;
   item.in_flight = false;
-  Event e;
+  if (m.cid != cid) return protocol_failure("send answer for another cid", now);
+  if (item.entry.server_id == 0) acknowledge(item, std::move(m));
+}
+
+void ClientCore::acknowledge(OutboxItem& item, Message m) {
+  uint64_t id = m.id;
+  item.entry.server_id = id;
+  item.in_flight = false;
+  Event& e = emit_new();
   e.type = FERRY_EVENT_MESSAGE_STATUS;
-  e.message = m;
+  e.message = std::move(m);
   e.message.status = FERRY_MSG_SENT;
-  emit(std::move(e));
-  std::string cid = item.entry.cid;
-  if (!config_.receive || m.id <= last_seen_) return remove_outbox(cid);
-  store_.outbox_mark_sent(item.entry, m.id);
-  acked_[m.id] = cid;
+  // remove_outbox() reads the cid only to find the item (it frees the item after).
+  if (!config_.receive || id <= last_seen_) return remove_outbox(item.entry.cid);
+  store_.outbox_mark_sent(item.entry, id);
+  acked_[id] = item.entry.cid;
   if (acked_.size() > kMaxAckedKept) remove_outbox(acked_.begin()->second);
 }
 
-void ClientCore::remove_outbox(const std::string& cid) {
+void ClientCore::remove_outbox(std::string_view cid) {
   auto it = outbox_by_cid_.find(cid);
   if (it == outbox_by_cid_.end()) return;
-  if (it->second->entry.server_id != 0) acked_.erase(it->second->entry.server_id);
-  store_.outbox_remove(it->second->entry);
-  outbox_.erase(it->second);
+  auto item = it->second;
+  if (item->entry.server_id != 0) acked_.erase(item->entry.server_id);
+  // The map's key views the item's cid: the entry goes first.
   outbox_by_cid_.erase(it);
+  store_.outbox_remove(item->entry);
+  outbox_.erase(item);
 }
 
 void ClientCore::prune_acked() {
@@ -231,9 +265,10 @@ void ClientCore::drop_outbox(int err, const std::string& detail) {
     e.message.status = FERRY_MSG_FAILED;
     emit(std::move(e));
   }
-  outbox_.clear();
+  // The maps view the items' cids: they go first.
   outbox_by_cid_.clear();
   acked_.clear();
+  outbox_.clear();
 }
 
 }  // namespace ferry::sdk

@@ -22,6 +22,8 @@ class StateStore {
   virtual ~StateStore() = default;
 
   virtual Session session() = 0;
+  // session().held() without copying the session (checked on every send).
+  virtual bool session_held() { return session().held(); }
   virtual bool set_session(const Session& s) = 0;
   virtual uint64_t last_seen() = 0;
   // Never moves backwards: two processes sharing a state directory may race here.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sdk/core/types.h"
@@ -20,6 +21,9 @@ std::string login_body(uint64_t rid, const std::string& user, const std::string&
 std::string auth_body(uint64_t rid, const std::string& token);
 std::string logout_body(uint64_t rid);
 std::string send_body(uint64_t rid, const OutboxEntry& e);
+// Appends send_body(rid, e) to `out` (the per-message path: printed by hand, byte for byte
+// what the cJSON printer gives).
+void append_send_body(std::string& out, uint64_t rid, const OutboxEntry& e);
 std::string sync_body(uint64_t rid, uint64_t since, uint32_t limit);
 std::string history_body(uint64_t rid, const std::string& peer, uint64_t before, uint32_t limit);
 

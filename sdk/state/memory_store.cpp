@@ -10,6 +10,11 @@ Session MemoryStateStore::session() {
   return session_;
 }
 
+bool MemoryStateStore::session_held() {
+  std::lock_guard lock(mu_);
+  return session_.held();
+}
+
 bool MemoryStateStore::set_session(const Session& s) {
   std::lock_guard lock(mu_);
   session_ = s;

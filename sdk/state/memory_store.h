@@ -13,6 +13,7 @@ namespace ferry::sdk {
 class MemoryStateStore final : public StateStore, public DownloadStore {
  public:
   Session session() override;
+  bool session_held() override;
   bool set_session(const Session& s) override;
   uint64_t last_seen() override;
   bool set_last_seen(uint64_t id) override;

@@ -119,6 +119,11 @@ Session SqliteStateStore::session() {
   return session_;
 }
 
+bool SqliteStateStore::session_held() {
+  std::lock_guard lock(mu_);
+  return session_.held();
+}
+
 bool SqliteStateStore::write_session(const Session& s) {
   begin_write();
   bind_text(st_set_session_, 1, s.user);

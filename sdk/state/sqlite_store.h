@@ -36,6 +36,7 @@ class SqliteStateStore final : public StateStore, public DownloadStore {
   SqliteStateStore& operator=(const SqliteStateStore&) = delete;
 
   Session session() override;
+  bool session_held() override;
   bool set_session(const Session& s) override;
   uint64_t last_seen() override;
   bool set_last_seen(uint64_t id) override;

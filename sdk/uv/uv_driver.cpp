@@ -106,8 +106,10 @@ void UvDriver::step() {
 }
 
 void UvDriver::flush() {
-  std::string out = core_.poll_send();
-  if (!out.empty() && chat_) chat_->write(std::move(out));
+  core_.take_send(send_buf_);
+  if (!send_buf_.empty() && chat_) chat_->write_copy(send_buf_);
+  // Keep a buffer the size of a burst of chat frames, not of a large one-off (a big request).
+  if (send_buf_.capacity() > 256 * 1024) std::string().swap(send_buf_);
 }
 
 void UvDriver::close_chat() {

@@ -99,6 +99,7 @@ class UvDriver final : public LoopClient {
   std::condition_variable closed_cv_;
   bool closed_ = false;
   UvLink* chat_ = nullptr;  // the connection the core is using, if any
+  std::string send_buf_;    // flush(): swapped with the core's output buffer, capacity kept
   // Shared with the loop's retire list: a stopped client's file work may still call back.
   std::shared_ptr<UploadIo> io_;
   std::shared_ptr<DownloadIo> downloads_;

@@ -118,6 +118,10 @@ void UvLink::write(std::string data) {
   if (n == static_cast<int>(data.size())) return;
   if (n < 0 && n != UV_EAGAIN) return lost(n);
   if (n > 0) data.erase(0, static_cast<size_t>(n));
+  queue_write(std::move(data));
+}
+
+void UvLink::queue_write(std::string data) {
   auto w = std::make_unique<WriteReq>();
   w->data = std::move(data);
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -125,6 +129,15 @@ void UvLink::write(std::string data) {
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_callback);
   if (rc != 0) return lost(rc);
   w.release();  // write_callback owns it now
+}
+
+void UvLink::write_copy(std::string_view data) {
+  if (!connected_ || closed_ || data.empty()) return;
+  uv_buf_t whole = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
+  if (n == static_cast<int>(data.size())) return;
+  if (n < 0 && n != UV_EAGAIN) return lost(n);
+  queue_write(std::string(data.substr(n > 0 ? static_cast<size_t>(n) : 0)));
 }
 
 int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int)> done) {

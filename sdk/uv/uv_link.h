@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace ferry::sdk {
 
@@ -39,6 +40,8 @@ class UvLink {
   bool connected() const { return connected_; }
   // Queues bytes (ignored when not connected; a failure is reported through on_lost).
   void write(std::string data);
+  // The same for bytes the caller keeps: copied only if the socket does not take them all now.
+  void write_copy(std::string_view data);
   // Queues borrowed buffers as one write. 0: `done(status)` runs exactly once when libuv is
   // finished with them (also on close). Nonzero: not queued, `done` never runs.
   int write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int status)> done);
@@ -55,6 +58,7 @@ class UvLink {
   static void alloc_callback(uv_handle_t* h, size_t hint, uv_buf_t* buf);
   static void read_callback(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void write_callback(uv_write_t* req, int status);
+  void queue_write(std::string data);  // uv_write of what uv_try_write left
   static void shutdown_callback(uv_shutdown_t* req, int status);
   static void close_callback(uv_handle_t* h);
   void lost(int uv_status);

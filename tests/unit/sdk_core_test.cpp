@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "sdk/core/backoff.h"
 #include "sdk/core/client_core.h"
 #include "sdk/core/errors.h"
+#include "sdk/core/wire.h"
 #include "sdk/include/ferry.h"
 #include "tests/unit/sdk_fake_store.h"
 
@@ -657,6 +659,41 @@ TEST(sdk_core, history_without_session_fails_at_once) {
   ASSERT_EQ(ev.back().type, FERRY_EVENT_HISTORY);
   EXPECT_EQ(ev.back().status, FERRY_ENOTAUTH);
   EXPECT_EQ(ev.back().request_id, 3u);
+}
+
+// The text send request is printed by hand (it is built once per message); it must be byte for
+// byte what cJSON prints for the same object, whatever the strings hold: escapes, control
+// bytes, UTF-8 and invalid UTF-8, an embedded NUL (cJSON's strings end there).
+TEST(sdk_core, hand_printed_send_body_matches_cjson) {
+  auto expected = [](uint64_t rid, const OutboxEntry& e) {
+    proto::Json j(cJSON_CreateObject());
+    cJSON_AddStringToObject(j.get(), "op", "send");
+    cJSON_AddNumberToObject(j.get(), "rid", static_cast<double>(rid));
+    cJSON_AddStringToObject(j.get(), "to", e.to.c_str());
+    cJSON_AddStringToObject(j.get(), "cid", e.cid.c_str());
+    cJSON_AddStringToObject(j.get(), "text", e.text.c_str());
+    return proto::json_print(j.get());
+  };
+  std::vector<std::string> texts = {"", "plain text", "quote \" here", "back\\slash",
+                                    "\b\f\n\r\t", std::string("\x01\x1f\x7f", 3),
+                                    "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80", "\xff\xfe bad utf-8",
+                                    std::string("before\0after", 12), "</script>\u2028"};
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 2000; i++) {
+    std::string t(rng() % 40, '\0');
+    for (char& c : t) c = static_cast<char>(rng() % 4 == 0 ? rng() % 0x20 : rng() % 256);
+    texts.push_back(t);
+  }
+  uint64_t rid = 1;
+  for (const std::string& t : texts) {
+    OutboxEntry e;
+    e.to = texts[rid % texts.size()].substr(0, 12);
+    e.cid = "cid-" + std::to_string(rid);
+    e.text = t;
+    ASSERT_EQ(wire::send_body(rid, e), expected(rid, e)) << "text #" << rid;
+    rid = rid * 31 + 7;  // grows through 1- to 15-digit request ids
+    if (rid > 999'999'999'999'999ull) rid %= 1000;
+  }
 }
 
 }  // namespace
