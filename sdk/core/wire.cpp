@@ -1,10 +1,10 @@
 #include "sdk/core/wire.h"
 
-#include <charconv>
 #include <cstring>
 
 #include "proto/frame.h"
 #include "proto/json.h"
+#include "proto/json_text.h"
 #include "sdk/core/base64.h"
 #include "sdk/include/ferry.h"
 
@@ -60,44 +60,12 @@ namespace {
 // Below this, cJSON prints a whole number as plain decimal digits ("%d" or "%1.15g").
 constexpr uint64_t kPlainNumberLimit = 1'000'000'000'000'000ull;
 
-// Appends `s` as cJSON_PrintUnformatted does a string made with cJSON_CreateString(s.c_str()):
-// up to the first NUL, escapes \" \\ \b \f \n \r \t, \u00XX for other bytes below 0x20,
-// everything else (UTF-8 included) as is.
+// cJSON_CreateString(s.c_str()) keeps a string up to its first NUL; print the same.
 void append_json_string(std::string& out, std::string_view s) {
   if (const void* nul = std::memchr(s.data(), 0, s.size())) {
     s = s.substr(0, static_cast<size_t>(static_cast<const char*>(nul) - s.data()));
   }
-  static const char* hex = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the bytes not yet copied
-  for (size_t i = 0; i < s.size(); i++) {
-    unsigned char ch = static_cast<unsigned char>(s[i]);
-    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    out += '\\';
-    switch (ch) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '\b': out += 'b'; break;
-      case '\f': out += 'f'; break;
-      case '\n': out += 'n'; break;
-      case '\r': out += 'r'; break;
-      case '\t': out += 't'; break;
-      default:
-        out += "u00";
-        out += hex[ch >> 4];
-        out += hex[ch & 15];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
-void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
+  proto::json_append_string(out, s);
 }
 
 }  // namespace
@@ -119,7 +87,7 @@ void append_send_body(std::string& out, uint64_t rid, const OutboxEntry& e) {
   }
   out.reserve(out.size() + 48 + e.to.size() + e.cid.size() + e.text.size() + e.text.size() / 8);
   out += "{\"op\":\"send\",\"rid\":";
-  append_uint(out, rid);
+  proto::json_append_int(out, rid);
   out += ",\"to\":";
   append_json_string(out, e.to);
   out += ",\"cid\":";

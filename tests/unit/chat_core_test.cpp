@@ -395,7 +395,7 @@ TEST_F(ChatCoreTest, send_pushes_to_receiver_and_senders_other_sessions) {
   EXPECT_EQ(pending(carol), 0u);
 }
 
-// The MESSAGE object of a text send is printed by hand (json_text.h): every byte that needs
+// The MESSAGE object of a text send is printed by hand (proto/json_text.h): every byte that needs
 // escaping survives the round trip, and the bytes are exactly what cJSON prints for the same
 // object, in the response and in the push alike.
 TEST_F(ChatCoreTest, send_message_json_escapes_like_cjson) {

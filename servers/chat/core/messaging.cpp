@@ -4,8 +4,8 @@
 // A send is validated at once and joins batch_; flush() stores the whole batch in one
 // transaction and only then answers and pushes, in id order. So an acknowledged message is
 // always durable, and a busy server pays one commit per loop iteration, not per message.
+#include "proto/json_text.h"
 #include "servers/chat/core/chat_core.h"
-#include "servers/chat/core/json_text.h"
 #include "servers/chat/core/validate.h"
 
 namespace ferry::chat {
@@ -135,27 +135,27 @@ void ChatCore::push_message(const StoredMessage& m, ConnId origin, const std::st
 
 std::string ChatCore::message_json(const StoredMessage& m) {
   if (!m.has_media) {
-    // The per-send path: appended by hand (json_text.h), same bytes as the cJSON path below.
+    // The per-send path: appended by hand (proto/json_text.h), same bytes as the cJSON path below.
     const std::string& from = user_name(m.sender);
     const std::string& to = user_name(m.receiver);
     std::string out;
     out.reserve(96 + m.cid.size() + from.size() + to.size() + m.kind.size() + m.text.size());
     out += "{\"id\":";
-    json_append_int(out, m.id);
+    proto::json_append_int(out, m.id);
     out += ",\"cid\":";
-    json_append_string(out, m.cid);
+    proto::json_append_string(out, m.cid);
     out += ",\"from\":";
-    json_append_string(out, from);
+    proto::json_append_string(out, from);
     out += ",\"to\":";
-    json_append_string(out, to);
+    proto::json_append_string(out, to);
     out += ",\"kind\":";
-    json_append_string(out, m.kind);
+    proto::json_append_string(out, m.kind);
     out += ",\"text\":";
-    json_append_string(out, m.text);
+    proto::json_append_string(out, m.text);
     out += ",\"ts\":";
-    json_append_int(out, m.ts);
+    proto::json_append_int(out, m.ts);
     out += ",\"status\":";
-    json_append_string(out, message_status_name(m.status));
+    proto::json_append_string(out, message_status_name(m.status));
     out += '}';
     return out;
   }

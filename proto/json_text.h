@@ -1,8 +1,9 @@
-// Hand-written JSON output for the hottest object the server prints: a text MESSAGE, once per
-// send (response and pushes share it). Building it through cJSON allocated a node per field
-// and a copy per string; appending to one string does neither. The output is byte for byte
-// what cJSON_PrintUnformatted gives for the same fields (chat_core_test checks it), so the
-// wire format does not depend on which path printed a message.
+// Hand-written JSON output for the hottest objects: the chat server's text MESSAGE (once per
+// send; response and pushes share it) and the SDK's send request (once per message). Building
+// them through cJSON allocated a node per field and a copy per string; appending to one string
+// does neither. The output is byte for byte what cJSON_PrintUnformatted gives for the same
+// fields (chat_core_test and sdk_core_test check it), so the wire format does not depend on
+// which path printed it. Only output: every body is still parsed by cJSON.
 #pragma once
 
 #include <charconv>
@@ -10,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace ferry::chat {
+namespace ferry::proto {
 
 // Appends `s` as a JSON string with cJSON's escapes: \" \\ \b \f \n \r \t, \u00XX for other
 // bytes below 0x20, everything else (UTF-8 included) as is.
@@ -64,4 +65,4 @@ inline void json_append_int(std::string& out, Int v) {
   out.append(buf, r.ptr);
 }
 
-}  // namespace ferry::chat
+}  // namespace ferry::proto
