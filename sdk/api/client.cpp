@@ -30,16 +30,24 @@ void check_handle(const ferry_client_t* c) {
 
 }  // namespace
 
-void ferry::sdk::enqueue_command(ferry_client_t* c, Command cmd) {
+namespace {
+// Appends one command to the loop's queue with `add(queue)` under the lock. Only the command
+// that made the queue non-empty wakes the loop: the loop takes the whole queue after that
+// wake, so later ones ride along.
+template <class Add>
+void enqueue_with(ferry_client_t* c, Add add) {
   bool was_empty;
   {
     std::lock_guard lock(c->commands_mu);
     was_empty = c->commands.empty();
-    c->commands.push_back(std::move(cmd));
+    add(c->commands);
   }
-  // Only the command that made the queue non-empty wakes the loop: the loop takes the whole
-  // queue after that wake, so later ones ride along.
   if (was_empty) c->driver->wake();
+}
+}  // namespace
+
+void ferry::sdk::enqueue_command(ferry_client_t* c, Command cmd) {
+  enqueue_with(c, [&](std::vector<Command>& q) { q.push_back(std::move(cmd)); });
 }
 
 void ferry::sdk::check_client(const ferry_client_t* c) { check_handle(c); }
@@ -65,13 +73,9 @@ void enqueue(ferry_client_t* c, Command cmd) { ferry::sdk::enqueue_command(c, st
 // enqueue() for a send, the per-message command: built in place in the queue rather than
 // built, moved in and destroyed (a Command is large).
 void enqueue_send(ferry_client_t* c, ferry::sdk::OutboxEntry&& entry) {
-  bool was_empty;
-  {
-    std::lock_guard lock(c->commands_mu);
-    was_empty = c->commands.empty();
-    c->commands.emplace_back(Command::Kind::Send).entry = std::move(entry);
-  }
-  if (was_empty) c->driver->wake();  // as in enqueue_command()
+  enqueue_with(c, [&](std::vector<Command>& q) {
+    q.emplace_back(Command::Kind::Send).entry = std::move(entry);
+  });
 }
 
 // Loop thread: apply the app's commands to the core in the order they were made.

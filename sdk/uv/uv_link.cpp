@@ -108,17 +108,36 @@ void UvLink::lost(int uv_status) {
   hook(err, detail);
 }
 
-void UvLink::write(std::string data) {
-  if (!connected_ || closed_ || data.empty()) return;
-  // Straight to the socket when nothing is queued ahead (uv_try_write refuses otherwise, so
-  // order holds): a uv_write that completes at once still costs a request, a deferred
-  // callback and an epoll_ctl on the next loop turn, per chat frame.
-  uv_buf_t whole = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+// Straight to the socket when nothing is queued ahead (uv_try_write refuses otherwise, so
+// order holds): a uv_write that completes at once still costs a request, a deferred callback
+// and an epoll_ctl on the next loop turn, per chat frame. Returns how many leading bytes of
+// `data` still need a queued write (0 = nothing left to do: all written, not connected, or
+// the link was lost), and in `from` where they start.
+size_t UvLink::try_write_now(std::string_view data, size_t& from) {
+  from = 0;
+  if (!connected_ || closed_ || data.empty()) return 0;
+  uv_buf_t whole = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
   int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
-  if (n == static_cast<int>(data.size())) return;
-  if (n < 0 && n != UV_EAGAIN) return lost(n);
-  if (n > 0) data.erase(0, static_cast<size_t>(n));
+  if (n == static_cast<int>(data.size())) return 0;
+  if (n < 0 && n != UV_EAGAIN) {
+    lost(n);
+    return 0;
+  }
+  from = n > 0 ? static_cast<size_t>(n) : 0;
+  return data.size() - from;
+}
+
+void UvLink::write(std::string data) {
+  size_t from = 0;
+  if (try_write_now(data, from) == 0) return;
+  data.erase(0, from);
   queue_write(std::move(data));
+}
+
+void UvLink::write_copy(std::string_view data) {
+  size_t from = 0;
+  if (try_write_now(data, from) == 0) return;
+  queue_write(std::string(data.substr(from)));
 }
 
 void UvLink::queue_write(std::string data) {
@@ -129,15 +148,6 @@ void UvLink::queue_write(std::string data) {
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_callback);
   if (rc != 0) return lost(rc);
   w.release();  // write_callback owns it now
-}
-
-void UvLink::write_copy(std::string_view data) {
-  if (!connected_ || closed_ || data.empty()) return;
-  uv_buf_t whole = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &whole, 1);
-  if (n == static_cast<int>(data.size())) return;
-  if (n < 0 && n != UV_EAGAIN) return lost(n);
-  queue_write(std::string(data.substr(n > 0 ? static_cast<size_t>(n) : 0)));
 }
 
 int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int)> done) {
