@@ -9,6 +9,7 @@
 // signed with the key from the secret file resd created (proto::ticket_sign); blocking
 // sockets with poll() timeouts, no sleeps except waiting for expiry.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -315,6 +316,44 @@ TEST_F(ResdRawTest, out_of_order_upload_with_a_corrupt_chunk_is_stored_byte_iden
   EXPECT_TRUE(again.all_acked());
   ASSERT_TRUE(again.pump([&] { return again.done.has_value(); }));
   EXPECT_EQ(again.done->status, UploadStatus::Ok);
+  EXPECT_EQ(resd.terminate(), 0);
+}
+
+// Chunks go to disk with O_DIRECT from the aligned payload buffer (no page-cache copy) where
+// the file system takes it: while the upload is open, resd holds its partial file open with
+// O_DIRECT (fdinfo flags), and the bytes, the unaligned tail included, arrive intact.
+TEST_F(ResdRawTest, chunks_are_written_with_o_direct_where_the_file_system_allows) {
+  std::string probe = dir_.sub("probe");
+  int pfd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  if (pfd < 0) GTEST_SKIP() << "the temp dir's file system refuses O_DIRECT";
+  ::close(pfd);
+  Process resd;
+  ASSERT_TRUE(start(resd));
+  RawConn c(resd.port());
+  ASSERT_TRUE(c.hello());
+  std::string file = noise_bytes(3 * kChunk + 1234, 3);
+  Upload u{c, 2, file, {}, {}, {}, {}};
+  ASSERT_TRUE(u.open(ticket(7, 303, file)));
+  u.send(0);
+  ASSERT_TRUE(u.pump([&] { return u.acked.count(0) == 1; }));
+  int direct_fds = 0;
+  std::string fd_dir = "/proc/" + std::to_string(resd.pid()) + "/fd";
+  for (const auto& e : fs::directory_iterator(fd_dir)) {
+    std::error_code ec;
+    std::string target = fs::read_symlink(e.path(), ec).string();
+    if (ec || target.find("/partial/303.data") == std::string::npos) continue;
+    std::string info = read_file("/proc/" + std::to_string(resd.pid()) + "/fdinfo/" +
+                                 e.path().filename().string());
+    size_t at = info.find("flags:");
+    ASSERT_NE(at, std::string::npos);
+    unsigned long flags = std::stoul(info.substr(at + 6), nullptr, 8);
+    direct_fds += (flags & O_DIRECT) != 0;
+  }
+  EXPECT_EQ(direct_fds, 1);
+  for (uint64_t i = 1; i < u.state.total_chunks; i++) u.send(i);
+  ASSERT_TRUE(u.pump([&] { return u.done.has_value(); }));
+  EXPECT_EQ(u.done->status, UploadStatus::Ok);
+  EXPECT_TRUE(read_file(final_path(file)) == file);
   EXPECT_EQ(resd.terminate(), 0);
 }
 

@@ -20,6 +20,7 @@
 #include "proto/json.h"
 #include "proto/ticket.h"
 #include "proto/upload_frames.h"
+#include "servers/resource/core/frame_reader.h"
 #include "servers/resource/core/resd_core.h"
 
 namespace {
@@ -1116,6 +1117,55 @@ TEST(ResourceCoreLink, outbox_loaded_at_start_is_sent_when_linked) {
   bool seen = false;
   for (auto& [t, j] : p.frames) seen |= op_of(j) == "upload_done" && u64_of(j, "message_id") == 77;
   EXPECT_TRUE(seen);
+}
+
+// The reader places every CHUNK payload on a kPayloadAlign boundary (what lets the file
+// workers write it with O_DIRECT), whether the bytes come through feed() in odd pieces or
+// straight into direct_window(); other frames' bodies are exact and unaligned-safe.
+TEST(FrameReader, chunk_payloads_start_aligned_however_the_bytes_arrive) {
+  std::string payload = pattern(64 * 1024 + 4096, 7);
+  std::string frame;
+  proto::encode_chunk(frame, 3, 9, proto::chunk_sum(payload.data(), payload.size()), payload);
+  proto::UploadOpen open{5, "ticket-bytes"};
+  proto::encode_upload_open(frame, open);
+  for (size_t piece : {size_t(1), size_t(7), size_t(4096), frame.size()}) {
+    for (bool direct : {false, true}) {
+      FrameReader r(kMaxFrameBody);
+      std::vector<OwnedBody> bodies;
+      std::vector<FrameType> types;
+      size_t at = 0;
+      while (at < frame.size()) {
+        FrameReader::Status st = FrameReader::Status::NeedMore;
+        size_t room = 0;
+        char* window = direct ? r.direct_window(1, room) : nullptr;
+        if (window) {
+          size_t n = std::min({room, piece, frame.size() - at});
+          std::memcpy(window, frame.data() + at, n);
+          at += n;
+          st = r.commit_direct(n);
+        } else {
+          at += r.feed(frame.data() + at, std::min(piece, frame.size() - at), st);
+        }
+        ASSERT_NE(st, FrameReader::Status::TooLarge);
+        ASSERT_NE(st, FrameReader::Status::BadType);
+        if (st == FrameReader::Status::Ready) {
+          types.push_back(r.type());
+          bodies.push_back(r.take_body());
+        }
+      }
+      ASSERT_EQ(bodies.size(), 2u) << piece << " " << direct;
+      EXPECT_EQ(types[0], FrameType::Chunk);
+      proto::Chunk ch;
+      std::string err;
+      ASSERT_TRUE(proto::decode_chunk({bodies[0].data, bodies[0].size}, ch, err)) << err;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(ch.payload.data()) % kPayloadAlign, 0u);
+      EXPECT_EQ(ch.payload, payload);
+      EXPECT_EQ(ch.index, 9u);
+      proto::UploadOpen got;
+      ASSERT_TRUE(proto::decode_upload_open({bodies[1].data, bodies[1].size}, got, err)) << err;
+      EXPECT_EQ(got.ticket, "ticket-bytes");
+    }
+  }
 }
 
 }  // namespace

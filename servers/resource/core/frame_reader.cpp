@@ -1,6 +1,8 @@
 // Owning frame reader (see frame_reader.h).
 #include "servers/resource/core/frame_reader.h"
 
+#include "proto/upload_frames.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -13,7 +15,7 @@ size_t FrameReader::feed(const char* data, size_t len, Status& status) {
   }
   if (ready_) {
     ready_ = false;
-    body_.reset();
+    body_.release();
     body_len_ = body_have_ = 0;
   }
   size_t used = 0;
@@ -30,7 +32,7 @@ size_t FrameReader::feed(const char* data, size_t len, Status& status) {
     if (status != Status::NeedMore) return used;  // failed, or a frame with an empty body
   }
   size_t n = std::min(len - used, body_len_ - body_have_);
-  std::memcpy(body_.get() + body_have_, data + used, n);
+  std::memcpy(body_.data + body_have_, data + used, n);
   body_have_ += n;
   used += n;
   status = finish_if_complete();
@@ -55,7 +57,16 @@ FrameReader::Status FrameReader::after_header() {
   body_len_ = len;
   body_have_ = 0;
   // Not value-initialised: a chunk buffer is about to be overwritten, zeroing it is waste.
-  body_ = std::make_unique_for_overwrite<char[]>(len > 0 ? len : 1);
+  // A CHUNK's body gets kPayloadAlign spare bytes so its payload can start on that boundary.
+  bool chunk = type_ == proto::FrameType::Chunk && len > proto::kChunkPrefixBytes;
+  size_t spare = chunk ? kPayloadAlign : 0;
+  body_.storage = std::make_unique_for_overwrite<char[]>(len + spare + 1);
+  body_.data = body_.storage.get();
+  if (chunk) {
+    auto payload = reinterpret_cast<uintptr_t>(body_.data + proto::kChunkPrefixBytes);
+    body_.data += (kPayloadAlign - payload % kPayloadAlign) % kPayloadAlign;
+  }
+  body_.size = len;
   in_body_ = true;
   return finish_if_complete();
 }
@@ -73,7 +84,7 @@ char* FrameReader::direct_window(size_t min_bytes, size_t& len) {
   size_t missing = body_len_ - body_have_;
   if (missing < min_bytes) return nullptr;
   len = missing;
-  return body_.get() + body_have_;
+  return body_.data + body_have_;
 }
 
 FrameReader::Status FrameReader::commit_direct(size_t n) {
@@ -82,7 +93,8 @@ FrameReader::Status FrameReader::commit_direct(size_t n) {
 }
 
 OwnedBody FrameReader::take_body() {
-  OwnedBody b{std::move(body_), body_len_};
+  OwnedBody b = std::move(body_);
+  body_.release();
   body_len_ = body_have_ = 0;
   return b;
 }

@@ -18,10 +18,19 @@
 
 namespace ferry::resource {
 
-// A frame body the reader no longer owns; `size` bytes at `data`.
+// CHUNK bodies are placed so that their payload starts on this boundary: the file workers can
+// then hand it to an O_DIRECT write (servers/resource/store/file_store.cpp) as it is.
+inline constexpr size_t kPayloadAlign = 4096;
+
+// A frame body the reader no longer owns; `size` bytes at `data`, inside `storage`.
 struct OwnedBody {
-  std::unique_ptr<char[]> data;
+  std::unique_ptr<char[]> storage;
+  char* data = nullptr;
   size_t size = 0;
+  void release() {
+    storage.reset();
+    data = nullptr;
+  }
 };
 
 class FrameReader {
@@ -49,7 +58,7 @@ class FrameReader {
 
   // The complete frame (valid after Ready until the next feed/commit_direct).
   proto::FrameType type() const { return type_; }
-  std::string_view body() const { return {body_.get(), body_len_}; }
+  std::string_view body() const { return {body_.data, body_len_}; }
   // Takes the complete frame's body; body() is empty afterwards.
   OwnedBody take_body();
   const std::string& error() const { return error_; }
@@ -64,7 +73,7 @@ class FrameReader {
   bool in_body_ = false;
   bool ready_ = false;  // a complete frame is held; the next feed starts a new one
   proto::FrameType type_ = proto::FrameType::Hello;
-  std::unique_ptr<char[]> body_;
+  OwnedBody body_;
   size_t body_len_ = 0;
   size_t body_have_ = 0;
   Status failed_ = Status::NeedMore;

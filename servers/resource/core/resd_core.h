@@ -123,7 +123,7 @@ struct Job {
   std::string blob;
 
   bool sync_lane() const { return kind == JobKind::Persist || kind == JobKind::Unnotify; }
-  std::string_view payload() const { return {body.data.get() + payload_offset, payload_len}; }
+  std::string_view payload() const { return {body.data + payload_offset, payload_len}; }
 };
 
 struct JobResult {

@@ -292,7 +292,7 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   OwnedBody body = c.reader.take_body();
   proto::Chunk ch;
   std::string err;
-  if (!proto::decode_chunk(std::string_view(body.data.get(), body.size), ch, err)) {
+  if (!proto::decode_chunk(std::string_view(body.data, body.size), ch, err)) {
     return fatal(c, "bad_frame", err);
   }
   auto unknown_slot = [&] {
@@ -334,7 +334,7 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   j.index = ch.index;
   j.offset = ch.index * static_cast<uint64_t>(u.meta.chunk_size);
   j.claimed = ch.hash;
-  j.payload_offset = static_cast<size_t>(ch.payload.data() - body.data.get());
+  j.payload_offset = static_cast<size_t>(ch.payload.data() - body.data);
   j.payload_len = len;
   j.body = std::move(body);
   issue(u, std::move(j));
