@@ -173,7 +173,9 @@ void UploadWindow::process_acks(Upload& up, const proto::ChunkAck& ack, uint64_t
   if (sample && here != lanes_.end()) rtt_sample(here->second, *sample);
   for (const auto& [id, n] : grown) {
     auto l = lanes_.find(id);
-    if (l != lanes_.end() && limited[id]) grow_cwnd(l->second, n);
+    if (l == lanes_.end()) continue;
+    l->second.progress_ms = std::max(l->second.progress_ms, now_ms);
+    if (limited[id]) grow_cwnd(l->second, n);
   }
 }
 
@@ -265,9 +267,7 @@ void UploadWindow::handle_timeout(uint64_t now_ms) {
       if (s.lost) continue;
       auto l = lanes_.find(s.lane);
       if (l == lanes_.end()) continue;
-      if (now_ms >= l->second.rto_ms && s.sent_at_ms <= now_ms - l->second.rto_ms) {
-        out.push_back(index);
-      }
+      if (deadline(s, l->second) <= now_ms) out.push_back(index);
     }
     for (uint64_t i : out) {
       auto s = up.chunks.mark_lost(i, true);
@@ -295,6 +295,10 @@ void UploadWindow::handle_timeout(uint64_t now_ms) {
   }
 }
 
+uint64_t UploadWindow::deadline(const ChunkTracker::Sent& s, const Lane& l) {
+  return std::max(s.sent_at_ms, l.progress_ms) + l.rto_ms;
+}
+
 std::optional<uint64_t> UploadWindow::poll_timeout() const {
   std::optional<uint64_t> earliest;
   for (const auto& [slot, up] : uploads_) {
@@ -302,7 +306,7 @@ std::optional<uint64_t> UploadWindow::poll_timeout() const {
       if (s.lost) continue;
       auto l = lanes_.find(s.lane);
       if (l == lanes_.end()) continue;
-      uint64_t t = s.sent_at_ms + l->second.rto_ms;
+      uint64_t t = deadline(s, l->second);
       if (!earliest || t < *earliest) earliest = t;
     }
   }

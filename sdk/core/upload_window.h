@@ -21,7 +21,11 @@
 //   came back on that same lane. A lane that is removed (or detached from an upload) gives
 //   its chunks in flight back to the pool, to be re-sent on any lane.
 // - When a chunk is lost: its lane's RTO (RFC 6298, Karn's rule, exponential backoff) ran
-//   out, or the server NACKed it with bad_hash/write_failed. Lost chunks are re-sent first.
+//   out with no progress on that lane, or the server NACKed it with bad_hash/write_failed.
+//   Lost chunks are re-sent first. As in RFC 6298 5.3 the timer restarts whenever an ack
+//   credits a chunk the lane sent: over TCP a chunk on a live connection is never dropped,
+//   it only waits behind the chunks queued before it, so "no progress for one RTO" is the
+//   loss signal, not "this chunk is older than one RTO" (which fired on deep queues).
 //
 // How to drive it (the adapter, on the loop):
 //   add_upload(state, now, lane)   when the first UPLOAD_STATE with status ok arrives
@@ -186,6 +190,9 @@ class UploadWindow {
     double rttvar = 0;
     uint64_t rto_ms = 0;
     uint64_t min_rtt = UINT64_MAX;
+    // When an ack last credited a chunk this lane sent (RFC 6298 5.3: the timer restarts on
+    // progress). A chunk times out RTO after the later of its send and this.
+    uint64_t progress_ms = 0;
   };
 
   void process_acks(Upload& up, const proto::ChunkAck& ack, uint64_t now_ms, uint32_t lane);
@@ -199,6 +206,7 @@ class UploadWindow {
               uint32_t lane = 0);
   bool try_send(Upload& up, Lane& l, uint32_t lane, uint64_t now_ms, SendChunk& out);
   const Lane* lane_of(uint32_t lane) const;
+  static uint64_t deadline(const ChunkTracker::Sent& s, const Lane& l);
 
   UploadWindowConfig config_;
   std::map<uint32_t, Upload> uploads_;  // by slot; ordered so round-robin is deterministic

@@ -212,6 +212,41 @@ TEST(upload_window, rto_follows_rfc6298_and_backs_off) {
   EXPECT_EQ(w.rto_ms(), 5000u);
 }
 
+// RFC 6298 5.3: an ack for a chunk a lane sent restarts that lane's timer. A deep window
+// drains one chunk per 250 ms behind a slow link, so the queued chunks grow older than the
+// 300 ms RTO the first sample gave; none is lost while acks keep coming (per-chunk age would
+// have re-sent all of them at 300 ms). A stall of one RTO then times out the rest.
+TEST(upload_window, rto_restarts_on_progress_not_per_chunk_age) {
+  UploadWindowConfig c = config(8, 8);
+  c.min_rto_ms = 10;
+  c.max_timeouts = 0;
+  UploadWindow w(c);
+  w.add_upload(make_state(1, 100), 0);
+  ASSERT_EQ(drain(w, 0).size(), 8u);
+  w.on_ack(ack_upto(1, 1), 100);  // rtt 100: rto 300
+  ASSERT_EQ(w.rto_ms(), 300u);
+  uint64_t now = 100;
+  int retransmits = 0;
+  for (uint64_t acked = 2; acked <= 6; acked++) {
+    for (auto& sc : drain(w, now)) retransmits += sc.retransmit;
+    now += 250;  // each chunk queued behind the previous ones
+    w.handle_timeout(now - 1);
+    w.on_ack(ack_upto(1, acked), now);
+  }
+  for (auto& sc : drain(w, now)) retransmits += sc.retransmit;
+  EXPECT_EQ(retransmits, 0) << "no timeout while acks arrive within one RTO of each other";
+  const ChunkTracker* t = w.tracker(1);
+  for (uint64_t i = 6; i < 8; i++) EXPECT_FALSE(t->send_record(i)->lost) << i;
+  // The link stalls: one RTO after the last progress the oldest chunks are given up.
+  uint64_t rto = w.rto_ms();
+  EXPECT_EQ(w.poll_timeout(), now + rto);
+  w.handle_timeout(now + rto - 1);
+  EXPECT_FALSE(t->send_record(6)->lost);
+  w.handle_timeout(now + rto);
+  EXPECT_TRUE(t->send_record(6)->lost);
+  EXPECT_EQ(w.rto_ms(), 2 * rto);
+}
+
 TEST(upload_window, karn_ignores_retransmitted_chunks) {
   UploadWindowConfig c = config(1, 64);
   c.min_rto_ms = 10;
