@@ -25,7 +25,9 @@ struct TicketClaims {
   uint64_t user_id = 0;
   uint64_t message_id = 0;
   uint64_t size = 0;
-  std::string sha256_hex;  // 64 lowercase hex digits
+  // 64 lowercase hex digits; empty in an *unbound* upload ticket (the client sends before it
+  // knows the hash; docs/protocol-upload.md "Hash later"). Download tickets always have it.
+  std::string sha256_hex;
   int64_t expires_ms = 0;  // Unix epoch milliseconds
   // Download tickets only (claims "n" and "t"; required when verifying a download ticket,
   // ignored and never signed for upload tickets).

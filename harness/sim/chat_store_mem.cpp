@@ -93,11 +93,7 @@ chat::StoreStatus MemChatStore::put_messages(const std::vector<chat::NewMessage>
     s.has_media = m.has_media;
     s.media = m.media;
     if (m.has_media) {
-      bool instant = std::any_of(messages_.begin(), messages_.end(), [&](const auto& e) {
-        const StoredMessage& o = e.second;
-        return o.sender == m.sender && o.status == MessageStatus::Ready &&
-               o.media.sha256 == m.media.sha256 && o.media.size == m.media.size;
-      });
+      bool instant = !m.media.sha256.empty() && ready_copy(m.sender, m.media);
       s.status = instant ? MessageStatus::Ready : MessageStatus::Uploading;
       s.progress = instant ? m.media.size : 0;
     }
@@ -159,6 +155,28 @@ chat::StoreStatus MemChatStore::finish_upload(uint64_t id, MessageStatus to, int
   it->second.status = to;
   if (to == MessageStatus::Ready) it->second.progress = it->second.media.size;
   status_ms_[id] = now_ms;
+  return StoreStatus::Ok;
+}
+
+bool MemChatStore::ready_copy(uint64_t sender, const chat::MediaInfo& media) const {
+  return std::any_of(messages_.begin(), messages_.end(), [&](const auto& e) {
+    const StoredMessage& o = e.second;
+    return o.sender == sender && o.status == MessageStatus::Ready &&
+           o.media.sha256 == media.sha256 && o.media.size == media.size;
+  });
+}
+
+chat::StoreStatus MemChatStore::bind_hash(uint64_t id, const std::string& sha256, int64_t now_ms,
+                                          StoredMessage& out) {
+  auto it = messages_.find(id);
+  if (it == messages_.end() || it->second.status != MessageStatus::Uploading ||
+      !it->second.media.sha256.empty()) {
+    return StoreStatus::NotFound;
+  }
+  StoredMessage& m = it->second;
+  m.media.sha256 = sha256;
+  if (ready_copy(m.sender, m.media)) finish_upload(id, MessageStatus::Ready, now_ms);
+  out = m;
   return StoreStatus::Ok;
 }
 

@@ -41,6 +41,8 @@ class MemChatStore final : public chat::ChatStore {
   StoreStatus finish_upload(uint64_t id, chat::MessageStatus to, int64_t now_ms) override;
   StoreStatus set_progress(uint64_t id, uint64_t progress) override;
   StoreStatus cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) override;
+  StoreStatus bind_hash(uint64_t id, const std::string& sha256, int64_t now_ms,
+                        chat::StoredMessage& out) override;
   const std::string& last_error() const override { return error_; }
 
   // For the checker: every stored message, by id (ascending = server order).
@@ -48,6 +50,9 @@ class MemChatStore final : public chat::ChatStore {
   uint64_t user_id(const std::string& name) const;
 
  private:
+  // Instant send: `sender` already has a Ready message with these bytes (sha256 and size).
+  bool ready_copy(uint64_t sender, const chat::MediaInfo& media) const;
+
   std::map<uint64_t, chat::UserRecord> users_;
   std::map<std::string, uint64_t> sessions_;  // token hash -> user
   std::map<uint64_t, chat::StoredMessage> messages_;

@@ -136,7 +136,8 @@ JobResult FakeDisk::run(Job& job) {
     r.message = "no space left on device (injected)";
     return r;
   }
-  if (inject && (job.kind == JobKind::Persist || job.kind == JobKind::Finalize)) {
+  if (inject && (job.kind == JobKind::Persist || job.kind == JobKind::Finalize ||
+                 job.kind == JobKind::Bind)) {
     r.ok = false;
     r.error = EIO;
     r.message = "I/O error (injected)";
@@ -189,6 +190,15 @@ JobResult FakeDisk::run(Job& job) {
       r.ok = true;
       break;
     }
+    case JobKind::Bind:  // the meta, rewritten tmp+fsync+rename with the bound hash
+      if (it == partials_.end()) {
+        r.ok = false;
+        r.message = "no partial upload";
+        break;
+      }
+      it->second.meta.file_hash = job.meta.file_hash;
+      r.ok = true;
+      break;
     case JobKind::Verify:
       if (it != partials_.end()) {
         // Equal bytes have equal hashes; only a file that differs from its source is hashed.

@@ -262,6 +262,15 @@ class ResdRawTest : public ::testing::Test {
     c.expires_ms = expires_ms ? expires_ms : wall_ms() + 3600000;
     return ferry::proto::ticket_sign(c, key ? *key : key_);
   }
+  // "Hash later": the same ticket without the hash (claim h empty).
+  std::string unbound_ticket(uint64_t user, uint64_t message, uint64_t size) {
+    ferry::proto::TicketClaims c;
+    c.user_id = user;
+    c.message_id = message;
+    c.size = size;
+    c.expires_ms = wall_ms() + 3600000;
+    return ferry::proto::ticket_sign(c, key_);
+  }
   std::string final_path(const std::string& file) {
     std::string h = ferry::proto::hex_encode(ferry::proto::sha256(file));
     return dir_.sub("data") + "/files/" + h.substr(0, 2) + "/" + h;
@@ -354,6 +363,51 @@ TEST_F(ResdRawTest, chunks_are_written_with_o_direct_where_the_file_system_allow
   ASSERT_TRUE(u.pump([&] { return u.done.has_value(); }));
   EXPECT_EQ(u.done->status, UploadStatus::Ok);
   EXPECT_TRUE(read_file(final_path(file)) == file);
+  EXPECT_EQ(resd.terminate(), 0);
+}
+
+// Hash later, through a real process: chunks sent under an unbound ticket survive kill -9
+// (its meta has no hash), the restarted server keeps waiting for the hash with every chunk
+// acked, and the bound ticket makes it verify and store the file.
+TEST_F(ResdRawTest, unbound_upload_survives_kill9_and_finishes_once_bound) {
+  std::string file = noise_bytes(6 * kChunk + 99, 404);
+  std::set<uint64_t> acked_before;
+  {
+    Process resd;
+    ASSERT_TRUE(start(resd));
+    RawConn c(resd.port());
+    ASSERT_TRUE(c.hello());
+    Upload u{c, 1, file, {}, {}, {}, {}};
+    ASSERT_TRUE(u.open(unbound_ticket(7, 404, file.size())));
+    ASSERT_EQ(u.state.status, UploadStatus::Ok);
+    for (uint64_t i : {5, 0, 2, 6}) u.send(i);
+    ASSERT_TRUE(u.pump([&] { return u.acked.size() >= 4; }));
+    acked_before = u.acked;
+    resd.kill9();
+  }
+  Process resd;
+  ASSERT_TRUE(start(resd));
+  RawConn c(resd.port());
+  ASSERT_TRUE(c.hello());
+  Upload u{c, 2, file, {}, {}, {}, {}};
+  ASSERT_TRUE(u.open(unbound_ticket(7, 404, file.size())));
+  ASSERT_EQ(u.state.status, UploadStatus::Ok);
+  for (uint64_t i : acked_before) EXPECT_TRUE(u.acked.count(i)) << "acked chunk " << i << " lost";
+  for (uint64_t i = 0; i < u.state.total_chunks; i++) {
+    if (!u.acked.count(i)) u.send(i);
+  }
+  ASSERT_TRUE(u.pump([&] { return u.all_acked(); }));
+  EXPECT_FALSE(u.done.has_value());
+  EXPECT_FALSE(fs::exists(final_path(file))) << "nothing is stored before the hash is bound";
+  Upload bound{c, 3, file, {}, {}, {}, {}};
+  ASSERT_TRUE(bound.open(ticket(7, 404, file)));
+  EXPECT_EQ(bound.state.status, UploadStatus::Ok);
+  EXPECT_TRUE(bound.all_acked());
+  ASSERT_TRUE(bound.pump([&] { return bound.done.has_value(); }));
+  EXPECT_EQ(bound.done->status, UploadStatus::Ok);
+  EXPECT_EQ(bound.done->file_hash, sha(file));
+  EXPECT_TRUE(read_file(final_path(file)) == file);
+  EXPECT_EQ(count("partial"), 0u);
   EXPECT_EQ(resd.terminate(), 0);
 }
 

@@ -74,6 +74,23 @@ class ChatMediaTest : public harness::ChatHarness {
   static std::string id_req(const char* op, uint64_t id) {
     return std::string(R"({"op":")") + op + R"(","rid":3,"message_id":)" + std::to_string(id) + "}";
   }
+  // A send_media without sha256 on a 1000-byte image; `rid` and `cid` as for media_req.
+  static std::string later_req(uint64_t rid, const std::string& cid) {
+    return R"({"op":"send_media","rid":)" + std::to_string(rid) + R"(,"to":"bob","cid":")" + cid +
+           R"(","kind":"image","name":"holiday.jpg","size":1000,"mime":"image/jpeg"})";
+  }
+  static std::string bind_req(uint64_t id, const std::string& sha) {
+    return R"({"op":"bind_hash","rid":7,"message_id":)" + std::to_string(id) + R"(,"sha256":")" +
+           sha + R"("})";
+  }
+  proto::TicketClaims claims_of(const Received& r, int64_t now) {
+    proto::TicketClaims c;
+    EXPECT_EQ(proto::ticket_verify(str(get(r.body.get(), "upload"), "ticket"), kKey,
+                                   proto::TicketKind::Upload, now, c),
+              proto::TicketError::Ok)
+        << r.raw;
+    return c;
+  }
   // Sync's messages array for a connection.
   proto::Json sync_of(ConnId id) {
     Received r = rpc(id, R"({"op":"sync","rid":9})");
@@ -327,7 +344,9 @@ TEST_F(ChatMediaTest, send_media_refuses_every_bad_field_by_name) {
       {R"(,"kind":"image","name":"a","size":1,"mime":")" + std::string(128, 'm') +
            R"(","sha256":")" + kSha + "\"",
        "mime"},
-      {R"(,"kind":"image","name":"a","size":1,"mime":"m/t")", "sha256"},
+      // (no sha256 at all is "hash later", see below)
+      {R"(,"kind":"image","name":"a","size":1,"mime":"m/t","sha256":"")", "sha256"},
+      {R"(,"kind":"image","name":"a","size":1,"mime":"m/t","sha256":7)", "sha256"},
       {R"(,"kind":"image","name":"a","size":1,"mime":"m/t","sha256":")" + std::string(64, 'A') +
            "\"",
        "sha256"},
@@ -480,6 +499,99 @@ TEST_F(ChatMediaTest, instant_send_when_the_sender_already_has_the_file_ready) {
   auto pushed = pushes(bob, "message");
   ASSERT_GE(pushed.size(), 3u);
   EXPECT_EQ(str(msg(pushed[2]), "status"), "ready");
+}
+
+// ---- hash later: send_media without sha256, then bind_hash ---------------------------------
+
+TEST_F(ChatMediaTest, hash_later_pushes_at_once_with_an_unbound_ticket_then_binds) {
+  resd();
+  ConnId alice = user("alice");
+  ConnId bob = user("bob");
+  Received r = rpc(alice, later_req(2, "cid-later-1"));
+  ASSERT_TRUE(ok(r)) << r.raw;
+  uint64_t id = num(msg(r), "id");
+  EXPECT_EQ(str(msg(r), "status"), "uploading");
+  EXPECT_EQ(str(get(msg(r), "media"), "sha256"), "");
+  EXPECT_EQ(claims_of(r, now_).sha256_hex, "") << "unbound: the resource server waits for a hash";
+  auto pushed = pushes(bob, "message");
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_EQ(str(get(msg(pushed[0]), "media"), "sha256"), "");
+  // A retry is the same message and ticket kind; one that now names a hash is another message.
+  Received retry = rpc(alice, later_req(3, "cid-later-1"));
+  EXPECT_TRUE(cJSON_IsTrue(get(retry.body.get(), "duplicate"))) << retry.raw;
+  EXPECT_EQ(claims_of(retry, now_).sha256_hex, "");
+  EXPECT_EQ(code_of(rpc(alice, media_req(4, "cid-later-1"))), "cid_conflict");
+  EXPECT_EQ(claims_of(rpc(alice, id_req("upload_ticket", id)), now_).sha256_hex, "");
+
+  Received b = rpc(alice, bind_req(id, kSha));
+  ASSERT_TRUE(ok(b)) << b.raw;
+  EXPECT_EQ(str(msg(b), "status"), "uploading");
+  EXPECT_EQ(str(get(msg(b), "media"), "sha256"), kSha);
+  proto::TicketClaims bound = claims_of(b, now_);
+  EXPECT_EQ(bound.sha256_hex, kSha);
+  EXPECT_EQ(bound.message_id, id);
+  EXPECT_EQ(bound.size, 1000u);
+  // Binding the same hash again is harmless; another hash is a conflict.
+  EXPECT_EQ(claims_of(rpc(alice, bind_req(id, kSha)), now_).sha256_hex, kSha);
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, kSha2))), "hash_conflict");
+  EXPECT_EQ(claims_of(rpc(alice, id_req("upload_ticket", id)), now_).sha256_hex, kSha);
+  // The stored message has it: sync shows it to the receiver.
+  proto::Json sy = sync_of(bob);
+  EXPECT_EQ(str(get(cJSON_GetArrayItem(get(sy.get(), "messages"), 0), "media"), "sha256"), kSha);
+}
+
+TEST_F(ChatMediaTest, bind_hash_checks_who_what_and_when) {
+  ConnId p = resd();
+  ConnId alice = user("alice");
+  ConnId bob = user("bob");
+  uint64_t id = num(msg(rpc(alice, later_req(2, "cid-later-2"))), "id");
+  EXPECT_EQ(code_of(rpc(bob, bind_req(id, kSha))), "unknown_message");
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id + 100, kSha))), "unknown_message");
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, "ABC"))), "bad_request");
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, std::string(64, 'A')))), "bad_request");
+  EXPECT_EQ(code_of(rpc(alice, R"({"op":"bind_hash","rid":7,"message_id":1})")), "bad_request");
+  EXPECT_EQ(code_of(rpc(alice, R"({"op":"bind_hash","rid":7,"message_id":1,"sha256":")" + kSha +
+                                   R"(","x":1})")),
+            "unknown_field");
+  ConnId g = greeted();
+  EXPECT_EQ(code_of(rpc(g, bind_req(id, kSha))), "not_authenticated");
+  // Once cancelled there is nothing to bind.
+  ASSERT_TRUE(ok(rpc(alice, id_req("cancel_upload", id))));
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, kSha))), "not_uploading");
+  // The resource server's upload_done of a bound message is checked against the bound hash.
+  uint64_t id2 = num(msg(rpc(alice, later_req(3, "cid-later-3"))), "id");
+  ASSERT_TRUE(ok(rpc(alice, bind_req(id2, kSha))));
+  ASSERT_TRUE(ok(rpc(p, done_req(id2))));
+  auto st = pushes(bob, "status");
+  ASSERT_FALSE(st.empty());
+  EXPECT_EQ(str(st.back().body.get(), "status"), "ready");
+  EXPECT_EQ(str(st.back().body.get(), "sha256"), kSha) << "READY carries the hash";
+}
+
+// At bind time the sender turns out to have these bytes already: the message is ready at
+// once, both parties hear it (with the hash), and the resource server drops the partial.
+TEST_F(ChatMediaTest, instant_send_found_at_bind_time) {
+  ConnId p = resd();
+  ConnId alice = user("alice");
+  ConnId bob = user("bob");
+  uint64_t first = num(msg(rpc(alice, media_req(2, "cid-later-4"))), "id");
+  ASSERT_TRUE(ok(rpc(p, done_req(first))));
+  uint64_t id = num(msg(rpc(alice, later_req(3, "cid-later-5"))), "id");
+  pushes(bob, "status");
+  Received b = rpc(alice, bind_req(id, kSha));
+  ASSERT_TRUE(ok(b)) << b.raw;
+  EXPECT_EQ(str(msg(b), "status"), "ready");
+  EXPECT_EQ(num(msg(b), "progress"), 1000u);
+  EXPECT_EQ(get(b.body.get(), "upload"), nullptr);
+  auto st = pushes(bob, "status");
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(num(st[0].body.get(), "message_id"), id);
+  EXPECT_EQ(str(st[0].body.get(), "status"), "ready");
+  EXPECT_EQ(str(st[0].body.get(), "sha256"), kSha);
+  auto cancels = pushes(p, "cancel");
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(num(cancels[0].body.get(), "message_id"), id);
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, kSha))), "not_uploading");
 }
 
 // ---- upload_ticket and cancel_upload ------------------------------------------------------

@@ -9,6 +9,7 @@
 // No sockets, no threads, no sleeps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -157,6 +158,15 @@ class Harness {
         blobs[job.message_id] = job.blob;
         r.generation = job.generation;
         break;
+      case JobKind::Bind:
+        if (fail_binds) {
+          r.ok = false;
+          r.error = EIO;
+          r.message = "meta write failed";
+        } else {
+          bound_meta[job.message_id] = job.meta.file_hash;
+        }
+        break;
       case JobKind::Verify:
         r.ok = sha(files[job.message_id]) == job.meta.file_hash;
         break;
@@ -248,6 +258,16 @@ class Harness {
     c.expires_ms = expires;
     return proto::ticket_sign(c, key);
   }
+  // A ticket for sending before the hash is known: claim "h" empty.
+  std::string unbound_ticket(uint64_t user, uint64_t message, uint64_t size) {
+    proto::TicketClaims c;
+    c.user_id = user;
+    c.message_id = message;
+    c.size = size;
+    c.expires_ms = kT0 + 3600000;
+    return proto::ticket_sign(c, kKey);
+  }
+  size_t count(JobKind k) const { return std::count(kinds.begin(), kinds.end(), k); }
 
   ResdConfig cfg_;
   ResdCore core;
@@ -255,6 +275,8 @@ class Harness {
   bool hold = false;
   bool disk_full = false;
   bool fail_writes = false;
+  bool fail_binds = false;
+  std::map<uint64_t, proto::Sha256> bound_meta;  // Bind jobs run: the hash they wrote
   std::deque<Job> held;
   std::vector<JobKind> kinds;
   std::map<uint64_t, std::string> files;
@@ -934,6 +956,146 @@ TEST(ResourceCore, whole_file_mismatch_reports_corrupt_and_discards) {
   EXPECT_EQ(h.done(1).status, UploadStatus::Corrupt);
   EXPECT_TRUE(h.deleted.count(42));
   EXPECT_FALSE(h.core.is_done(42));
+}
+
+// Hash later: an unbound ticket (no hash yet) lets the client send at once. Every chunk is
+// taken and acked, but nothing is verified until an OPEN with the bound ticket; its hash is
+// written to the meta first (Bind), then the whole file is verified and finished.
+TEST(ResourceCore, unbound_upload_waits_for_the_bound_ticket_then_verifies) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(3 * kMiB + 5, 31);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  proto::UploadState s = h.state(1);
+  ASSERT_EQ(s.status, UploadStatus::Ok);
+  ASSERT_EQ(s.total_chunks, 4u);
+  upload_all(h, 1, 1, file, {3, 1, 0, 2});
+  EXPECT_EQ(h.count(JobKind::Verify), 0u);
+  EXPECT_FALSE(h.next(1)) << "no verdict while the hash is unknown";
+  EXPECT_TRUE(h.core.has_upload(42));
+  // Another unbound OPEN (a resume) changes nothing and still holds everything.
+  h.open(1, 2, h.unbound_ticket(5, 42, file.size()));
+  EXPECT_EQ(h.state(1).held, (std::vector<proto::ChunkRange>{{0, 4}}));
+  EXPECT_EQ(h.count(JobKind::Verify), 0u);
+  // The bound ticket: Bind, then Verify, then Finalize and DONE ok.
+  h.open(1, 3, h.ticket(5, 42, file));
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.bound_meta[42], sha(file));
+  EXPECT_EQ(h.count(JobKind::Verify), 1u);
+  proto::UploadDone d = h.done(1);
+  EXPECT_EQ(d.status, UploadStatus::Ok);
+  EXPECT_EQ(d.file_hash, sha(file));
+  EXPECT_TRUE(h.core.is_done(42));
+  // A late OPEN with the old unbound ticket hears the verdict at once.
+  h.open(1, 4, h.unbound_ticket(5, 42, file.size()));
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+}
+
+TEST(ResourceCore, bound_before_the_last_chunk_verifies_when_it_lands) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(2 * kMiB, 32);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.state(1);
+  upload_all(h, 1, 1, file, {1});
+  h.open(1, 2, h.ticket(5, 42, file));
+  EXPECT_EQ(h.state(1).held, (std::vector<proto::ChunkRange>{{1, 2}}));
+  EXPECT_EQ(h.count(JobKind::Bind), 1u);
+  EXPECT_EQ(h.count(JobKind::Verify), 0u);
+  upload_all(h, 1, 2, file, {0});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_TRUE(h.finalized.count(42));
+}
+
+// A bound ticket whose hash the bytes do not have ends corrupt; a second, different bound
+// ticket, one for another size or for another user is refused and binds nothing.
+TEST(ResourceCore, binding_is_checked_and_happens_once) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(2 * kMiB, 33);
+  std::string other = pattern(2 * kMiB, 34);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.state(1);
+  h.open(1, 2, h.ticket(6, 42, other));
+  EXPECT_EQ(h.state(1).status, UploadStatus::BadTicket);
+  h.open(1, 2, h.ticket(5, 42, file + "x"));
+  EXPECT_EQ(h.state(1).status, UploadStatus::BadTicket);
+  EXPECT_EQ(h.count(JobKind::Bind), 0u);
+  h.open(1, 2, h.ticket(5, 42, other));  // binds the wrong hash
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  h.open(1, 3, h.ticket(5, 42, file));
+  EXPECT_EQ(h.state(1).status, UploadStatus::BadTicket);
+  EXPECT_EQ(h.count(JobKind::Bind), 1u);
+  upload_all(h, 1, 2, file, {0, 1});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Corrupt);
+  EXPECT_TRUE(h.deleted.count(42));
+}
+
+// The meta write of a bind fails: the upload stays unbound (no verify) and the client's next
+// bound OPEN binds it.
+TEST(ResourceCore, a_failed_bind_is_retried_by_the_next_bound_open) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(kMiB, 35);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.state(1);
+  upload_all(h, 1, 1, file, {0});
+  h.fail_binds = true;
+  h.open(1, 2, h.ticket(5, 42, file));
+  h.state(1);
+  std::string line;
+  EXPECT_TRUE(h.core.poll_log(line));
+  EXPECT_EQ(h.count(JobKind::Verify), 0u);
+  h.fail_binds = false;
+  h.open(1, 3, h.ticket(5, 42, file));
+  h.state(1);
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+}
+
+// Bound while its Create is still at the worker: the Bind follows the Create.
+TEST(ResourceCore, bound_while_being_created) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(kMiB, 36);
+  h.hold = true;
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.open(1, 2, h.ticket(5, 42, file));
+  h.release();
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.bound_meta[42], sha(file));
+  upload_all(h, 1, 2, file, {0});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+}
+
+// After a restart the meta is the truth: a blob persisted before the bind (no hash in it)
+// is kept and the upload is bound, and an unbound meta waits for its bound ticket.
+TEST(ResourceCore, restart_keeps_chunks_persisted_before_the_bind) {
+  std::string file = pattern(2 * kMiB, 37);
+  std::string blob;
+  {
+    Harness h;
+    h.connect(1);
+    h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+    h.state(1);
+    upload_all(h, 1, 1, file, {0, 1});
+    blob = h.blobs[42];
+  }
+  for (bool bound : {false, true}) {
+    SCOPED_TRACE(bound ? "meta bound" : "meta unbound");
+    Harness h;
+    h.files[42] = file;
+    UploadMeta meta{42, 5, file.size(), kMiB, bound ? sha(file) : proto::Sha256{}, kT0};
+    h.core.load_partial(meta, blob, h.now);
+    h.run();
+    EXPECT_EQ(h.finalized.count(42), bound ? 1u : 0u);
+    if (bound) continue;
+    h.connect(1);
+    h.open(1, 1, h.ticket(5, 42, file));
+    EXPECT_EQ(h.state(1).held, (std::vector<proto::ChunkRange>{{0, 2}}));
+    EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  }
 }
 
 TEST(ResourceCore, idle_connection_is_closed) {

@@ -195,10 +195,12 @@ class ChatCore {
   // media.cpp: client ops on media messages (section 6).
   void op_send_media(Conn& c, uint64_t rid, const cJSON* req);
   void op_upload_ticket(Conn& c, uint64_t rid, const cJSON* req);
+  void op_bind_hash(Conn& c, uint64_t rid, const cJSON* req);
   void op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req);
   bool read_media(Conn& c, uint64_t rid, const cJSON* req, const std::string& kind,
                   MediaInfo& media);
-  bool find_own_upload(Conn& c, uint64_t rid, const cJSON* req, StoredMessage& m);
+  bool find_own_upload(Conn& c, uint64_t rid, const cJSON* req, StoredMessage& m,
+                       std::initializer_list<const char*> fields = {"op", "rid", "message_id"});
   std::string upload_json(const StoredMessage& m);
   void push_status(const StoredMessage& m, ConnId origin);
   void push_to_parties(const StoredMessage& m, ConnId origin, const std::string& body);

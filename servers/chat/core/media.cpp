@@ -1,5 +1,11 @@
-// ChatCore, media messages (docs/protocol.md section 6): send_media, upload_ticket,
-// cancel_upload, upload tickets, and the pushes both parties get when a media message moves.
+// ChatCore, media messages (docs/protocol.md section 6): send_media, bind_hash,
+// upload_ticket, cancel_upload, upload tickets, and the pushes both parties get when a media
+// message moves.
+//
+// "Hash later": a send_media without sha256 is stored and pushed at once and gets an unbound
+// ticket (claim h = ""), so the client sends bytes while it is still hashing the file;
+// bind_hash then sets the hash (or finds an instant send) and hands out the bound ticket the
+// resource server needs before it verifies and finishes the file.
 //
 // send_media is validated here and then joins the same group-commit batch as text sends
 // (enqueue_send in messaging.cpp): one transaction per loop iteration whatever the mix. The
@@ -66,7 +72,7 @@ bool ChatCore::read_media(Conn& c, uint64_t rid, const cJSON* req, const std::st
   if (!proto::json_get_string(req, "name", media.name, err) ||
       !proto::json_get_u64(req, "size", media.size, err) ||
       !proto::json_get_string(req, "mime", media.mime, err) ||
-      !proto::json_get_string(req, "sha256", media.sha256, err) ||
+      !proto::json_opt_string(req, "sha256", media.sha256, err) ||
       !proto::json_opt_u64(req, "width", media.width, err) ||
       !proto::json_opt_u64(req, "height", media.height, err) ||
       !proto::json_opt_u64(req, "duration_ms", media.duration_ms, err) ||
@@ -81,8 +87,8 @@ bool ChatCore::read_media(Conn& c, uint64_t rid, const cJSON* req, const std::st
     bad = "field 'size' must be at most 2^53-1";
   } else if (!valid_mime(media.mime)) {
     bad = "field 'mime' must be 1-127 bytes of printable ASCII";
-  } else if (!valid_sha256_hex(media.sha256)) {
-    bad = "field 'sha256' must be 64 lowercase hex digits";
+  } else if (cJSON_GetObjectItemCaseSensitive(req, "sha256") && !valid_sha256_hex(media.sha256)) {
+    bad = "field 'sha256' must be 64 lowercase hex digits (or be left out: hash later)";
   } else if (media.width > kMediaDimensionMax) {
     bad = "field 'width' must be at most 1000000";
   } else if (media.height > kMediaDimensionMax) {
@@ -107,8 +113,9 @@ bool ChatCore::read_media(Conn& c, uint64_t rid, const cJSON* req, const std::st
 
 // Finds the message named by the request's message_id for an op only its sender may use while
 // it uploads. Answers the failure itself and returns false.
-bool ChatCore::find_own_upload(Conn& c, uint64_t rid, const cJSON* req, StoredMessage& m) {
-  if (!check_fields(c, rid, req, {"op", "rid", "message_id"})) return false;
+bool ChatCore::find_own_upload(Conn& c, uint64_t rid, const cJSON* req, StoredMessage& m,
+                               std::initializer_list<const char*> fields) {
+  if (!check_fields(c, rid, req, fields)) return false;
   if (!require_auth(c, rid)) return false;
   uint64_t id = 0;
   std::string err;
@@ -143,6 +150,50 @@ void ChatCore::op_upload_ticket(Conn& c, uint64_t rid, const cJSON* req) {
                          "no resource server has linked to this chat server yet; try later");
   }
   respond_raw_ok(c, rid, "\"upload\":" + upload_json(m));
+}
+
+void ChatCore::op_bind_hash(Conn& c, uint64_t rid, const cJSON* req) {
+  StoredMessage m;
+  if (!find_own_upload(c, rid, req, m, {"op", "rid", "message_id", "sha256"})) return;
+  std::string sha, err;
+  if (!proto::json_get_string(req, "sha256", sha, err)) {
+    return respond_error(c, rid, "bad_request", err);
+  }
+  if (!valid_sha256_hex(sha)) {
+    return respond_error(c, rid, "bad_request", "field 'sha256' must be 64 lowercase hex digits");
+  }
+  if (m.media.sha256.empty()) {
+    StoreStatus s = store_.bind_hash(m.id, sha, now_ms_, m);
+    if (s == StoreStatus::Failed) return respond_error(c, rid, "internal", store_.last_error());
+    if (s == StoreStatus::NotFound) {
+      // Moved on between the lookup and the update (cancelled, or bound by another session).
+      if (store_.find_message(m.id, m) != StoreStatus::Ok) {
+        return respond_error(c, rid, "internal", store_.last_error());
+      }
+    }
+  }
+  if (m.media.sha256 != sha) {
+    return respond_error(c, rid, "hash_conflict",
+                         "message " + std::to_string(m.id) + " is bound to sha256 " +
+                             m.media.sha256);
+  }
+  if (m.status == MessageStatus::Ready) {
+    // Instant send: this sender stored these bytes before. The partial upload is dropped.
+    respond_raw_ok(c, rid, "\"message\":" + message_json(m));
+    push_status(m, 0);
+    push_cancel(m.id, nullptr);
+    return;
+  }
+  if (m.status != MessageStatus::Uploading) {
+    return respond_error(c, rid, "not_uploading",
+                         "message " + std::to_string(m.id) + " is " +
+                             message_status_name(m.status));
+  }
+  if (resource_address_.empty()) {
+    return respond_error(c, rid, "no_resource_server",
+                         "no resource server has linked to this chat server yet; try later");
+  }
+  respond_raw_ok(c, rid, "\"message\":" + message_json(m) + ",\"upload\":" + upload_json(m));
 }
 
 void ChatCore::op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req) {
@@ -180,6 +231,10 @@ void ChatCore::push_status(const StoredMessage& m, ConnId origin) {
   proto::json_set_string(j.get(), "event", "status");
   proto::json_set_u64(j.get(), "message_id", m.id);
   proto::json_set_string(j.get(), "status", message_status_name(m.status));
+  // A "hash later" message was pushed without its hash; READY carries it.
+  if (m.has_media && !m.media.sha256.empty()) {
+    proto::json_set_string(j.get(), "sha256", m.media.sha256);
+  }
   proto::json_set_string(j.get(), "from", user_name(m.sender));
   proto::json_set_string(j.get(), "to", user_name(m.receiver));
   push_to_parties(m, origin, proto::json_print(j.get()));

@@ -43,6 +43,7 @@ void ChatCore::on_request(Conn& c, std::string_view body, int64_t now_ms) {
   if (op == "send") return op_send(c, rid, r);
   if (op == "send_media") return op_send_media(c, rid, r);
   if (op == "upload_ticket") return op_upload_ticket(c, rid, r);
+  if (op == "bind_hash") return op_bind_hash(c, rid, r);
   if (op == "cancel_upload") return op_cancel_upload(c, rid, r);
   if (op == "download_url") return op_download_url(c, rid, r);
   if (op == "peer_auth") return op_peer_auth(c, rid, r);

@@ -133,6 +133,13 @@ class ChatStore {
   // Raises the progress of an Uploading message (never lowers it). NotFound when nothing
   // changed.
   virtual StoreStatus set_progress(uint64_t id, uint64_t progress) = 0;
+  // Gives an Uploading media message sent without its hash ("hash later", sha256 "") its
+  // sha256, in one transaction with the instant-send check: when the sender already has a
+  // Ready media message with that sha256 and size, the message becomes Ready at `now_ms`
+  // (progress = size). `out` is the message afterwards. NotFound when it is not Uploading
+  // or already has a hash (the caller looks at the message to say which).
+  virtual StoreStatus bind_hash(uint64_t id, const std::string& sha256, int64_t now_ms,
+                                StoredMessage& out) = 0;
   // Ids of messages cancelled at or after `since_ms`, ascending.
   virtual StoreStatus cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) = 0;
 

@@ -369,6 +369,8 @@ bool SqliteStore::prepare_all(std::string& err) {
       "UPDATE messages SET progress = ?2 WHERE id = ?1 AND status = 'uploading' AND progress < ?2",
       "SELECT id FROM messages INDEXED BY idx_msg_cancelled"
       " WHERE status = 'cancelled' AND status_ms >= ?1 ORDER BY id",
+      "UPDATE messages SET media_sha256 = ?2"
+      " WHERE id = ?1 AND status = 'uploading' AND media_sha256 = ''",
   };
   for (int i = 0; i < kStmtCount; i++) {
     if (sqlite3_prepare_v3(db_, sql[i].c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmts_[i],
@@ -493,8 +495,10 @@ StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome&
   MessageStatus status = MessageStatus::Sent;
   uint64_t progress = 0;
   if (m.has_media) {
-    bool instant = false;
-    if (ready_copy_exists(m, instant) != StoreStatus::Ok) return StoreStatus::Failed;
+    bool instant = false;  // never for "hash later" (sha256 ""): bind_hash decides then
+    if (!m.media.sha256.empty() && ready_copy_exists(m, instant) != StoreStatus::Ok) {
+      return StoreStatus::Failed;
+    }
     status = instant ? MessageStatus::Ready : MessageStatus::Uploading;
     progress = instant ? m.media.size : 0;
   }
@@ -704,6 +708,48 @@ StoreStatus SqliteStore::set_progress(uint64_t id, uint64_t progress) {
   sqlite3_bind_int64(st, 2, to_i64(progress));
   if (sqlite3_step(st) != SQLITE_DONE) return fail("update progress");
   return sqlite3_changes(db_) > 0 ? StoreStatus::Ok : StoreStatus::NotFound;
+}
+
+StoreStatus SqliteStore::bind_hash(uint64_t id, const std::string& sha256, int64_t now_ms,
+                                   StoredMessage& out) {
+  {
+    StmtScope scope{stmts_[kBegin]};
+    if (sqlite3_step(stmts_[kBegin]) != SQLITE_DONE) return fail("begin");
+  }
+  auto rollback = [&](StoreStatus s) {
+    std::string saved = error_;
+    StmtScope scope{stmts_[kRollback]};
+    sqlite3_step(stmts_[kRollback]);
+    error_ = saved;
+    return s;
+  };
+  {
+    sqlite3_stmt* st = stmts_[kBindHash];
+    StmtScope scope{st};
+    sqlite3_bind_int64(st, 1, to_i64(id));
+    bind_text(st, 2, sha256);
+    if (sqlite3_step(st) != SQLITE_DONE) return rollback(fail("bind hash"));
+    if (sqlite3_changes(db_) == 0) return rollback(StoreStatus::NotFound);
+  }
+  if (find_message(id, out) != StoreStatus::Ok) return rollback(fail("read bound message"));
+  NewMessage probe;
+  probe.sender = out.sender;
+  probe.media = out.media;
+  bool instant = false;
+  if (ready_copy_exists(probe, instant) != StoreStatus::Ok) return rollback(StoreStatus::Failed);
+  if (instant) {
+    if (finish_upload(id, MessageStatus::Ready, now_ms) != StoreStatus::Ok) {
+      return rollback(fail("mark instant send ready"));
+    }
+    out.status = MessageStatus::Ready;
+    out.progress = out.media.size;
+  }
+  StmtScope scope{stmts_[kCommit]};
+  if (sqlite3_step(stmts_[kCommit]) != SQLITE_DONE) {
+    StoreStatus s = fail("commit");
+    return sqlite3_get_autocommit(db_) ? s : rollback(s);
+  }
+  return StoreStatus::Ok;
 }
 
 StoreStatus SqliteStore::cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) {

@@ -58,6 +58,8 @@ class SqliteStore final : public ChatStore {
   StoreStatus finish_upload(uint64_t id, MessageStatus to, int64_t now_ms) override;
   StoreStatus set_progress(uint64_t id, uint64_t progress) override;
   StoreStatus cancelled_since(int64_t since_ms, std::vector<uint64_t>& ids) override;
+  StoreStatus bind_hash(uint64_t id, const std::string& sha256, int64_t now_ms,
+                        StoredMessage& out) override;
   const std::string& last_error() const override { return error_; }
 
   // The schema version this code migrates to (PRAGMA user_version).
@@ -86,6 +88,7 @@ class SqliteStore final : public ChatStore {
     kFinishUpload,
     kSetProgress,
     kCancelledSince,
+    kBindHash,
     kStmtCount
   };
 

@@ -118,8 +118,14 @@ void ChunkLedger::on_persisted(uint64_t generation) {
   maybe_verify();
 }
 
+void ChunkLedger::bind(const proto::Sha256& file_hash) {
+  if (bound()) return;
+  file_hash_ = file_hash;
+  maybe_verify();
+}
+
 void ChunkLedger::maybe_verify() {
-  if (phase_ != Phase::Receiving || !complete()) return;
+  if (phase_ != Phase::Receiving || !complete() || !bound()) return;
   phase_ = Phase::Verifying;
   LedgerAction a;
   a.kind = LedgerAction::Kind::Verify;

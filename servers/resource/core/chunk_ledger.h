@@ -49,7 +49,9 @@ struct LedgerAction {
 class ChunkLedger {
  public:
   // A fresh upload. chunk_size must be 1..kMaxChunkBytes (the server's choice, not the
-  // client's); file_hash is the whole-file SHA-256 from the ticket.
+  // client's); file_hash is the whole-file SHA-256 from the ticket, or all zeros when the
+  // ticket is unbound (the client sends before it knows the hash): then the ledger takes and
+  // acks chunks as usual but never asks for Verify until bind() gives it the hash.
   ChunkLedger(uint64_t file_size, uint32_t chunk_size, const proto::Sha256& file_hash);
 
   // Rebuilds a ledger from a blob a Persist action produced. Returns false with a reason if
@@ -70,6 +72,9 @@ class ChunkLedger {
   void on_persisted(uint64_t generation);
   // Result of the Verify action.
   void on_verified(bool ok);
+  // The hash of an unbound upload became known (a bound ticket was presented): a complete
+  // ledger now asks for Verify. No-op when already bound.
+  void bind(const proto::Sha256& file_hash);
   // Drain after every call above, until empty.
   std::optional<LedgerAction> poll_action();
 
@@ -87,6 +92,7 @@ class ChunkLedger {
   bool complete() const { return durable_count_ == state_.size(); }
   uint64_t generation() const { return generation_; }
   const proto::Sha256& file_hash() const { return file_hash_; }
+  bool bound() const { return file_hash_ != proto::Sha256{}; }
 
  private:
   enum class State : uint8_t { Missing, Writing, Written, Persisting, Durable };

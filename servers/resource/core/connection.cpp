@@ -28,6 +28,8 @@ const char* job_kind_name(JobKind kind) {
       return "chunk";
     case JobKind::Persist:
       return "persist";
+    case JobKind::Bind:
+      return "bind";
     case JobKind::Verify:
       return "verify";
     case JobKind::Finalize:

@@ -83,7 +83,7 @@ struct UploadMeta {
   uint64_t user_id = 0;
   uint64_t file_size = 0;
   uint32_t chunk_size = 0;
-  proto::Sha256 file_hash{};
+  proto::Sha256 file_hash{};  // all zeros: unbound (the client sends before it knows it)
   int64_t created_ms = 0;
 };
 
@@ -99,6 +99,7 @@ enum class JobKind : uint8_t {
   Create,    // preallocate partial data, write meta; ok=false + error=ENOSPC -> disk_full
   Chunk,     // chunk_sum the payload; only if it equals `claimed`, write it at `offset`
   Persist,   // fdatasync data, then store `blob` as the ledger (tmp + fsync + rename + fsync dir)
+  Bind,      // rewrite the meta (tmp + fsync + rename) with the hash of a bound ticket
   Verify,    // whole-file SHA-256 == meta.file_hash?
   Finalize,  // move into files/, write done + outbox records, remove partial state
   Delete,    // remove the partial upload (cancel, expiry, corrupt)
@@ -109,7 +110,7 @@ const char* job_kind_name(JobKind kind);
 struct Job {
   JobKind kind = JobKind::Create;
   uint64_t message_id = 0;
-  UploadMeta meta;  // Create, Verify, Finalize
+  UploadMeta meta;  // Create, Bind, Verify, Finalize
   // Chunk: the frame body the payload sits in (moved, never copied), and where it sits.
   ConnId conn = 0;
   uint64_t index = 0;
@@ -216,7 +217,8 @@ class ResdCore {
   };
 
   struct Upload {
-    UploadMeta meta;
+    UploadMeta meta;  // meta.file_hash is set as soon as a bound ticket is accepted
+    proto::Sha256 disk_hash{};  // the hash in the meta on disk (zeros until a Bind lands)
     Phase phase = Phase::Creating;
     proto::UploadStatus end_status = proto::UploadStatus::Ok;  // why it is being deleted
     std::optional<ChunkLedger> ledger;
@@ -251,6 +253,7 @@ class ResdCore {
   void on_upload_open(Conn& c, std::string_view body, int64_t now_ms);
   void on_chunk(Conn& c, int64_t now_ms);
   void open_reply(Upload& u, Lane who);
+  void issue_bind(Upload& u);
   void send_state_error(Conn& c, uint32_t slot, proto::UploadStatus status,
                         const std::string& message);
   void send_done(const Lane& who, const proto::UploadDone& done);

@@ -60,8 +60,11 @@ void ResdCore::load_partial(const UploadMeta& meta, std::string_view blob, int64
   u.meta = meta;
   u.phase = Phase::Active;
   u.last_active_ms = last_active_ms;
+  u.disk_hash = meta.file_hash;
   std::string err;
   if (!blob.empty() && ChunkLedger::restore(blob, u.ledger, err)) {
+    // A blob persisted before the upload was bound carries no hash; the meta is the truth.
+    if (!u.ledger->bound() && meta.file_hash != proto::Sha256{}) u.ledger->bind(meta.file_hash);
     if (u.ledger->file_size() != meta.file_size || u.ledger->chunk_size() != meta.chunk_size ||
         u.ledger->file_hash() != meta.file_hash) {
       err = "ledger geometry differs from the upload's meta";
@@ -131,8 +134,11 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
   if (te != proto::TicketError::Ok) {
     return send_state_error(c, slot, ticket_status(te), proto::ticket_error_message(te));
   }
-  proto::Sha256 hash;
-  if (!parse_sha(t.sha256_hex, hash)) {
+  // An empty hash is an unbound ticket: the client is sending before it knows the hash;
+  // a bound ticket for the same upload follows and binds it (see issue_bind).
+  proto::Sha256 hash{};
+  bool unbound = t.sha256_hex.empty();
+  if (!unbound && !parse_sha(t.sha256_hex, hash)) {
     return send_state_error(c, slot, UploadStatus::BadTicket, "the ticket's sha256 is malformed");
   }
   if (t.size > config_.max_file_size) {
@@ -152,7 +158,7 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
       return send_state_error(c, slot, UploadStatus::BadTicket,
                               "the upload of " + what + " belongs to another user");
     }
-    if (r.file_size != t.size || r.file_hash != hash) {
+    if (r.file_size != t.size || (!unbound && r.file_hash != hash)) {
       return send_state_error(c, slot, UploadStatus::BadTicket,
                               "the ticket does not match the finished upload of " + what);
     }
@@ -178,7 +184,8 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
       return send_state_error(c, slot, UploadStatus::BadTicket,
                               "the upload of " + what + " belongs to another user");
     }
-    if (u.meta.file_size != t.size || u.meta.file_hash != hash) {
+    bool was_unbound = u.meta.file_hash == proto::Sha256{};
+    if (u.meta.file_size != t.size || (!unbound && !was_unbound && u.meta.file_hash != hash)) {
       return send_state_error(c, slot, UploadStatus::BadTicket,
                               "the ticket does not match the upload of " + what);
     }
@@ -186,6 +193,10 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
       return send_state_error(c, slot, u.end_status,
                               "the upload of " + what + " is being deleted (" +
                                   proto::upload_status_name(u.end_status) + ")");
+    }
+    if (!unbound && was_unbound) {
+      u.meta.file_hash = hash;  // a second, different bound ticket is refused from now on
+      if (u.phase == Phase::Active) issue_bind(u);  // Creating: binds once the create lands
     }
     u.last_active_ms = now_ms;
     c.slots[slot] = id;
@@ -206,12 +217,23 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
   u.phase = Phase::Creating;
   u.waiters.push_back({c.id, slot});
   c.slots[slot] = id;
+  u.disk_hash = hash;
   Upload& ref = uploads_.emplace(id, std::move(u)).first->second;
   Job j;
   j.kind = JobKind::Create;
   j.message_id = id;
   j.meta = ref.meta;
   issue(ref, std::move(j));
+}
+
+// Writes the hash of a just-accepted bound ticket into the upload's meta; once that is on
+// disk the ledger is bound and, if every chunk is already durable, verification starts.
+void ResdCore::issue_bind(Upload& u) {
+  Job j;
+  j.kind = JobKind::Bind;
+  j.message_id = u.meta.message_id;
+  j.meta = u.meta;
+  issue(u, std::move(j));
 }
 
 // Forgets lane `i`: its connection's slot no longer names the upload.
@@ -515,9 +537,10 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
         return;
       }
       u.phase = Phase::Active;
-      u.ledger.emplace(u.meta.file_size, u.meta.chunk_size, u.meta.file_hash);
+      u.ledger.emplace(u.meta.file_size, u.meta.chunk_size, u.disk_hash);
       for (const Lane& w : u.waiters) open_reply(u, w);
       u.waiters.clear();
+      if (u.meta.file_hash != u.disk_hash) issue_bind(u);  // bound while it was being created
       drain(u, now_ms);  // an empty file is complete at once
       break;
     case JobKind::Chunk:
@@ -540,6 +563,18 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
       u.last_active_ms = now_ms;
       u.ledger->on_persisted(r.generation);
       drain(u, now_ms);
+      break;
+    case JobKind::Bind:
+      if (u.phase != Phase::Active) break;
+      if (!r.ok) {
+        // Unbound again: the client's next OPEN with its bound ticket tries once more.
+        log("upload " + id + ": binding its hash failed (" + r.message + ")");
+        u.meta.file_hash = u.disk_hash;
+        break;
+      }
+      u.disk_hash = u.meta.file_hash;
+      u.ledger->bind(u.meta.file_hash);
+      drain(u, now_ms);  // complete already: verify now
       break;
     case JobKind::Verify:
       if (u.phase != Phase::Verifying) break;

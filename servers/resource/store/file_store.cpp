@@ -412,6 +412,8 @@ JobResult FileStore::run(Job& job, WorkerScratch& scratch) {
       return chunk(job);
     case JobKind::Persist:
       return persist(job);
+    case JobKind::Bind:
+      return bind(job);
     case JobKind::Verify:
       return verify(job, scratch);
     case JobKind::Finalize:
@@ -560,6 +562,17 @@ JobResult FileStore::persist(Job& job) {
   r.generation = job.generation;
   if (!r.ok) r.blob = std::move(job.blob);
   return r;
+}
+
+// The hash of an unbound upload became known: the meta is replaced atomically and durably,
+// so a restart finds the upload bound (its ledger blob may predate the bind; the meta wins).
+JobResult FileStore::bind(const Job& job) {
+  int err = 0;
+  if (!write_durable(partial_dir_fd_, std::to_string(job.message_id) + ".meta",
+                     meta_json(job.meta), err)) {
+    return failed(job, err == EDQUOT ? ENOSPC : err, errno_text("write meta", err));
+  }
+  return succeeded(job);
 }
 
 JobResult FileStore::verify(const Job& job, WorkerScratch& scratch) {

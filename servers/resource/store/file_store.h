@@ -17,6 +17,8 @@
 //             without meta is debris and removed at start.
 //   Persist   fdatasync(data) THEN ledger blob tmp+fsync+rename+fsync(dir): every chunk the
 //             blob lists is on disk before the blob is.
+//   Bind      meta rewritten (tmp+fsync+rename) with the hash of a bound ticket; the
+//             ledger counts as bound only after that (a blob from before says zeros).
 //   Finalize  rename data into files/ + fsync dirs, THEN done + notify records, THEN remove
 //             meta and ledger. At start a partial whose data is gone but whose file is in
 //             files/ is completed again (idempotent); one with a done record is debris.
@@ -105,6 +107,7 @@ class FileStore {
   static bool write_chunk(UploadFile& f, std::string_view payload, uint64_t offset);
   static void ensure_scratch(WorkerScratch& scratch);
   JobResult persist(Job& job);
+  JobResult bind(const Job& job);
   JobResult verify(const Job& job, WorkerScratch& scratch);
   JobResult finalize(const Job& job);
   JobResult remove(const Job& job);
