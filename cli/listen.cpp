@@ -183,6 +183,10 @@ void Listener::on_status(const ferry_event_t& ev) {
     cJSON* j = make_status_json(m.local_id, m.id, m.status, ev.status, ev.detail);
     if (m.from) cJSON_AddStringToObject(j, "from", m.from);
     if (m.to) cJSON_AddStringToObject(j, "to", m.to);
+    // A file sent "hash later" was announced without its hash; READY brings it.
+    if (m.media && m.media->sha256 && *m.media->sha256) {
+      cJSON_AddStringToObject(j, "sha256", m.media->sha256);
+    }
     print_json_line(j);
   } else {
     std::string name = m.media              ? or_empty(m.media->name)

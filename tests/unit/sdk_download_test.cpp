@@ -765,6 +765,35 @@ TEST_F(DownloadWriterTest, resumed_body_goes_after_the_partial_and_is_not_hashed
   EXPECT_TRUE(file_bytes(path) == head + data);
 }
 
+// Whole aligned blocks go to the disk with O_DIRECT (no page-cache copy); after an unaligned
+// start (a resume after 10 bytes) the first block is cut short so the rest line up again.
+TEST_F(DownloadWriterTest, aligned_blocks_are_written_direct_after_an_unaligned_start) {
+  std::string probe = dir.sub("probe");
+  int pfd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0600);
+  if (pfd < 0) GTEST_SKIP() << "the temp dir's file system refuses O_DIRECT";
+  ::close(pfd);
+  std::string head = "0123456789", data = random_bytes(6 * DownloadWriter::kBlockSize + 99);
+  std::string path = dir.sub("f.part");
+  std::ofstream(path, std::ios::binary) << head;
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  {
+    DownloadWriter w(fd, head.size(), false, &wake);
+    for (size_t at = 0; at < data.size(); at += 64 * 1024) {
+      size_t n = std::min<size_t>(64 * 1024, data.size() - at);
+      while (!w.put(data.data() + at, n)) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    w.flush();
+    wait_idle(w);
+    EXPECT_EQ(w.error(), 0);
+    EXPECT_EQ(w.written(), head.size() + data.size());
+    // All but the realigning first block and the odd tail.
+    EXPECT_EQ(w.direct_bytes(), 5 * DownloadWriter::kBlockSize);
+  }
+  ::close(fd);
+  EXPECT_TRUE(file_bytes(path) == head + data);
+}
+
 TEST_F(DownloadWriterTest, a_failed_write_is_reported_and_nothing_counts_as_written) {
   std::string path = dir.sub("f.part");
   std::ofstream(path, std::ios::binary) << "";
