@@ -504,7 +504,7 @@ TEST_F(ChatMediaTest, instant_send_when_the_sender_already_has_the_file_ready) {
 // ---- hash later: send_media without sha256, then bind_hash ---------------------------------
 
 TEST_F(ChatMediaTest, hash_later_pushes_at_once_with_an_unbound_ticket_then_binds) {
-  resd();
+  ConnId p = resd();
   ConnId alice = user("alice");
   ConnId bob = user("bob");
   Received r = rpc(alice, later_req(2, "cid-later-1"));
@@ -527,6 +527,10 @@ TEST_F(ChatMediaTest, hash_later_pushes_at_once_with_an_unbound_ticket_then_bind
   ASSERT_TRUE(ok(b)) << b.raw;
   EXPECT_EQ(str(msg(b), "status"), "uploading");
   EXPECT_EQ(str(get(msg(b), "media"), "sha256"), kSha);
+  auto binds = pushes(p, "bind");  // the resource server binds without waiting for the client
+  ASSERT_EQ(binds.size(), 1u);
+  EXPECT_EQ(num(binds[0].body.get(), "message_id"), id);
+  EXPECT_EQ(str(binds[0].body.get(), "sha256"), kSha);
   proto::TicketClaims bound = claims_of(b, now_);
   EXPECT_EQ(bound.sha256_hex, kSha);
   EXPECT_EQ(bound.message_id, id);
@@ -591,6 +595,7 @@ TEST_F(ChatMediaTest, instant_send_found_at_bind_time) {
   auto cancels = pushes(p, "cancel");
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(num(cancels[0].body.get(), "message_id"), id);
+  EXPECT_TRUE(pushes(p, "bind").empty());
   EXPECT_EQ(code_of(rpc(alice, bind_req(id, kSha))), "not_uploading");
 }
 

@@ -1245,6 +1245,35 @@ TEST(ResourceCoreLink, cancel_push_deletes_the_partial_upload) {
   EXPECT_TRUE(h.deleted.count(42));
 }
 
+// chatd's bind push (after a bind_hash) binds an unbound upload like a bound OPEN would: an
+// upload whose chunks are all durable verifies and finishes without the client's help. A
+// malformed or unknown one, or one for an upload bound already, changes nothing.
+TEST(ResourceCoreLink, bind_push_binds_and_finishes_a_complete_upload) {
+  Harness h = linked_harness();
+  LinkPeer p;
+  link_up(h, p);
+  h.connect(1);
+  std::string file = pattern(2 * kMiB, 38);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.state(1);
+  upload_all(h, 1, 1, file, {0, 1});
+  auto bind = [&](uint64_t id, const std::string& sha) {
+    LinkPeer::reply(h, FrameType::Push,
+                    R"({"event":"bind","message_id":)" + std::to_string(id) + R"(,"sha256":")" +
+                        sha + "\"}");
+  };
+  std::string hex = proto::hex_encode(proto::sha256(file));
+  bind(42, "zz");
+  bind(77, hex);
+  EXPECT_EQ(h.count(JobKind::Bind), 0u);
+  bind(42, hex);
+  EXPECT_EQ(h.bound_meta[42], sha(file));
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_TRUE(h.core.is_done(42));
+  bind(42, hex);
+  EXPECT_EQ(h.count(JobKind::Bind), 1u);
+}
+
 TEST(ResourceCoreLink, progress_is_throttled_per_upload) {
   ResdConfig cfg;
   cfg.progress_interval_ms = 250;

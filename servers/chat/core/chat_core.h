@@ -196,6 +196,7 @@ class ChatCore {
   void op_send_media(Conn& c, uint64_t rid, const cJSON* req);
   void op_upload_ticket(Conn& c, uint64_t rid, const cJSON* req);
   void op_bind_hash(Conn& c, uint64_t rid, const cJSON* req);
+  void push_bind(const StoredMessage& m);  // to every linked resource server
   void op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req);
   bool read_media(Conn& c, uint64_t rid, const cJSON* req, const std::string& kind,
                   MediaInfo& media);

@@ -194,6 +194,17 @@ void ChatCore::op_bind_hash(Conn& c, uint64_t rid, const cJSON* req) {
                          "no resource server has linked to this chat server yet; try later");
   }
   respond_raw_ok(c, rid, "\"message\":" + message_json(m) + ",\"upload\":" + upload_json(m));
+  // The resource server may hold every chunk already: it binds and verifies now rather than
+  // when the client next OPENs with the bound ticket.
+  push_bind(m);
+}
+
+void ChatCore::push_bind(const StoredMessage& m) {
+  std::string body = "{\"event\":\"bind\",\"message_id\":" + std::to_string(m.id) +
+                     ",\"sha256\":\"" + m.media.sha256 + "\"}";
+  for (ConnId id : peers_) {
+    if (Conn* p = find(id)) send_frame(*p, FrameType::Push, body);
+  }
 }
 
 void ChatCore::op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req) {

@@ -220,8 +220,12 @@ void ChatLink::on_push(std::string_view body) {
   std::string err, event;
   uint64_t message_id = 0;
   if (!j || !proto::json_get_string(j.get(), "event", event, err)) return;
-  if (event != "cancel" || !proto::json_get_u64(j.get(), "message_id", message_id, err)) return;
-  events_.push_back({LinkEvent::Kind::Cancel, message_id, {}});
+  if (!proto::json_get_u64(j.get(), "message_id", message_id, err)) return;
+  if (event == "cancel") return events_.push_back({LinkEvent::Kind::Cancel, message_id, {}});
+  std::string sha;
+  if (event == "bind" && proto::json_get_string(j.get(), "sha256", sha, err)) {
+    events_.push_back({LinkEvent::Kind::Bind, message_id, sha});
+  }
 }
 
 void ChatLink::notify_done(uint64_t message_id, uint64_t size, const std::string& sha256_hex,

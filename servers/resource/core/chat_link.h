@@ -47,6 +47,7 @@ struct LinkConfig {
 struct LinkEvent {
   enum class Kind {
     Cancel,     // chatd says: delete the partial upload of message_id
+    Bind,       // chatd says: message_id's upload has this whole-file hash (text, 64 hex)
     DoneAcked,  // chatd answered upload_done for message_id: drop its outbox record
     Log,        // something an operator wants to see (text)
   };

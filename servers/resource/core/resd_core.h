@@ -254,6 +254,7 @@ class ResdCore {
   void on_chunk(Conn& c, int64_t now_ms);
   void open_reply(Upload& u, Lane who);
   void issue_bind(Upload& u);
+  void bind_from_chat(uint64_t message_id, const std::string& sha256_hex);
   void send_state_error(Conn& c, uint32_t slot, proto::UploadStatus status,
                         const std::string& message);
   void send_done(const Lane& who, const proto::UploadDone& done);

@@ -638,6 +638,19 @@ void ResdCore::cancel(uint64_t message_id, int64_t now_ms) {
   begin_delete(u, UploadStatus::Cancelled, "the upload was cancelled", now_ms);
 }
 
+// The chat server bound the hash of an upload sent "hash later" (its bind_hash op), over the
+// authenticated link: the same as an OPEN with the bound ticket, without waiting for the
+// client to send one. Unknown, finished or already bound uploads ignore it.
+void ResdCore::bind_from_chat(uint64_t message_id, const std::string& sha256_hex) {
+  auto it = uploads_.find(message_id);
+  proto::Sha256 hash;
+  if (it == uploads_.end() || !parse_sha(sha256_hex, hash)) return;
+  Upload& u = it->second;
+  if (u.meta.file_hash != proto::Sha256{} || u.phase == Phase::Deleting) return;
+  u.meta.file_hash = hash;
+  if (u.phase == Phase::Active) issue_bind(u);  // Creating: binds once the create lands
+}
+
 // Periodic work: retries of failed Persist/Finalize jobs, throttled progress, expiry.
 void ResdCore::sweep(int64_t now_ms) {
   bool expiry = now_ms >= next_sweep_ms_;
@@ -673,6 +686,9 @@ void ResdCore::drain_link(int64_t now_ms) {
     switch (e.kind) {
       case LinkEvent::Kind::Cancel:
         cancel(e.message_id, now_ms);
+        break;
+      case LinkEvent::Kind::Bind:
+        bind_from_chat(e.message_id, e.text);
         break;
       case LinkEvent::Kind::DoneAcked: {
         Job j;
