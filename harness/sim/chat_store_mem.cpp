@@ -8,19 +8,6 @@ namespace ferry::sim {
 using chat::MessageStatus;
 using chat::StoredMessage;
 
-namespace {
-
-bool same_content(const StoredMessage& a, const chat::NewMessage& b) {
-  if (a.receiver != b.receiver || a.kind != b.kind || a.text != b.text ||
-      a.has_media != b.has_media) {
-    return false;
-  }
-  return !a.has_media || (a.media.name == b.media.name && a.media.size == b.media.size &&
-                          a.media.sha256 == b.media.sha256);
-}
-
-}  // namespace
-
 chat::StoreStatus MemChatStore::create_user(const std::string& name, const std::string& salt,
                                             const std::string& hash, uint32_t iterations,
                                             uint64_t& id_out) {
@@ -79,7 +66,7 @@ chat::StoreStatus MemChatStore::put_messages(const std::vector<chat::NewMessage>
     if (dup != by_cid_.end()) {
       out[i].message = messages_[dup->second];
       out[i].result =
-          same_content(out[i].message, m) ? chat::PutResult::Duplicate : chat::PutResult::Conflict;
+          chat::same_send(out[i].message, m) ? chat::PutResult::Duplicate : chat::PutResult::Conflict;
       continue;
     }
     StoredMessage s;

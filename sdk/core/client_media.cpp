@@ -81,12 +81,13 @@ void ClientCore::handle_media_push(const std::string& event, const cJSON* body, 
     e.outgoing = false;
     return emit(std::move(e));
   }
-  std::string status, from, to;
+  std::string status, from, to, sha256;
   if (!proto::json_get_string(body, "status", status, why)) {
     return protocol_failure("bad status PUSH: " + why, now);
   }
   proto::json_opt_string(body, "from", from, why);
   proto::json_opt_string(body, "to", to, why);
+  proto::json_opt_string(body, "sha256", sha256, why);  // a "hash later" file learns it here
   int st = wire::message_status_from_name(status);
   if (uploads_.on_status_push(id, st, now) || !config_.receive || st == 0) return;
   Event e;
@@ -101,6 +102,7 @@ void ClientCore::handle_media_push(const std::string& event, const cJSON* body, 
   e.message.from = from;
   e.message.to = to;
   e.message.status = st;
+  if (e.message.has_media && !sha256.empty()) e.message.media.sha256 = sha256;
   if (e.message.has_media && st == FERRY_MSG_READY) e.message.media.progress = e.message.media.size;
   emit(std::move(e));
 }

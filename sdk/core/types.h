@@ -74,7 +74,9 @@ struct PendingUpload {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
-  std::string sha256;  // 64 hex; empty until prepared (probe + hash not done yet)
+  // 64 hex; empty until hashed. A large file is sent "hash later": probed, announced and
+  // uploaded while a worker hashes it, then bound (bind_hash).
+  std::string sha256;
   std::string mime;
   uint32_t width = 0;
   uint32_t height = 0;
@@ -85,7 +87,9 @@ struct PendingUpload {
   bool paused = false;
   bool cancelled = false;  // the app cancelled; the server has not confirmed yet
   int64_t created_ms = 0;
-  bool prepared() const { return !sha256.empty(); }
+  // Probed (MIME type, dimensions, thumbnail): the message can be announced. Probing always
+  // names a MIME type, if only application/octet-stream.
+  bool prepared() const { return !mime.empty(); }
 };
 
 // The message an outbox entry will become, for status events about a send the server never

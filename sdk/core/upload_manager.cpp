@@ -60,6 +60,9 @@ void UploadManager::add(PendingUpload rec, uint64_t now) {
   // A restart announces again even when the message id is known: send_media is idempotent
   // by cid and answers with the message's current status and a fresh ticket.
   u->phase = u->rec.prepared() ? Phase::Announce : Phase::Prepare;
+  // Hashed before it was announced: the send_media carries the hash. Otherwise (hash later,
+  // or hashed after the announce) the announce's answer says whether the server has it.
+  u->bound = !u->rec.sha256.empty() && u->rec.message_id == 0;
   uploads_.push_back(std::move(u));
 }
 
@@ -151,6 +154,11 @@ bool UploadManager::next_chat_request(uint64_t rid, std::string& body) {
     } else if (u.phase == Phase::Cancel) {
       body = wire::cancel_upload_body(rid, u.rec.message_id);
       u.chat_op = ChatOp::Cancel;
+    } else if (u.bind_needed && u.rec.message_id != 0 && u.phase != Phase::Prepare &&
+               u.phase != Phase::Retry) {
+      body = wire::bind_hash_body(rid, u.rec.message_id, u.rec.sha256);
+      u.chat_op = ChatOp::Bind;
+      u.bind_needed = false;
     } else {
       continue;
     }
@@ -164,8 +172,10 @@ bool UploadManager::next_chat_request(uint64_t rid, std::string& body) {
 void UploadManager::on_chat_online(uint64_t now) {
   (void)now;
   // A READY push sent while we were offline is lost: ask again (send_media is idempotent).
+  // A bind_hash whose answer was lost goes again (it is idempotent too).
   for (auto& u : uploads_) {
     if (u->phase == Phase::WaitReady) u->phase = Phase::Announce;
+    if (!u->bound && !u->rec.sha256.empty()) u->bind_needed = true;
   }
 }
 
@@ -196,6 +206,8 @@ void UploadManager::on_chat_response(uint64_t rid, bool ok, const cJSON* body, i
       return on_grant(*u, cJSON_GetObjectItemCaseSensitive(body, "upload"), now);
     case ChatOp::Cancel:
       return finish(*u, FERRY_MSG_CANCELLED, FERRY_OK, "cancelled");
+    case ChatOp::Bind:
+      return on_bound(*u, body, now);
     case ChatOp::None:
       return;
   }
@@ -214,6 +226,10 @@ void UploadManager::on_announced(Upload& u, const cJSON* body, uint64_t now) {
   }
   own_sends_.push_back(OwnSend{u.rec.cid, u.rec.to, m.id, u.rec.created_ms});
   if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
+  // Hash later: the server has no hash yet although we know it (hashed meanwhile, or before
+  // an app restart): bind it. A hash from the server means bound (the ticket says it too).
+  u.bound = !m.media.sha256.empty();
+  if (!u.bound && !u.rec.sha256.empty()) u.bind_needed = true;
   if (m.status == FERRY_MSG_CANCELLED) return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, "");
   if (m.status == FERRY_MSG_FAILED) {
     return finish(u, FERRY_MSG_FAILED, FERRY_ECORRUPT, "the server failed the upload");
@@ -253,8 +269,40 @@ void UploadManager::on_grant(Upload& u, const cJSON* grant, uint64_t now) {
   pump_resource(now);
 }
 
+// bind_hash answered: READY (instant send: this sender stored these bytes before; the
+// resource server drops the partial) or the bound ticket, which every later OPEN carries. The
+// chat server told the resource server already, so nothing needs re-opening now.
+void UploadManager::on_bound(Upload& u, const cJSON* body, uint64_t now) {
+  Message m;
+  std::string why;
+  if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) {
+    u.bind_needed = true;  // a server bug; the next pump asks again
+    return;
+  }
+  if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
+  wire::UploadGrant g;
+  if (!wire::parse_upload_grant(cJSON_GetObjectItemCaseSensitive(body, "upload"), g, why)) {
+    u.bind_needed = true;
+    return;
+  }
+  u.ticket = g.ticket;
+  u.bound = true;
+  (void)now;
+}
+
 void UploadManager::on_chat_error(Upload& u, ChatOp op, int err, const std::string& code,
                                   const std::string& msg, uint64_t now) {
+  if (op == ChatOp::Bind) {
+    if (code == "hash_conflict") {
+      // The server holds another hash for this message than the file has now.
+      return fail_and_cancel(u, FERRY_ESOURCECHANGED, msg, now);
+    }
+    if (code != "not_uploading" && code != "unknown_message") {
+      // Transient (a store error, no resource server): asked again after the next reconnect
+      // or when the verdict is overdue (check_answer_deadlines).
+      return;
+    }
+  }
   if (code == "no_resource_server") {
     emit_progress(u, u.rec.done, now, true, FERRY_ENORESOURCE, msg);
     return retry_later(u, op == ChatOp::Ticket ? Phase::Ticket : Phase::Announce, now);
@@ -301,9 +349,31 @@ std::optional<PrepareJob> UploadManager::poll_prepare() {
     if (u->phase != Phase::Prepare || u->prepare_requested) continue;
     u->prepare_requested = true;
     const PendingUpload& r = u->rec;
-    return PrepareJob{r.cid, r.path, r.kind, r.size, r.mtime_ns, r.inode};
+    bool later = config_.hash_later_min_bytes != 0 && r.size >= config_.hash_later_min_bytes;
+    return PrepareJob{r.cid, r.path, r.kind, r.size, r.mtime_ns, r.inode, !later, true};
   }
   return std::nullopt;
+}
+
+std::optional<PrepareJob> UploadManager::poll_hash() {
+  for (auto& u : uploads_) {
+    const PendingUpload& r = u->rec;
+    if (!r.prepared() || !r.sha256.empty() || r.cancelled || u->hash_requested) continue;
+    u->hash_requested = true;
+    return PrepareJob{r.cid, r.path, r.kind, r.size, r.mtime_ns, r.inode, true, false};
+  }
+  return std::nullopt;
+}
+
+void UploadManager::on_hashed(const std::string& cid, const PrepareResult& r, uint64_t now) {
+  Upload* u = find(cid);
+  if (!u || u->rec.cancelled || !u->rec.sha256.empty()) return;
+  // The file changed or went away while it was read: the server must never keep it.
+  if (r.status != FERRY_OK) return fail_and_cancel(*u, r.status, r.detail, now);
+  u->rec.sha256 = r.sha256;
+  save(*u);
+  // Not yet announced (or the announce is on its way): the send_media or its answer binds it.
+  if (u->rec.message_id != 0 && !u->bound) u->bind_needed = true;
 }
 
 void UploadManager::on_prepared(const std::string& cid, const PrepareResult& r, uint64_t now) {
@@ -311,7 +381,8 @@ void UploadManager::on_prepared(const std::string& cid, const PrepareResult& r, 
   if (!u || u->phase != Phase::Prepare) return;
   if (r.status != FERRY_OK) return finish(*u, FERRY_MSG_FAILED, r.status, r.detail);
   PendingUpload& rec = u->rec;
-  rec.sha256 = r.sha256;
+  rec.sha256 = r.sha256;  // "" for hash later
+  u->bound = !rec.sha256.empty();
   rec.mime = r.mime;
   rec.kind = r.kind;
   rec.width = r.width;
@@ -320,7 +391,8 @@ void UploadManager::on_prepared(const std::string& cid, const PrepareResult& r, 
   rec.thumb = r.thumb;
   save(*u);
   u->phase = Phase::Announce;
-  // PENDING with the media filled in: the app can show the thumbnail and hash now.
+  // PENDING with the media filled in: the app can show the thumbnail (and the hash, unless
+  // it comes later) now.
   emit_status(*u, FERRY_MSG_PENDING, FERRY_OK, "");
   (void)now;
 }

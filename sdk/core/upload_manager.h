@@ -1,6 +1,8 @@
 // UploadManager: the lifecycle of this client's media uploads (ferry_send_file), sans-I/O.
 //
-// Per upload:  Prepare (probe + whole-file SHA-256, done by the adapter off the loop)
+// Per upload:  Prepare (probe + whole-file SHA-256, done by the adapter off the loop; a file of
+//   hash_later_min_bytes or more is only probed here and hashed by a poll_hash job while it
+//   uploads, and bind_hash gives the chat server the hash when it is known: "hash later")
 //   -> Announce (send_media on the chat connection; idempotent by cid, so a restart simply
 //      announces again and gets the same message and a fresh ticket; an instant send answers
 //      READY at once) -> Open (UPLOAD_OPEN on the resource connection) -> Sending (the shared
@@ -39,7 +41,8 @@
 // How to drive it (loop thread only; ClientCore owns it and routes the chat side):
 //   chat side      next_chat_request / on_chat_response / on_chat_online / on_chat_offline /
 //                  on_status_push / on_progress_push     (called by ClientCore)
-//   files          poll_prepare -> on_prepared; poll_read -> on_read_done; poll_file_close
+//   files          poll_prepare -> on_prepared; poll_hash -> on_hashed; poll_read ->
+//                  on_read_done; poll_file_close
 //   resource conn  poll_connect -> on_connected | on_connect_failed; on_bytes;
 //                  on_disconnected; poll_send (control frames, before any chunk); poll_close
 //                  (lane 0 only; a lane-capable adapter uses the lane overloads:
@@ -88,6 +91,11 @@ struct UploadManagerConfig {
   LaneControllerConfig lanes;  // its max_lanes is taken from max_lanes above
   uint32_t retry_min_ms = 200;  // backoff for reconnects and retries (disk_full, ...)
   uint32_t retry_max_ms = 10000;
+  // Files at least this big are sent "hash later": announced and uploaded while the adapter
+  // hashes them, the hash bound afterwards (bind_hash), instead of hashing first (about 1 s
+  // per GiB before the first byte). 0 = always hash first. Smaller files hash first, so an
+  // instant send uploads nothing at all.
+  uint64_t hash_later_min_bytes = 64ull << 20;
   uint64_t progress_interval_ms = 100;  // own progress events: at most this often, or 1%
   uint64_t ready_poll_ms = 5000;  // after UPLOAD_DONE, re-announce if no READY push came
   uint32_t heartbeat_ms = 10000;  // PING on an idle resource connection
@@ -109,6 +117,8 @@ struct PrepareJob {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
+  bool hash = true;   // SHA-256 the whole file (false: "hash later", a poll_hash job follows)
+  bool probe = true;  // MIME type, dimensions, thumbnail (false: a poll_hash job)
 };
 struct PrepareResult {
   int status = 0;  // FERRY_OK, FERRY_ENOFILE, FERRY_ESOURCECHANGED
@@ -187,6 +197,10 @@ class UploadManager {
   // --- Files (adapter) -----------------------------------------------------------------------
   std::optional<PrepareJob> poll_prepare();
   void on_prepared(const std::string& cid, const PrepareResult& r, uint64_t now_ms);
+  // "Hash later": hash the file (probe = false) while it uploads; on_hashed with the result
+  // (status and sha256 only).
+  std::optional<PrepareJob> poll_hash();
+  void on_hashed(const std::string& cid, const PrepareResult& r, uint64_t now_ms);
   std::optional<ReadJob> poll_read(uint64_t now_ms);  // lane 0
   std::optional<ReadJob> poll_read(uint64_t now_ms, uint32_t lane);
   // The read finished. True: write `prefix` then the bytes as one CHUNK frame (after
@@ -238,7 +252,7 @@ class UploadManager {
   enum class Phase {
     Prepare, Announce, Ticket, Cancel, Retry, Open, Opening, Sending, Verifying, WaitReady
   };
-  enum class ChatOp { None, SendMedia, Ticket, Cancel };
+  enum class ChatOp { None, SendMedia, Ticket, Cancel, Bind };
   enum class RPhase { Idle, Offline, Dialing, Greeting, Ready };
   struct Upload {
     Upload(PendingUpload r, Backoff b) : rec(std::move(r)), backoff(std::move(b)) {}
@@ -248,6 +262,11 @@ class UploadManager {
     uint64_t retry_at = 0;
     Backoff backoff;
     bool prepare_requested = false;
+    // Hash later: the hash job was handed out; the hash must be (re)bound at the chat server
+    // (bind_hash); the chat server has it (a bound ticket, or a message carrying it).
+    bool hash_requested = false;
+    bool bind_needed = false;
+    bool bound = false;
     uint64_t chat_rid = 0;  // request in flight on the chat connection, 0 = none
     ChatOp chat_op = ChatOp::None;
     std::string ticket, resource;
@@ -276,6 +295,7 @@ class UploadManager {
   void add(PendingUpload rec, uint64_t now_ms);
   void on_announced(Upload& u, const cJSON* body, uint64_t now_ms);
   void on_grant(Upload& u, const cJSON* body, uint64_t now_ms);
+  void on_bound(Upload& u, const cJSON* body, uint64_t now_ms);
   void on_chat_error(Upload& u, ChatOp op, int err, const std::string& code,
                      const std::string& msg, uint64_t now_ms);
   void retry_later(Upload& u, Phase then, uint64_t now_ms);

@@ -76,6 +76,8 @@ bool UploadManager::check_answer_deadlines(uint64_t now) {
       drop_resource(FERRY_ETIMEDOUT, "resource server: no answer to UPLOAD_OPEN", now, true);
       return false;
     }
+    // No verdict because the server never learnt the hash (a bind_hash that failed): again.
+    if (u.phase == Phase::Verifying && !u.bound && !u.rec.sha256.empty()) u.bind_needed = true;
     release_slot(u);
     u.phase = Phase::Open;
   }
@@ -309,7 +311,11 @@ void UploadManager::on_upload_error(Upload& u, proto::UploadStatus st, const std
     case UploadStatus::Corrupt:
       return finish(u, FERRY_MSG_FAILED, FERRY_ECORRUPT, detail);
     case UploadStatus::Cancelled:
-      return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, detail);
+      if (u.rec.cancelled) return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, detail);
+      // Not by this client: cancelled elsewhere, or dropped because bind_hash found the bytes
+      // stored already (instant send: READY). The chat server's answer says which.
+      u.phase = Phase::Announce;
+      return;
     case UploadStatus::TooLarge:
       return fail_and_cancel(u, FERRY_EINVAL, detail, now);
     case UploadStatus::BadTicket:

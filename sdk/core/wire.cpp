@@ -120,7 +120,7 @@ std::string send_media_body(uint64_t rid, const PendingUpload& u) {
   json_set_string(j.get(), "name", u.name);
   json_set_u64(j.get(), "size", u.size);
   json_set_string(j.get(), "mime", u.mime);
-  json_set_string(j.get(), "sha256", u.sha256);
+  if (!u.sha256.empty()) json_set_string(j.get(), "sha256", u.sha256);  // else: hash later
   json_set_u64(j.get(), "width", u.width);
   json_set_u64(j.get(), "height", u.height);
   json_set_u64(j.get(), "duration_ms", u.duration_ms);
@@ -128,6 +128,13 @@ std::string send_media_body(uint64_t rid, const PendingUpload& u) {
   if (!u.thumb.empty() && u.kind != FERRY_KIND_FILE) {
     json_set_string(j.get(), "thumb", base64_encode(u.thumb));
   }
+  return proto::json_print(j.get());
+}
+
+std::string bind_hash_body(uint64_t rid, uint64_t message_id, const std::string& sha256) {
+  proto::Json j = request("bind_hash", rid);
+  json_set_u64(j.get(), "message_id", message_id);
+  json_set_string(j.get(), "sha256", sha256);
   return proto::json_print(j.get());
 }
 

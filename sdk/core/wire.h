@@ -30,6 +30,7 @@ std::string history_body(uint64_t rid, const std::string& peer, uint64_t before,
 // Media (docs/protocol.md section 6). `u` must be prepared (sha256 set).
 std::string send_media_body(uint64_t rid, const PendingUpload& u);
 std::string upload_ticket_body(uint64_t rid, uint64_t message_id);
+std::string bind_hash_body(uint64_t rid, uint64_t message_id, const std::string& sha256);
 std::string cancel_upload_body(uint64_t rid, uint64_t message_id);
 
 // "image"/"video"/"file" <-> ferry_media_kind; unknown names are FERRY_KIND_FILE.

@@ -40,7 +40,8 @@ int kind_for(int asked, const std::string& mime) {
 }
 
 // Whole-file SHA-256 with large sequential reads, checking the file is still the one the
-// app named before and after (a change in between fails the upload, never the server).
+// app named before and after (a change in between fails the upload, never the server). With
+// job.hash false ("hash later": a separate job hashes it) only the identity is checked.
 void hash_file(const PrepareJob& job, PrepareResult& r) {
   FileIdentity want{job.size, job.mtime_ns, job.inode};
   int fd = ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -55,7 +56,7 @@ void hash_file(const PrepareJob& job, PrepareResult& r) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   r.status = check_identity(fd, job.path, want, r.detail);
-  for (uint64_t off = 0; r.status == FERRY_OK && off < job.size;) {
+  for (uint64_t off = 0; job.hash && r.status == FERRY_OK && off < job.size;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kRead, job.size - off));
     if (!pread_full(fd, buf.get(), n, off)) {
       r.status = FERRY_ESOURCECHANGED;
@@ -70,7 +71,9 @@ void hash_file(const PrepareJob& job, PrepareResult& r) {
   EVP_DigestFinal_ex(ctx, md, nullptr);
   EVP_MD_CTX_free(ctx);
   ::close(fd);
-  r.sha256 = proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+  if (job.hash) {
+    r.sha256 = proto::hex_encode(std::string_view(reinterpret_cast<char*>(md), sizeof md));
+  }
 }
 
 }  // namespace
@@ -135,6 +138,7 @@ bool UploadIo::step(uint64_t now_ms) {
     if (!out.empty() && links_[l]) links_[l]->write(std::move(out));
   }
   while (auto job = manager_.poll_prepare()) start_prepare(std::move(*job));
+  while (auto job = manager_.poll_hash()) start_prepare(std::move(*job));
   pump_reads(now_ms);
   while (auto cid = manager_.poll_file_close()) release_file(*cid);
   uint32_t up = manager_.lanes_up();
@@ -283,7 +287,7 @@ void UploadIo::prepare_work(uv_work_t* req) {
   auto* w = static_cast<PrepareWork*>(req->data);
   PrepareResult& r = w->result;
   hash_file(w->job, r);
-  if (r.status != FERRY_OK) return;
+  if (r.status != FERRY_OK || !w->job.probe) return;
   r.mime = media::sniff_mime(w->job.path);
   r.kind = kind_for(w->job.kind, r.mime);
   media::MediaInfo info;
@@ -302,7 +306,11 @@ void UploadIo::prepare_after(uv_work_t* req, int) {
   std::unique_ptr<PrepareWork> w(static_cast<PrepareWork*>(req->data));
   UploadIo* io = w->io;
   if (io->stopped_) return;
-  io->manager_.on_prepared(w->job.cid, w->result, io->now());
+  if (w->job.probe) {
+    io->manager_.on_prepared(w->job.cid, w->result, io->now());
+  } else {
+    io->manager_.on_hashed(w->job.cid, w->result, io->now());
+  }
   io->kick_();
 }
 

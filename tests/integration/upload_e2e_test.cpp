@@ -256,6 +256,31 @@ TEST(upload_e2e, same_file_twice_uploads_once) {
   bob_until_ready(c, 2);
 }
 
+// A file of 64 MiB or more is sent "hash later": the second send of the same file starts
+// uploading before its hash is known; bind_hash then finds the bytes stored (instant send),
+// the message is READY, and resd drops the partial upload (the chat server's cancel).
+TEST(upload_e2e, large_file_twice_is_instant_at_bind_and_leaves_no_partial) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  uint64_t size = 64 * kMiB;
+  std::string file = make_file(c, "twice-big.bin", size, 6);
+  std::string sha = sha256_file(file);
+  for (int i = 0; i < 2; i++) {
+    RunResult r = c.alice.run({"send-file", "bob", file, "--json"}, 180000);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_TRUE(Sender::has_status(json_lines(r.out), "READY")) << r.out;
+  }
+  EXPECT_EQ(files_under(c.files_dir()).size(), 1u);
+  expect_stored(c, sha);
+  EXPECT_TRUE(wait_for([&] { return files_under(c.partial_dir()).empty(); }))
+      << files_under(c.partial_dir()).size() << " partial files left";
+  auto bob = bob_until_ready(c, 2);
+  int with_hash = 0;
+  for (const JsonLine& l : bob)
+    if (l.is("message") && l.str("sha256") == sha) with_hash++;
+  EXPECT_EQ(with_hash, 2) << "both messages carry the bound hash once READY";
+}
+
 TEST(upload_e2e, cancel_reaches_receiver_and_frees_resd_space) {
   Cluster c;
   ASSERT_TRUE(c.start());

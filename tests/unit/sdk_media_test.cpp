@@ -51,6 +51,13 @@ std::string media_msg(uint64_t id, const std::string& cid, const std::string& st
          R"("sha256":")" + kSha + R"("},"progress":0})";
 }
 
+// The same message as the chat server stores it for a file sent "hash later" (no hash yet).
+std::string unhashed_msg(uint64_t id, const std::string& cid, const std::string& status,
+                         uint64_t size) {
+  std::string m = media_msg(id, cid, status, size);
+  return m.replace(m.find(kSha), kSha.size(), "");
+}
+
 std::string grant(const std::string& ticket) {
   return R"("upload":{"ticket":")" + ticket + R"(","resource":"127.0.0.1:7421","expires_ms":9})";
 }
@@ -349,6 +356,170 @@ TEST_F(Media, sdk_media_instant_send_is_ready_without_upload) {
   EXPECT_EQ(statuses(evs), (std::vector<int>{FERRY_MSG_PENDING, FERRY_MSG_READY}));
   EXPECT_FALSE(m().poll_connect());
   EXPECT_TRUE(store.uploads_.empty());
+}
+
+// --- Hash later ------------------------------------------------------------------------------
+
+// A file of hash_later_min_bytes (64 MiB) or more: probed only, announced without a hash, and
+// its chunks sent while the adapter hashes it; the hash is then bound with bind_hash and the
+// bound ticket is what any later OPEN carries. The resource server's verdict ends it as usual.
+TEST_F(Media, sdk_media_hash_later_sends_before_the_hash_then_binds_it) {
+  make_core();
+  uint64_t size = 64 * kMiB;
+  std::string cid = submit(size);
+  std::optional<PrepareJob> job = m().poll_prepare();
+  ASSERT_TRUE(job);
+  EXPECT_FALSE(job->hash) << "a large file is not hashed before it is announced";
+  EXPECT_TRUE(job->probe);
+  PrepareResult probed;
+  probed.mime = "x/y";
+  probed.kind = FERRY_KIND_FILE;
+  m().on_prepared(cid, probed, now);
+  core->pump_uploads(now);
+  std::optional<PrepareJob> hash = m().poll_hash();
+  ASSERT_TRUE(hash);
+  EXPECT_TRUE(hash->hash);
+  EXPECT_FALSE(hash->probe);
+  EXPECT_FALSE(m().poll_hash()) << "one hash job per upload";
+  Req r = one_request("send_media");
+  EXPECT_EQ(r.str("sha256"), "") << "announced before the hash is known";
+  EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(r.j.get(), "sha256"), nullptr);
+  respond(r.rid, R"("message":)" + unhashed_msg(42, cid, "uploading", size) + "," + grant("U1"));
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  EXPECT_EQ(open.ticket, "U1");
+  state(open.slot, size, {});
+  EXPECT_FALSE(read_all().empty()) << "chunks go out while the file is being hashed";
+  EXPECT_TRUE(chat_sent().empty()) << "nothing to bind yet";
+  PrepareResult hashed;
+  hashed.sha256 = kSha;
+  m().on_hashed(cid, hashed, now);
+  core->pump_uploads(now);
+  EXPECT_EQ(store.uploads_.at(0).sha256, kSha) << "kept for a restart";
+  Req b = one_request("bind_hash");
+  EXPECT_EQ(b.num("message_id"), 42u);
+  EXPECT_EQ(b.str("sha256"), kSha);
+  respond(b.rid, R"("message":)" + media_msg(42, cid, "uploading", size) + "," + grant("B1"));
+  EXPECT_TRUE(res_sent_frames().empty()) << "no re-OPEN: the chat server told resd";
+  ack(open.slot, 64);
+  done(open.slot, size);
+  push_status(42, "ready");
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+// The hash is ready while the send_media (without it) is still unanswered: the answer shows
+// the server has no hash, so it is bound next.
+TEST_F(Media, sdk_media_hash_later_hash_ready_before_the_announce_answer) {
+  make_core();
+  uint64_t size = 64 * kMiB;
+  std::string cid = submit(size);
+  ASSERT_TRUE(m().poll_prepare());
+  PrepareResult probed;
+  probed.mime = "x/y";
+  m().on_prepared(cid, probed, now);
+  core->pump_uploads(now);
+  ASSERT_TRUE(m().poll_hash());
+  Req r = one_request("send_media");
+  PrepareResult hashed;
+  hashed.sha256 = kSha;
+  m().on_hashed(cid, hashed, now);
+  core->pump_uploads(now);
+  EXPECT_TRUE(chat_sent().empty()) << "no message id yet";
+  respond(r.rid, R"("message":)" + unhashed_msg(46, cid, "uploading", size) + "," + grant("U1"));
+  Req b = one_request("bind_hash");
+  EXPECT_EQ(b.num("message_id"), 46u);
+}
+
+// bind_hash finds the bytes stored already (instant send): READY at once, nothing more sent;
+// resd's UPLOAD_DONE "cancelled" for the dropped partial changes nothing.
+TEST_F(Media, sdk_media_hash_later_instant_send_at_bind) {
+  make_core();
+  uint64_t size = 64 * kMiB;
+  std::string cid = submit(size);
+  std::optional<PrepareJob> job = m().poll_prepare();
+  ASSERT_TRUE(job);
+  PrepareResult probed;
+  probed.mime = "x/y";
+  m().on_prepared(cid, probed, now);
+  core->pump_uploads(now);
+  ASSERT_TRUE(m().poll_hash());
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + unhashed_msg(43, cid, "uploading", size) + "," + grant("U1"));
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  state(open.slot, size, {});
+  read_all();
+  PrepareResult hashed;
+  hashed.sha256 = kSha;
+  m().on_hashed(cid, hashed, now);
+  core->pump_uploads(now);
+  Req b = one_request("bind_hash");
+  respond(b.rid, R"("message":)" + media_msg(43, cid, "ready", size));
+  std::vector<Event> evs = events();
+  EXPECT_EQ(statuses(evs).back(), FERRY_MSG_READY);
+  EXPECT_TRUE(store.uploads_.empty());
+  done(open.slot, size, proto::UploadStatus::Cancelled);
+  EXPECT_TRUE(statuses(events()).empty());
+  EXPECT_FALSE(m().poll_read(now));
+}
+
+// The file changes while it is hashed: the upload fails and is cancelled on the server.
+TEST_F(Media, sdk_media_hash_later_source_change_fails_and_cancels) {
+  make_core();
+  uint64_t size = 64 * kMiB;
+  std::string cid = submit(size);
+  std::optional<PrepareJob> job = m().poll_prepare();
+  ASSERT_TRUE(job);
+  PrepareResult probed;
+  probed.mime = "x/y";
+  m().on_prepared(cid, probed, now);
+  core->pump_uploads(now);
+  ASSERT_TRUE(m().poll_hash());
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + unhashed_msg(44, cid, "uploading", size) + "," + grant("U1"));
+  PrepareResult changed;
+  changed.status = FERRY_ESOURCECHANGED;
+  changed.detail = "/f.bin changed while it was read";
+  m().on_hashed(cid, changed, now);
+  core->pump_uploads(now);
+  int err = 0;
+  EXPECT_EQ(statuses(events(), &err).back(), FERRY_MSG_FAILED);
+  EXPECT_EQ(err, FERRY_ESOURCECHANGED);
+  Req c = one_request("cancel_upload");
+  EXPECT_EQ(c.num("message_id"), 44u);
+}
+
+// After an app restart an upload that was hashed but maybe not bound announces again (the
+// server answers without a hash) and binds; one never hashed is hashed again.
+TEST_F(Media, sdk_media_hash_later_restart_rebinds_or_rehashes) {
+  for (bool hashed : {true, false}) {
+    SCOPED_TRACE(hashed ? "hashed before the restart" : "not hashed yet");
+    store.uploads_.clear();
+    PendingUpload u;
+    u.cid = "cid-restart";
+    u.to = "bob";
+    u.path = "/f.bin";
+    u.name = "f.bin";
+    u.size = 64 * kMiB;
+    u.mime = "x/y";
+    u.kind = FERRY_KIND_FILE;
+    u.message_id = 45;
+    if (hashed) u.sha256 = kSha;
+    store.upload_put(u);
+    make_core();
+    EXPECT_FALSE(m().poll_prepare()) << "probed before the restart";
+    EXPECT_EQ(m().poll_hash().has_value(), !hashed);
+    Req r = one_request("send_media");
+    respond(r.rid, R"("message":)" + unhashed_msg(45, u.cid, "uploading", u.size) + "," +
+                       grant("U2"));
+    std::vector<Req> next = chat_sent();
+    ASSERT_EQ(next.size(), hashed ? 1u : 0u);
+    if (hashed) {
+      EXPECT_EQ(next[0].op, "bind_hash");
+    }
+    core.reset();
+  }
 }
 
 TEST_F(Media, sdk_media_ticket_expiry_asks_upload_ticket_and_reopens) {

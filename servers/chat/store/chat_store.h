@@ -82,6 +82,21 @@ struct NewMessage {
   MediaInfo media;
 };
 
+// True when `b` repeats the send that stored `a` (same receiver and content), so a retry with
+// its cid gets the original back. The hash counts only when both sides have one: a file sent
+// "hash later" may be announced again, after an app restart, with the hash it learnt since
+// (bind_hash then binds it), or without it after the server bound it.
+inline bool same_send(const StoredMessage& a, const NewMessage& b) {
+  if (a.receiver != b.receiver || a.kind != b.kind || a.text != b.text ||
+      a.has_media != b.has_media) {
+    return false;
+  }
+  if (!a.has_media) return true;
+  bool hashes_agree =
+      a.media.sha256.empty() || b.media.sha256.empty() || a.media.sha256 == b.media.sha256;
+  return a.media.name == b.media.name && a.media.size == b.media.size && hashes_agree;
+}
+
 // What happened to one message of a put_messages() batch.
 enum class PutResult {
   Inserted,   // stored now with a fresh id

@@ -175,16 +175,6 @@ void read_message_row(sqlite3_stmt* st, StoredMessage& m) {
   m.media.thumb = column_string(st, 16);
 }
 
-// Same receiver and content: a retry of the original rather than a new message under an old cid.
-bool same_content(const StoredMessage& a, const NewMessage& b) {
-  if (a.receiver != b.receiver || a.kind != b.kind || a.text != b.text ||
-      a.has_media != b.has_media) {
-    return false;
-  }
-  return !a.has_media || (a.media.name == b.media.name && a.media.size == b.media.size &&
-                          a.media.sha256 == b.media.sha256);
-}
-
 }  // namespace
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, SyncMode mode,
@@ -551,7 +541,7 @@ StoreStatus SqliteStore::insert_one(const NewMessage& m, int64_t ts, PutOutcome&
   bind_text(st, 2, m.cid);
   if (sqlite3_step(st) != SQLITE_ROW) return fail("read duplicate message");
   read_message_row(st, out.message);
-  out.result = same_content(out.message, m) ? PutResult::Duplicate : PutResult::Conflict;
+  out.result = same_send(out.message, m) ? PutResult::Duplicate : PutResult::Conflict;
   return StoreStatus::Ok;
 }
 
