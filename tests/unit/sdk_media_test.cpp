@@ -304,6 +304,41 @@ class Media : public ::testing::Test {
     return open.slot;
   }
 
+  // Hash later: the probe (no hash) of the upload just submitted, then its hash job.
+  void probe_only(const std::string& cid) {
+    std::optional<PrepareJob> job = m().poll_prepare();
+    ASSERT_TRUE(job);
+    EXPECT_FALSE(job->hash) << "a large file is not hashed before it is announced";
+    PrepareResult probed;
+    probed.mime = "x/y";
+    probed.kind = FERRY_KIND_FILE;
+    m().on_prepared(cid, probed, now);
+    core->pump_uploads(now);
+    std::optional<PrepareJob> hash = m().poll_hash();
+    ASSERT_TRUE(hash);
+    EXPECT_TRUE(hash->hash);
+    EXPECT_FALSE(hash->probe);
+  }
+  void hashed(const std::string& cid, int status = FERRY_OK) {
+    PrepareResult r;
+    r.status = status;
+    if (status == FERRY_OK) r.sha256 = kSha;
+    m().on_hashed(cid, r, now);
+    core->pump_uploads(now);
+  }
+  // Announce without a hash, the unbound grant "U1", OPEN answered with nothing held.
+  uint32_t announce_unhashed_and_open(const std::string& cid, uint64_t size, uint64_t id) {
+    Req r = one_request("send_media");
+    EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(r.j.get(), "sha256"), nullptr)
+        << "announced before the hash is known";
+    respond(r.rid, R"("message":)" + unhashed_msg(id, cid, "uploading", size) + "," + grant("U1"));
+    res_connect();
+    proto::UploadOpen open = expect_open();
+    EXPECT_EQ(open.ticket, "U1");
+    state(open.slot, size, {});
+    return open.slot;
+  }
+
   FakeStore store;
   std::unique_ptr<ClientCore> core;
   uint64_t now = 1000;
@@ -367,42 +402,20 @@ TEST_F(Media, sdk_media_hash_later_sends_before_the_hash_then_binds_it) {
   make_core();
   uint64_t size = 64 * kMiB;
   std::string cid = submit(size);
-  std::optional<PrepareJob> job = m().poll_prepare();
-  ASSERT_TRUE(job);
-  EXPECT_FALSE(job->hash) << "a large file is not hashed before it is announced";
-  EXPECT_TRUE(job->probe);
-  PrepareResult probed;
-  probed.mime = "x/y";
-  probed.kind = FERRY_KIND_FILE;
-  m().on_prepared(cid, probed, now);
-  core->pump_uploads(now);
-  std::optional<PrepareJob> hash = m().poll_hash();
-  ASSERT_TRUE(hash);
-  EXPECT_TRUE(hash->hash);
-  EXPECT_FALSE(hash->probe);
+  probe_only(cid);
   EXPECT_FALSE(m().poll_hash()) << "one hash job per upload";
-  Req r = one_request("send_media");
-  EXPECT_EQ(r.str("sha256"), "") << "announced before the hash is known";
-  EXPECT_EQ(cJSON_GetObjectItemCaseSensitive(r.j.get(), "sha256"), nullptr);
-  respond(r.rid, R"("message":)" + unhashed_msg(42, cid, "uploading", size) + "," + grant("U1"));
-  res_connect();
-  proto::UploadOpen open = expect_open();
-  EXPECT_EQ(open.ticket, "U1");
-  state(open.slot, size, {});
+  uint32_t slot = announce_unhashed_and_open(cid, size, 42);
   EXPECT_FALSE(read_all().empty()) << "chunks go out while the file is being hashed";
   EXPECT_TRUE(chat_sent().empty()) << "nothing to bind yet";
-  PrepareResult hashed;
-  hashed.sha256 = kSha;
-  m().on_hashed(cid, hashed, now);
-  core->pump_uploads(now);
+  hashed(cid);
   EXPECT_EQ(store.uploads_.at(0).sha256, kSha) << "kept for a restart";
   Req b = one_request("bind_hash");
   EXPECT_EQ(b.num("message_id"), 42u);
   EXPECT_EQ(b.str("sha256"), kSha);
   respond(b.rid, R"("message":)" + media_msg(42, cid, "uploading", size) + "," + grant("B1"));
   EXPECT_TRUE(res_sent_frames().empty()) << "no re-OPEN: the chat server told resd";
-  ack(open.slot, 64);
-  done(open.slot, size);
+  ack(slot, 64);
+  done(slot, size);
   push_status(42, "ready");
   EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
   EXPECT_TRUE(store.uploads_.empty());
@@ -414,17 +427,9 @@ TEST_F(Media, sdk_media_hash_later_hash_ready_before_the_announce_answer) {
   make_core();
   uint64_t size = 64 * kMiB;
   std::string cid = submit(size);
-  ASSERT_TRUE(m().poll_prepare());
-  PrepareResult probed;
-  probed.mime = "x/y";
-  m().on_prepared(cid, probed, now);
-  core->pump_uploads(now);
-  ASSERT_TRUE(m().poll_hash());
+  probe_only(cid);
   Req r = one_request("send_media");
-  PrepareResult hashed;
-  hashed.sha256 = kSha;
-  m().on_hashed(cid, hashed, now);
-  core->pump_uploads(now);
+  hashed(cid);
   EXPECT_TRUE(chat_sent().empty()) << "no message id yet";
   respond(r.rid, R"("message":)" + unhashed_msg(46, cid, "uploading", size) + "," + grant("U1"));
   Req b = one_request("bind_hash");
@@ -437,29 +442,15 @@ TEST_F(Media, sdk_media_hash_later_instant_send_at_bind) {
   make_core();
   uint64_t size = 64 * kMiB;
   std::string cid = submit(size);
-  std::optional<PrepareJob> job = m().poll_prepare();
-  ASSERT_TRUE(job);
-  PrepareResult probed;
-  probed.mime = "x/y";
-  m().on_prepared(cid, probed, now);
-  core->pump_uploads(now);
-  ASSERT_TRUE(m().poll_hash());
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + unhashed_msg(43, cid, "uploading", size) + "," + grant("U1"));
-  res_connect();
-  proto::UploadOpen open = expect_open();
-  state(open.slot, size, {});
+  probe_only(cid);
+  uint32_t slot = announce_unhashed_and_open(cid, size, 43);
   read_all();
-  PrepareResult hashed;
-  hashed.sha256 = kSha;
-  m().on_hashed(cid, hashed, now);
-  core->pump_uploads(now);
+  hashed(cid);
   Req b = one_request("bind_hash");
   respond(b.rid, R"("message":)" + media_msg(43, cid, "ready", size));
-  std::vector<Event> evs = events();
-  EXPECT_EQ(statuses(evs).back(), FERRY_MSG_READY);
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
   EXPECT_TRUE(store.uploads_.empty());
-  done(open.slot, size, proto::UploadStatus::Cancelled);
+  done(slot, size, proto::UploadStatus::Cancelled);
   EXPECT_TRUE(statuses(events()).empty());
   EXPECT_FALSE(m().poll_read(now));
 }
@@ -469,20 +460,10 @@ TEST_F(Media, sdk_media_hash_later_source_change_fails_and_cancels) {
   make_core();
   uint64_t size = 64 * kMiB;
   std::string cid = submit(size);
-  std::optional<PrepareJob> job = m().poll_prepare();
-  ASSERT_TRUE(job);
-  PrepareResult probed;
-  probed.mime = "x/y";
-  m().on_prepared(cid, probed, now);
-  core->pump_uploads(now);
-  ASSERT_TRUE(m().poll_hash());
+  probe_only(cid);
   Req r = one_request("send_media");
   respond(r.rid, R"("message":)" + unhashed_msg(44, cid, "uploading", size) + "," + grant("U1"));
-  PrepareResult changed;
-  changed.status = FERRY_ESOURCECHANGED;
-  changed.detail = "/f.bin changed while it was read";
-  m().on_hashed(cid, changed, now);
-  core->pump_uploads(now);
+  hashed(cid, FERRY_ESOURCECHANGED);
   int err = 0;
   EXPECT_EQ(statuses(events(), &err).back(), FERRY_MSG_FAILED);
   EXPECT_EQ(err, FERRY_ESOURCECHANGED);
