@@ -46,6 +46,7 @@ void ClientNode::start(int64_t now) {
   cfg.uploads.lanes.min_interval_chunks = 1;
   cfg.uploads.lanes.min_interval_ms = 20;
   cfg.uploads.lanes.backoff_min_ms = 100;
+  cfg.uploads.hash_later_min_bytes = env_.hash_later ? 1 : 0;
   Prng& rng = env_.rng;
   core_ = std::make_unique<sdk::ClientCore>(cfg, store_,
                                             [&rng] { return static_cast<uint32_t>(rng.next()); });
@@ -69,6 +70,7 @@ void ClientNode::start(int64_t now) {
 
 void ClientNode::crash(bool silent, int64_t now) {
   core_.reset();
+  hashing_.clear();  // its worker died with it
   env_.net.crash(node_, silent, now);
   chat_ = 0;
   res_.assign(res_.size(), 0);
@@ -189,10 +191,26 @@ bool ClientNode::pump_uploads(int64_t now) {
   for (uint32_t l = 0; l < res_.size(); l++) flush_lane(l, now);
   while (std::optional<sdk::PrepareJob> job = m.poll_prepare()) {
     sdk::PrepareResult r;
-    r.sha256 = files_.at(job->path);
+    if (job->hash) r.sha256 = files_.at(job->path);
     r.mime = "application/octet-stream";
     r.kind = FERRY_KIND_FILE;
     m.on_prepared(job->cid, r, t);
+    fed = true;
+  }
+  while (std::optional<sdk::PrepareJob> job = m.poll_hash()) {
+    // 0-6 pumps, from the file's size: no PRNG draw, so hash-first seeds are untouched.
+    hashing_.push_back({job->cid, job->path, static_cast<int>(job->size % 7)});
+  }
+  for (size_t i = 0; i < hashing_.size();) {
+    if (hashing_[i].pumps_left-- > 0) {
+      i++;
+      continue;
+    }
+    sdk::PrepareResult r;
+    r.sha256 = files_.at(hashing_[i].path);
+    std::string cid = hashing_[i].cid;
+    hashing_.erase(hashing_.begin() + static_cast<long>(i));
+    m.on_hashed(cid, r, t);
     fed = true;
   }
   // One chunk per lane per turn, as UploadIo reads them.

@@ -37,6 +37,10 @@ struct Env {
   Checker& checker;
   Sources& sources;
   std::string key;  // the HMAC key chatd signs tickets with and resd checks them with
+  // Every upload goes "hash later" (announced and sent before its hash, bound afterwards);
+  // otherwise every one is hashed first. Chosen by the seed, not drawn from the PRNG, so the
+  // other seeds' runs stay what they were.
+  bool hash_later = false;
 };
 
 class ChatNode {
@@ -108,6 +112,13 @@ class ClientNode {
   std::string user_;
   sdk::MemoryStateStore store_;  // durable: a restart keeps it, as the SQLite file would be
   std::map<std::string, std::string> files_;  // path -> sha256 hex (the client's disk)
+  // Hash jobs of hash-later uploads and the pumps left before each one "finishes", so the
+  // hash arrives at varied points of the upload (before or after the announce, mid-send).
+  struct HashJob {
+    std::string cid, path;
+    int pumps_left = 0;
+  };
+  std::vector<HashJob> hashing_;
   std::unique_ptr<sdk::ClientCore> core_;
   LinkId chat_ = 0;  // chat connection, 0 = none
   // Resource connections by lane (UploadManager lanes: lane 0 first, then the extra lanes

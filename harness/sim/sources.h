@@ -37,6 +37,16 @@ class Sources {
     auto it = files_.find(hex);
     return it == files_.end() ? nullptr : &it->second;
   }
+  // True when some file of `size` bytes holds `bytes` at `offset`: what a chunk of an upload
+  // whose hash is not bound yet ("hash later") can be checked against.
+  bool any_holds(uint64_t size, uint64_t offset, std::string_view bytes) const {
+    for (const auto& [hex, f] : files_) {
+      if (f.size() == size && std::string_view(f).substr(offset, bytes.size()) == bytes) {
+        return true;
+      }
+    }
+    return false;
+  }
 
  private:
   std::map<std::string, std::string> files_;

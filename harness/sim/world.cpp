@@ -25,7 +25,7 @@ class World {
         w_(make_workload(rng_, sources_, 0)),
         net_(w_.net, rng_, [this](NodeId n) { return node_up(n); }),
         checker_(w_, device_users(w_), kKey),
-        env_{net_, rng_, trace_, checker_, sources_, kKey},
+        env_{net_, rng_, trace_, checker_, sources_, kKey, seed % 3 == 2},
         chat_(env_),
         resd_(env_) {
     for (int i = 0; i < w_.clients; i++) {
