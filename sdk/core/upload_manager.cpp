@@ -275,16 +275,12 @@ void UploadManager::on_grant(Upload& u, const cJSON* grant, uint64_t now) {
 void UploadManager::on_bound(Upload& u, const cJSON* body, uint64_t now) {
   Message m;
   std::string why;
-  if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) {
-    u.bind_needed = true;  // a server bug; the next pump asks again
-    return;
-  }
+  // A malformed answer is a server bug: not asked again at once (no spinning), but after the
+  // next reconnect or when the verdict is overdue, like a transient error (on_chat_error).
+  if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) return;
   if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
   wire::UploadGrant g;
-  if (!wire::parse_upload_grant(cJSON_GetObjectItemCaseSensitive(body, "upload"), g, why)) {
-    u.bind_needed = true;
-    return;
-  }
+  if (!wire::parse_upload_grant(cJSON_GetObjectItemCaseSensitive(body, "upload"), g, why)) return;
   u.ticket = g.ticket;
   u.bound = true;
   (void)now;
