@@ -228,8 +228,9 @@ void UploadManager::on_announced(Upload& u, const cJSON* body, uint64_t now) {
   if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
   // Hash later: the server has no hash yet although we know it (hashed meanwhile, or before
   // an app restart): bind it. A hash from the server means bound (the ticket says it too).
+  // This also settles a bind asked for by on_chat_online before the answer came.
   u.bound = !m.media.sha256.empty();
-  if (!u.bound && !u.rec.sha256.empty()) u.bind_needed = true;
+  u.bind_needed = !u.bound && !u.rec.sha256.empty();
   if (m.status == FERRY_MSG_CANCELLED) return finish(u, FERRY_MSG_CANCELLED, FERRY_OK, "");
   if (m.status == FERRY_MSG_FAILED) {
     return finish(u, FERRY_MSG_FAILED, FERRY_ECORRUPT, "the server failed the upload");
@@ -273,21 +274,33 @@ void UploadManager::on_grant(Upload& u, const cJSON* grant, uint64_t now) {
 // resource server drops the partial) or the bound ticket, which every later OPEN carries. The
 // chat server told the resource server already, so nothing needs re-opening now.
 void UploadManager::on_bound(Upload& u, const cJSON* body, uint64_t now) {
+  (void)now;
   Message m;
+  wire::UploadGrant g;
   std::string why;
   // A malformed answer is a server bug: not asked again at once (no spinning), but after the
   // next reconnect or when the verdict is overdue, like a transient error (on_chat_error).
-  if (!wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) return;
-  if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
-  wire::UploadGrant g;
-  if (!wire::parse_upload_grant(cJSON_GetObjectItemCaseSensitive(body, "upload"), g, why)) return;
-  u.ticket = g.ticket;
-  u.bound = true;
-  (void)now;
+  if (wire::parse_message(cJSON_GetObjectItemCaseSensitive(body, "message"), m, why)) {
+    if (m.status == FERRY_MSG_READY) return finish(u, FERRY_MSG_READY, FERRY_OK, "");
+    if (wire::parse_upload_grant(cJSON_GetObjectItemCaseSensitive(body, "upload"), g, why)) {
+      u.ticket = g.ticket;
+      u.bound = true;
+    }
+  }
+  cancel_if_asked(u);
+}
+
+// A cancel asked while another request of this upload was in flight waits for its answer
+// (UploadManager::cancel); an answer that does not end the upload lets it go out now.
+void UploadManager::cancel_if_asked(Upload& u) {
+  if (u.rec.cancelled) u.phase = Phase::Cancel;
 }
 
 void UploadManager::on_chat_error(Upload& u, ChatOp op, int err, const std::string& code,
                                   const std::string& msg, uint64_t now) {
+  if (u.rec.cancelled && op != ChatOp::Cancel && code != "not_uploading") {
+    return cancel_if_asked(u);
+  }
   if (op == ChatOp::Bind) {
     if (code == "hash_conflict") {
       // The server holds another hash for this message than the file has now.

@@ -296,6 +296,7 @@ class UploadManager {
   void on_announced(Upload& u, const cJSON* body, uint64_t now_ms);
   void on_grant(Upload& u, const cJSON* body, uint64_t now_ms);
   void on_bound(Upload& u, const cJSON* body, uint64_t now_ms);
+  void cancel_if_asked(Upload& u);
   void on_chat_error(Upload& u, ChatOp op, int err, const std::string& code,
                      const std::string& msg, uint64_t now_ms);
   void retry_later(Upload& u, Phase then, uint64_t now_ms);

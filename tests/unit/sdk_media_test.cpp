@@ -599,6 +599,51 @@ TEST_F(Media, sdk_media_restart_from_store_announces_same_cid_and_resumes) {
   EXPECT_EQ(statuses(events()), (std::vector<int>{FERRY_MSG_UPLOADING, FERRY_MSG_READY}));
 }
 
+// Another client of the same state directory (`ferry upload-cancel` while send-file runs)
+// announces the stored upload again: the answer carries the hash, so nothing is bound, and a
+// cancel goes out at once. (CI once lost such a cancel: a needless bind_hash was in flight
+// and its answer dropped the cancel.)
+TEST_F(Media, sdk_media_second_client_cancels_a_running_upload) {
+  PendingUpload u;
+  u.cid = "running-cid";
+  u.to = "bob";
+  u.path = "/f.bin";
+  u.name = "f.bin";
+  u.kind = FERRY_KIND_FILE;
+  u.size = 32 * kMiB;
+  u.sha256 = kSha;
+  u.mime = "x/y";
+  u.message_id = 12;
+  store.upload_put(u);
+  make_core();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(12, u.cid, "uploading", u.size) + "," + grant("T"));
+  EXPECT_TRUE(chat_sent().empty()) << "no bind_hash: the server has the hash";
+  ASSERT_TRUE(core->upload_cancel(u.cid, now));
+  Req c = one_request("cancel_upload");
+  EXPECT_EQ(c.num("message_id"), 12u);
+  respond(c.rid, R"("message":)" + media_msg(12, u.cid, "cancelled", u.size));
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_CANCELLED);
+  EXPECT_TRUE(store.uploads_.empty());
+}
+
+// A cancel asked while a bind_hash is in flight goes out once the bind is answered.
+TEST_F(Media, sdk_media_cancel_during_bind_goes_out_after_its_answer) {
+  make_core();
+  uint64_t size = 64 * kMiB;
+  std::string cid = submit(size);
+  probe_only(cid);
+  announce_unhashed_and_open(cid, size, 47);
+  read_all();
+  hashed(cid);
+  Req b = one_request("bind_hash");
+  ASSERT_TRUE(core->upload_cancel(cid, now));
+  EXPECT_TRUE(chat_sent().empty());
+  respond(b.rid, R"("message":)" + media_msg(47, cid, "uploading", size) + "," + grant("B"));
+  Req c = one_request("cancel_upload");
+  EXPECT_EQ(c.num("message_id"), 47u);
+}
+
 TEST_F(Media, sdk_media_source_change_fails_and_cancels_on_server) {
   make_core();
   std::string cid = submit(3 * kMiB);
