@@ -18,7 +18,7 @@ uint64_t monotonic_us() {
 }
 
 Forwarder::Forwarder(uv_loop_t* loop, int tun_a, int tun_b, LinkCore& a_to_b, LinkCore& b_to_a)
-    : loop_(loop), fd_{tun_a, tun_b}, core_{&a_to_b, &b_to_a}, buf_(65536) {}
+    : loop_(loop), fd_{tun_a, tun_b}, core_{&a_to_b, &b_to_a}, buf_(VnetHdr::kSize + 65536) {}
 
 Forwarder::~Forwarder() {
   // The handles must be closed (close() and the loop run) before the forwarder goes away.
@@ -85,16 +85,38 @@ void Forwarder::read_side(int from_fd, LinkCore& core) {
   for (int i = 0; i < kReadBatch; i++) {
     ssize_t n = read(from_fd, buf_.data(), buf_.size());
     if (n <= 0) break;  // EAGAIN: drained. EINTR or an error: try again on the next wake-up.
-    core.recv(monotonic_us(), buf_.data(), size_t(n));
+    if (size_t(n) <= VnetHdr::kSize) continue;
+    VnetHdr h = VnetHdr::read(buf_.data());
+    uint8_t* pkt = buf_.data() + VnetHdr::kSize;
+    size_t len = size_t(n) - VnetHdr::kSize;
+    uint64_t now = monotonic_us();
+    // A TSO super-packet becomes the segments the wire would carry, each with its own fate.
+    if ((h.gso_type & 0x7f) == VnetHdr::kGsoTcpv4 &&
+        split_tcp4(pkt, len, h.gso_size,
+                   [&](const uint8_t* seg, size_t size) { core.recv(now, seg, size); })) {
+      continue;
+    }
+    complete_checksum(h, pkt, len);
+    core.recv(now, pkt, len);
   }
 }
 
 void Forwarder::release(LinkCore& core, int to_fd, uint64_t& write_errors, uint64_t now) {
-  while (core.poll_send(now, out_)) {
+  // Segments released together are written as one super-packet where they join up.
+  auto flush = [&] {
+    joiner_.take(out_);
     // A TUN write hands the packet to the kernel's receive path and does not block; it fails
     // only for a malformed packet or a device going away.
     if (write(to_fd, out_.data(), out_.size()) != ssize_t(out_.size())) write_errors++;
+    writes_++;
+  };
+  while (core.poll_send(now, seg_)) {
+    if (!joiner_.add(seg_.data(), seg_.size())) {
+      flush();
+      joiner_.add(seg_.data(), seg_.size());
+    }
   }
+  if (!joiner_.empty()) flush();
 }
 
 void Forwarder::pump() {

@@ -8,6 +8,8 @@
 //       the other
 //   [x] releases everything due, then arms the timer for the earliest next release
 //   [x] write failures on a TUN fd are counted (write_errors) and the packet is dropped
+//   [x] TCP offload (tcp_segments.h): TSO super-packets are cut into wire segments before
+//       the LinkCore and joined again after it, so a syscall moves up to 44 segments
 //   [ ] no back-pressure towards the sender: past LinkCore::kMaxHeld, or a full rate queue,
 //       packets are dropped, as a router would
 #pragma once
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "harness/link/core/link_core.h"
+#include "harness/link/core/tcp_segments.h"
 
 namespace ferry::link {
 
@@ -42,6 +45,7 @@ class Forwarder {
 
   uint64_t write_errors_a_to_b() const { return write_errors_[0]; }
   uint64_t write_errors_b_to_a() const { return write_errors_[1]; }
+  uint64_t tun_writes() const { return writes_; }
 
  private:
   static void on_tun(uv_poll_t* h, int status, int events);
@@ -62,8 +66,11 @@ class Forwarder {
   int open_handles_ = 0;
   std::function<void()> closed_;
   uint64_t write_errors_[2] = {0, 0};
-  std::vector<uint8_t> buf_;
-  std::vector<uint8_t> out_;
+  uint64_t writes_ = 0;
+  std::vector<uint8_t> buf_;  // one read: vnet header, then the packet
+  std::vector<uint8_t> seg_;  // one segment out of a LinkCore
+  std::vector<uint8_t> out_;  // one write: vnet header, then the (joined) packet
+  SegmentJoiner joiner_;
 };
 
 }  // namespace ferry::link

@@ -43,10 +43,14 @@ bool open_tun_in(int ns_fd, int& tun_fd, std::string& err) {
   } else {
     struct ifreq ifr;
     std::memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    // With a vnet header in front of every packet the kernel may hand over TCP super-packets
+    // (TSO) and take them back (see harness/link/core/tcp_segments.h).
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
     std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", kTunName);
     if (ioctl(tun_fd, TUNSETIFF, &ifr) != 0) {
       err = errno_text("TUNSETIFF");
+    } else if (ioctl(tun_fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) != 0) {
+      err = errno_text("TUNSETOFFLOAD");
     } else {
       ok = true;
       // /proc/sys/net resolves to the namespace of the thread that opens it. Best effort: a
