@@ -328,6 +328,36 @@ TEST_F(ResdRawTest, out_of_order_upload_with_a_corrupt_chunk_is_stored_byte_iden
   EXPECT_EQ(resd.terminate(), 0);
 }
 
+// Bytes this process read through read()/pread() so far (sockets included), from
+// /proc/PID/io.
+uint64_t bytes_read_by(pid_t pid) {
+  std::string io = read_file("/proc/" + std::to_string(pid) + "/io");
+  size_t at = io.find("rchar:");
+  return at == std::string::npos ? 0 : std::stoull(io.substr(at + 6));
+}
+
+// Chunks that arrive ahead of the hashed prefix are hashed from memory once the prefix
+// reaches them, not read back from the file: in reverse order resd reads the upload's bytes
+// once (from the socket), where reading back would add seven of the eight chunks.
+TEST_F(ResdRawTest, chunks_written_ahead_are_hashed_without_reading_them_back) {
+  Process resd;
+  ASSERT_TRUE(start(resd));
+  RawConn c(resd.port());
+  ASSERT_TRUE(c.hello());
+  std::string file = noise_bytes(8 * kChunk, 9);
+  Upload u{c, 4, file, {}, {}, {}, {}};
+  ASSERT_TRUE(u.open(ticket(7, 404, file)));
+  uint64_t before = bytes_read_by(resd.pid());
+  for (uint64_t i = 8; i-- > 0;) u.send(i);
+  ASSERT_TRUE(u.pump([&] { return u.done.has_value(); }));
+  uint64_t read = bytes_read_by(resd.pid()) - before;
+  EXPECT_EQ(u.done->status, UploadStatus::Ok);
+  EXPECT_TRUE(read_file(final_path(file)) == file);
+  EXPECT_GE(read, file.size()) << "the frames themselves";
+  EXPECT_LT(read, file.size() + kChunk) << "chunks read back from the disk";
+  EXPECT_EQ(resd.terminate(), 0);
+}
+
 // Chunks go to disk with O_DIRECT from the aligned payload buffer (no page-cache copy) where
 // the file system takes it: while the upload is open, resd holds its partial file open with
 // O_DIRECT (fdinfo flags), and the bytes, the unaligned tail included, arrive intact.

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "proto/chunk_sum.h"
@@ -33,17 +35,36 @@ struct UploadFile {
   EVP_MD_CTX* ctx = nullptr;
   uint64_t hashed = 0;       // chunks [0, hashed) are in ctx
   std::set<uint64_t> ahead;  // written chunks above the hashed prefix
+  // Payloads of chunks in `ahead` kept in memory until the prefix reaches them, within the
+  // store-wide budget (held_total). Without them a chunk that arrived out of order (several
+  // lanes, a resend) was read back from the disk: O_DIRECT left it out of the page cache,
+  // and on loopback two lanes then took twice as long as one for a GiB.
+  struct Held {
+    OwnedBody body;
+    std::string_view payload;
+  };
+  std::map<uint64_t, Held> held;
+  std::atomic<uint64_t>* held_total = nullptr;
 
-  UploadFile(int fd_in, int direct_fd_in, const UploadMeta& m)
+  void drop_held(uint64_t index) {
+    auto it = held.find(index);
+    if (it == held.end()) return;
+    *held_total -= it->second.payload.size();
+    held.erase(it);
+  }
+
+  UploadFile(int fd_in, int direct_fd_in, const UploadMeta& m, std::atomic<uint64_t>* total_in)
       : fd(fd_in),
         direct_fd(direct_fd_in),
         size(m.file_size),
         chunk_size(m.chunk_size),
         total(proto::chunk_count(m.file_size, m.chunk_size)),
-        ctx(EVP_MD_CTX_new()) {
+        ctx(EVP_MD_CTX_new()),
+        held_total(total_in) {
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   }
   ~UploadFile() {
+    for (auto& [index, h] : held) *held_total -= h.payload.size();
     EVP_MD_CTX_free(ctx);
     if (fd >= 0) close(fd);
     if (direct_fd >= 0) close(direct_fd);
@@ -357,7 +378,8 @@ StoreScan FileStore::scan() {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      files_[id] = std::make_shared<UploadFile>(fd, open_direct(partial_path(id, ".data")), m);
+      files_[id] = std::make_shared<UploadFile>(fd, open_direct(partial_path(id, ".data")), m,
+                                                  &held_total_);
     }
     s.partials.push_back({m, std::move(blob), last_active});
   }
@@ -460,15 +482,22 @@ JobResult FileStore::create(const Job& job) {
     return failed(job, err == EDQUOT ? ENOSPC : err, errno_text("write meta", err));
   }
   std::lock_guard<std::mutex> lock(mu_);
-  files_[m.message_id] = std::make_shared<UploadFile>(fd, open_direct(data), m);
+  files_[m.message_id] = std::make_shared<UploadFile>(fd, open_direct(data), m, &held_total_);
   return succeeded(job);
 }
 
-// Extends the hashed prefix from disk (page cache): over the chunks written ahead of it, or
-// (`all`) over everything that is left.
+// Extends the hashed prefix over the chunks written ahead of it (from memory where they were
+// held, else read back from the disk), or (`all`) over everything that is left.
 bool FileStore::advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, std::string& err) {
   while (f.hashed < f.total) {
     if (!all && f.ahead.count(f.hashed) == 0) break;
+    if (auto h = f.held.find(f.hashed); h != f.held.end()) {
+      EVP_DigestUpdate(f.ctx, h->second.payload.data(), h->second.payload.size());
+      f.drop_held(f.hashed);
+      f.ahead.erase(f.hashed);
+      f.hashed++;
+      continue;
+    }
     uint64_t len = proto::chunk_length(f.size, f.chunk_size, f.hashed);
     uint64_t offset = f.hashed * f.chunk_size;
     for (uint64_t done = 0; done < len;) {
@@ -536,6 +565,15 @@ void FileStore::hash_chunk(Job& job, WorkerScratch& scratch) {
     (void)advance_hash(*f, false, scratch, err);
   } else if (f && job.index > f->hashed) {
     f->ahead.insert(job.index);
+    std::string_view p = job.payload();
+    if (f->held.count(job.index) == 0) {  // else a duplicate: the first copy is held
+      // Reserve first: the hash lanes of other uploads run on other threads.
+      if (held_total_.fetch_add(p.size()) + p.size() <= kMaxHeldBytes) {
+        f->held.emplace(job.index, UploadFile::Held{std::move(job.body), p});
+        return;
+      }
+      held_total_ -= p.size();  // over budget: read back from the disk later
+    }
   }
   job.body.release();  // the payload's memory goes back now, not when the job is dropped
 }
@@ -587,6 +625,7 @@ JobResult FileStore::verify(const Job& job, WorkerScratch& scratch) {
   EVP_DigestInit_ex(f->ctx, EVP_sha256(), nullptr);
   f->hashed = 0;
   f->ahead.clear();
+  while (!f->held.empty()) f->drop_held(f->held.begin()->first);
   if (got != job.meta.file_hash) {
     return failed(job, 0,
                   "file hashes to " + hex_of(got) + ", ticket says " + hex_of(job.meta.file_hash));

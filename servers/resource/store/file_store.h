@@ -30,13 +30,15 @@
 //       (aligned) payload buffer where the file system allows it, so the page-cache copy that
 //       cost ~1.3 CPU-seconds per GiB is gone; short tails and the rest go through the cache
 //   [x] whole-file SHA-256 computed incrementally as the contiguous prefix grows (chunks
-//       written ahead are re-read from the page cache when the prefix reaches them), so
+//       written ahead are kept in memory until the prefix reaches them, up to
+//       kMaxHeldBytes over all uploads; beyond that they are read back from the disk), so
 //       Verify usually has nothing left to read; after a restart it reads what remains once
 //   [ ] io_uring / several writes in flight per upload (one 4 MiB O_DIRECT write at a time
 //       already runs at ~1.2 GB/s on this machine's disk)
 //   [ ] an index for done/ records (all are loaded into memory at start)
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -125,6 +127,10 @@ class FileStore {
   int notify_dir_fd_ = -1;
   std::mutex mu_;  // guards files_
   std::unordered_map<uint64_t, std::shared_ptr<UploadFile>> files_;
+  // Out-of-order payloads held for the hash, over all uploads. The SDK keeps at most 32 MiB
+  // in flight per client, so this covers a couple of multi-lane uploads at once.
+  static constexpr uint64_t kMaxHeldBytes = 128u << 20;
+  std::atomic<uint64_t> held_total_{0};
 };
 
 }  // namespace ferry::resource
