@@ -146,6 +146,23 @@ class Media : public ::testing::Test {
                                    R"(,"status":")" + status + R"(","from":"alice","to":"bob"})");
   }
 
+  // An upload an earlier run (or another client of the state directory) left in the store:
+  // probed, announced as message `id`, hashed unless `sha256` is empty.
+  PendingUpload stored_upload(const std::string& cid, uint64_t size, uint64_t id,
+                              const std::string& sha256 = kSha) {
+    PendingUpload u;
+    u.cid = cid;
+    u.to = "bob";
+    u.path = "/f.bin";
+    u.name = "f.bin";
+    u.kind = FERRY_KIND_FILE;
+    u.size = size;
+    u.sha256 = sha256;
+    u.mime = "x/y";
+    u.message_id = id;
+    return u;
+  }
+
   // --- adapter: files ---
   std::string submit(uint64_t size) {
     PendingUpload u;
@@ -477,16 +494,7 @@ TEST_F(Media, sdk_media_hash_later_restart_rebinds_or_rehashes) {
   for (bool hashed : {true, false}) {
     SCOPED_TRACE(hashed ? "hashed before the restart" : "not hashed yet");
     store.uploads_.clear();
-    PendingUpload u;
-    u.cid = "cid-restart";
-    u.to = "bob";
-    u.path = "/f.bin";
-    u.name = "f.bin";
-    u.size = 64 * kMiB;
-    u.mime = "x/y";
-    u.kind = FERRY_KIND_FILE;
-    u.message_id = 45;
-    if (hashed) u.sha256 = kSha;
+    PendingUpload u = stored_upload("cid-restart", 64 * kMiB, 45, hashed ? kSha : "");
     store.upload_put(u);
     make_core();
     EXPECT_FALSE(m().poll_prepare()) << "probed before the restart";
@@ -575,16 +583,7 @@ TEST_F(Media, sdk_media_cancel_tells_the_chat_server) {
 }
 
 TEST_F(Media, sdk_media_restart_from_store_announces_same_cid_and_resumes) {
-  PendingUpload u;
-  u.cid = "stored-cid";
-  u.to = "bob";
-  u.path = "/f.bin";
-  u.name = "f.bin";
-  u.kind = FERRY_KIND_FILE;
-  u.size = 4 * kMiB;
-  u.sha256 = kSha;
-  u.mime = "x/y";
-  u.message_id = 77;
+  PendingUpload u = stored_upload("stored-cid", 4 * kMiB, 77);
   u.done = 3 * kMiB;
   u.paused = true;  // not paused after a restart
   store.upload_put(u);
@@ -604,16 +603,7 @@ TEST_F(Media, sdk_media_restart_from_store_announces_same_cid_and_resumes) {
 // cancel goes out at once. (CI once lost such a cancel: a needless bind_hash was in flight
 // and its answer dropped the cancel.)
 TEST_F(Media, sdk_media_second_client_cancels_a_running_upload) {
-  PendingUpload u;
-  u.cid = "running-cid";
-  u.to = "bob";
-  u.path = "/f.bin";
-  u.name = "f.bin";
-  u.kind = FERRY_KIND_FILE;
-  u.size = 32 * kMiB;
-  u.sha256 = kSha;
-  u.mime = "x/y";
-  u.message_id = 12;
+  PendingUpload u = stored_upload("running-cid", 32 * kMiB, 12);
   store.upload_put(u);
   make_core();
   Req r = one_request("send_media");
