@@ -31,6 +31,7 @@ struct VnetHdr {
   static constexpr uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
   static constexpr uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
   static constexpr uint8_t kGsoTcpv4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
+  static constexpr uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, or'ed into gso_type
   static constexpr size_t kSize = 10;
 
   uint8_t flags = 0;

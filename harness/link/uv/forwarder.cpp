@@ -91,7 +91,7 @@ void Forwarder::read_side(int from_fd, LinkCore& core) {
     size_t len = size_t(n) - VnetHdr::kSize;
     uint64_t now = monotonic_us();
     // A TSO super-packet becomes the segments the wire would carry, each with its own fate.
-    if ((h.gso_type & 0x7f) == VnetHdr::kGsoTcpv4 &&
+    if ((h.gso_type & ~VnetHdr::kGsoEcn) == VnetHdr::kGsoTcpv4 &&
         split_tcp4(pkt, len, h.gso_size,
                    [&](const uint8_t* seg, size_t size) { core.recv(now, seg, size); })) {
       continue;
@@ -108,7 +108,6 @@ void Forwarder::release(LinkCore& core, int to_fd, uint64_t& write_errors, uint6
     // A TUN write hands the packet to the kernel's receive path and does not block; it fails
     // only for a malformed packet or a device going away.
     if (write(to_fd, out_.data(), out_.size()) != ssize_t(out_.size())) write_errors++;
-    writes_++;
   };
   while (core.poll_send(now, seg_)) {
     if (!joiner_.add(seg_.data(), seg_.size())) {

@@ -45,7 +45,6 @@ class Forwarder {
 
   uint64_t write_errors_a_to_b() const { return write_errors_[0]; }
   uint64_t write_errors_b_to_a() const { return write_errors_[1]; }
-  uint64_t tun_writes() const { return writes_; }
 
  private:
   static void on_tun(uv_poll_t* h, int status, int events);
@@ -66,7 +65,6 @@ class Forwarder {
   int open_handles_ = 0;
   std::function<void()> closed_;
   uint64_t write_errors_[2] = {0, 0};
-  uint64_t writes_ = 0;
   std::vector<uint8_t> buf_;  // one read: vnet header, then the packet
   std::vector<uint8_t> seg_;  // one segment out of a LinkCore
   std::vector<uint8_t> out_;  // one write: vnet header, then the (joined) packet

@@ -494,23 +494,27 @@ bool FileStore::advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, st
     if (auto h = f.held.find(f.hashed); h != f.held.end()) {
       EVP_DigestUpdate(f.ctx, h->second.payload.data(), h->second.payload.size());
       f.drop_held(f.hashed);
-      f.ahead.erase(f.hashed);
-      f.hashed++;
-      continue;
-    }
-    uint64_t len = proto::chunk_length(f.size, f.chunk_size, f.hashed);
-    uint64_t offset = f.hashed * f.chunk_size;
-    for (uint64_t done = 0; done < len;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, scratch.size));
-      if (!read_all(f.fd, scratch.buffer.get(), n, offset + done)) {
-        err = errno_text("read back chunk " + std::to_string(f.hashed), errno);
-        return false;
-      }
-      EVP_DigestUpdate(f.ctx, scratch.buffer.get(), n);
-      done += n;
+    } else if (!hash_from_disk(f, scratch, err)) {
+      return false;
     }
     f.ahead.erase(f.hashed);
     f.hashed++;
+  }
+  return true;
+}
+
+// Folds chunk f.hashed into the hash by reading it back from the data file.
+bool FileStore::hash_from_disk(UploadFile& f, WorkerScratch& scratch, std::string& err) {
+  uint64_t len = proto::chunk_length(f.size, f.chunk_size, f.hashed);
+  uint64_t offset = f.hashed * f.chunk_size;
+  for (uint64_t done = 0; done < len;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, scratch.size));
+    if (!read_all(f.fd, scratch.buffer.get(), n, offset + done)) {
+      err = errno_text("read back chunk " + std::to_string(f.hashed), errno);
+      return false;
+    }
+    EVP_DigestUpdate(f.ctx, scratch.buffer.get(), n);
+    done += n;
   }
   return true;
 }

@@ -119,6 +119,7 @@ class FileStore {
   std::shared_ptr<UploadFile> take(uint64_t message_id);
   std::string partial_path(uint64_t message_id, const char* ext) const;
   bool advance_hash(UploadFile& f, bool all, WorkerScratch& scratch, std::string& err);
+  static bool hash_from_disk(UploadFile& f, WorkerScratch& scratch, std::string& err);
 
   std::string dir_;
   bool sync_every_ack_ = true;
