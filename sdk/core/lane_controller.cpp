@@ -119,13 +119,14 @@ void LaneController::tick(uint64_t now_ms, const Inputs& in) {
   want_ms_ = std::max<uint64_t>(config_.min_interval_ms, config_.interval_rtts * rtt(in));
   switch (state_) {
     case State::Measure: {
-      // A long path: one stream is loss-bound there as a rule, so begin with two lanes
-      // instead of spending the first (slow) interval to learn it.
+      // A long path: one stream is loss-bound there as a rule, so begin with several lanes
+      // instead of spending the first (slow) intervals to learn it.
       if (fresh_ && target_ == 1 && config_.long_path_rtt_ms > 0 &&
           path_rtt_ >= config_.long_path_rtt_ms &&
           in.waiting_chunks >= config_.min_waiting_chunks) {
         fresh_ = false;
-        target_ = before_probe_ = step_ = 2;
+        target_ = before_probe_ = step_ =
+            std::clamp<uint32_t>(config_.long_path_lanes, 1, config_.max_lanes);
         started_ = opened_ = false;
         return;
       }

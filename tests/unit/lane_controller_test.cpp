@@ -151,14 +151,25 @@ TEST(lane_controller, max_lanes_one_never_probes) {
   EXPECT_FALSE(r.c.poll_timeout().has_value());
 }
 
-TEST(lane_controller, a_long_path_starts_with_two_lanes) {
+TEST(lane_controller, a_long_path_starts_with_four_lanes) {
   Sim r(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
   r.c.on_path_rtt(40);
   r.c.on_path_rtt(45);  // the smallest sample counts
   EXPECT_EQ(r.c.path_rtt_ms(), std::optional<uint64_t>(40));
   r.advance(10);
-  EXPECT_EQ(r.c.target(), 2u);
-  EXPECT_EQ(r.c.probes(), 0u);  // not a probe: nothing to fall back to below 2
+  EXPECT_EQ(r.c.target(), 4u);
+  EXPECT_EQ(r.c.probes(), 0u);  // not a probe: the start, nothing to fall back to below it
+  // The start is configurable, and never above max_lanes.
+  LaneControllerConfig two = cfg();
+  two.long_path_lanes = 2;
+  Sim t(two, [](uint32_t n) { return uint64_t{1000} * n; });
+  t.c.on_path_rtt(40);
+  t.advance(10);
+  EXPECT_EQ(t.c.target(), 2u);
+  Sim u(cfg(3), [](uint32_t n) { return uint64_t{1000} * n; });
+  u.c.on_path_rtt(40);
+  u.advance(10);
+  EXPECT_EQ(u.c.target(), 3u);
   // Not while there is too little work: that upload would end before the lane pays.
   Sim s(cfg(), [](uint32_t n) { return uint64_t{1000} * n; });
   s.c.on_path_rtt(40);
@@ -257,17 +268,40 @@ TEST(lane_controller, a_slow_lossy_link_gets_eight_lanes_within_seconds) {
     if (r.c.target() == 8 && !r.c.probing()) reached = r.now;
   }
   ASSERT_NE(reached, 0u);
-  // Start at 2, baseline, 2 -> 4, 4 -> 8, each judged on 2 chunks per lane after the new
-  // lanes' first ack: about 29 s of the link's time.
-  EXPECT_LE(reached, 32000u);
-  EXPECT_EQ(r.c.kept(), 2u);
+  // Start at 4, baseline, 4 -> 8, judged on 2 chunks per lane after the new lanes' first
+  // ack: about 18 s of the link's time (from 2 lanes it took 29 s).
+  EXPECT_LE(reached, 20000u);
+  EXPECT_EQ(r.c.kept(), 1u);
 }
 
 TEST(lane_controller, a_capped_link_keeps_the_lanes_that_fill_it) {
-  // The link carries two streams' worth; more lanes only share it.
+  // The link carries two streams' worth; more lanes only share it. From 1 lane (no long-path
+  // start) or a start of 2, probes find the two that fill it and stop there.
+  LaneControllerConfig c1 = cfg(8);
+  c1.long_path_rtt_ms = 0;
+  ChunkSim t(c1, 400, 800);
+  t.advance(180000);
+  EXPECT_EQ(t.c.probing() ? t.c.target() - t.c.step() : t.c.target(), 2u);
+  EXPECT_EQ(t.c.kept(), 1u);
+  LaneControllerConfig c2 = cfg(8);
+  c2.long_path_lanes = 2;
+  ChunkSim s(c2, 400, 800);
+  s.advance(180000);
+  EXPECT_EQ(s.c.probing() ? s.c.target() - s.c.step() : s.c.target(), 2u);
+  EXPECT_EQ(s.c.kept(), 0u);
+  EXPECT_GE(s.c.probes(), 2u);
+  // From the long-path start of 4 the link is full from the first second and never drops
+  // below the start (a start is not measured against fewer lanes). Probes beyond it are
+  // judged on whole chunks, one per lane every few seconds here, so at 6+ lanes a 15% "gain"
+  // can be noise and keep a lane that only shares the cap: more connections, never less
+  // throughput.
   ChunkSim r(cfg(8), 400, 800);
-  r.advance(180000);
-  EXPECT_EQ(r.c.probing() ? r.c.target() - r.c.step() : r.c.target(), 2u);
-  EXPECT_EQ(r.c.kept(), 0u);
-  EXPECT_GE(r.c.probes(), 2u);
+  uint32_t lowest = UINT32_MAX;
+  for (int i = 0; i < 1800; i++) {
+    r.advance(100);
+    lowest = std::min(lowest, r.c.target());
+  }
+  EXPECT_EQ(lowest, 4u);
+  EXPECT_GE(r.c.probes(), 1u);
+  EXPECT_GE(static_cast<double>(r.delivered), 0.9 * 800 * 180000);
 }
