@@ -107,22 +107,27 @@ void UploadManager::close_lane(uint32_t lane, uint64_t now, bool close_socket) {
 // OPENs every upload that still has chunks to send on every extra lane that is up and has
 // not refused it. An upload joins a lane when that lane's UPLOAD_STATE arrives.
 void UploadManager::open_extra_lanes(uint64_t now) {
-  if (!window_) return;
   for (uint32_t l = 1; l < lanes_.size(); l++) {
-    Lane& x = lanes_[l];
-    if (x.phase != RPhase::Ready) continue;
-    for (auto& p : uploads_) {
-      Upload& u = *p;
-      if (u.phase != Phase::Sending || u.slot == 0 || u.rec.paused) continue;
-      if (u.lane_slots.count(l) || (u.refused & bit(l))) continue;
-      const ChunkTracker* t = window_->tracker(u.slot);
-      if (!t || t->complete()) continue;
-      uint32_t slot = next_slot_++;
-      slots_[slot] = SlotRef{u.rec.cid, l};
-      u.lane_slots[l] = slot;
-      proto::encode_upload_open(x.out, proto::UploadOpen{slot, u.ticket});
-      x.last_send_ms = now;
-    }
+    if (lanes_[l].phase == RPhase::Ready) open_on_lane(l, now);
+  }
+}
+
+// Also called right behind the lane's HELLO (see open_uploads): only then, so the HELLO and
+// its OPENs leave at the same instant and the server's HELLO still times the path.
+void UploadManager::open_on_lane(uint32_t l, uint64_t now) {
+  if (!window_) return;
+  Lane& x = lanes_[l];
+  for (auto& p : uploads_) {
+    Upload& u = *p;
+    if (u.phase != Phase::Sending || u.slot == 0 || u.rec.paused) continue;
+    if (u.lane_slots.count(l) || (u.refused & bit(l))) continue;
+    const ChunkTracker* t = window_->tracker(u.slot);
+    if (!t || t->complete()) continue;
+    uint32_t slot = next_slot_++;
+    slots_[slot] = SlotRef{u.rec.cid, l};
+    u.lane_slots[l] = slot;
+    proto::encode_upload_open(x.out, proto::UploadOpen{slot, u.ticket});
+    x.last_send_ms = now;
   }
 }
 
@@ -215,6 +220,7 @@ void UploadManager::on_connected(uint32_t lane, uint64_t now) {
   x.last_recv_ms = now;
   x.last_send_ms = now;
   proto::encode_frame(x.out, proto::FrameType::Hello, wire::hello_body(config_.agent));
+  open_on_lane(lane, now);  // the OPENs ride with the HELLO
 }
 
 void UploadManager::on_connect_failed(uint32_t lane, int err, const std::string& detail,
@@ -273,7 +279,8 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
       x.heartbeat_ms = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
     }
     x.phase = RPhase::Ready;
-    controller_.on_path_rtt(now - x.last_send_ms);  // HELLO was the only frame sent
+    // The server answers HELLO before it looks at the OPENs that came with it.
+    controller_.on_path_rtt(now - x.last_send_ms);
     window_->add_lane(lane);
     return;  // the caller's pump_resource OPENs the uploads here
   }

@@ -311,6 +311,7 @@ class UploadManager {
   // upload_resource.cpp: the resource connection.
   bool needs_resource() const;
   void pump_resource(uint64_t now_ms);
+  void open_uploads(uint64_t now_ms);
   void dial(uint64_t now_ms);
   void drop_resource(int err, const std::string& detail, uint64_t now_ms, bool close_socket);
   void send_frame(proto::FrameType type, std::string_view body, uint64_t now_ms);
@@ -329,6 +330,7 @@ class UploadManager {
   // Closes extra lane `lane` (never lane 0): its chunks go back to the pool.
   void close_lane(uint32_t lane, uint64_t now_ms, bool close_socket);
   void open_extra_lanes(uint64_t now_ms);
+  void open_on_lane(uint32_t lane, uint64_t now_ms);
   void on_lane_state(Upload& u, uint32_t lane, const proto::UploadState& st, uint64_t now_ms);
   void on_chunk_ack(uint32_t lane, proto::ChunkAck ack, uint64_t now_ms);
   void handle_lane_frame(uint32_t lane, const proto::Frame& f, uint64_t now_ms);

@@ -39,6 +39,14 @@ void UploadManager::pump_resource(uint64_t now) {
   if (rphase_ == RPhase::Idle) return dial(now);
   if (rphase_ != RPhase::Ready) return;
   steer_lanes(now);  // may send uploads of a closed lane back to Open, OPENed below
+  open_uploads(now);
+  open_extra_lanes(now);
+}
+
+// OPENs every upload waiting for a slot, on lane 0. Also right behind our HELLO, before the
+// server's answers it: resd reads a connection's frames in order, so the OPENs cost no round
+// trip of their own and their UPLOAD_STATEs follow the server's HELLO.
+void UploadManager::open_uploads(uint64_t now) {
   for (auto& p : uploads_) {
     Upload& u = *p;
     if (u.phase != Phase::Open) continue;
@@ -53,7 +61,6 @@ void UploadManager::pump_resource(uint64_t now) {
     u.answer_deadline = now + (answer_timeout_ms() << std::min<uint32_t>(u.open_tries, 4));
     u.open_tries++;
   }
-  open_extra_lanes(now);
 }
 
 // How long an OPEN may go unanswered (see UploadManagerConfig::answer_deadline_heartbeats).
@@ -154,6 +161,7 @@ void UploadManager::on_connected(uint64_t now) {
   heartbeat_ms_ = config_.heartbeat_ms;
   last_recv_ms_ = now;
   send_frame(proto::FrameType::Hello, wire::hello_body(config_.agent), now);
+  open_uploads(now);  // in the same write: the server's HELLO is the round trip for both
 }
 
 void UploadManager::on_connect_failed(int err, const std::string& detail, uint64_t now) {
@@ -203,7 +211,8 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
       heartbeat_ms_ = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
     }
     rphase_ = RPhase::Ready;
-    // The path's round trip for the lane controller: HELLO was the only frame sent.
+    // The path's round trip for the lane controller: the server answers HELLO before it
+    // looks at the OPENs sent with it, and nothing else was sent since.
     controller_.on_path_rtt(now - last_send_ms_);
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
