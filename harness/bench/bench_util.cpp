@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -48,6 +49,24 @@ bool make_file(const std::string& path, uint64_t size) {
   return fclose(f) == 0;
 }
 
+double process_cpu_seconds(pid_t pid) {
+  FILE* f = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return -1;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and
+  // stime are fields 14 and 15, the 12th and 13th after the ')'.
+  const char* p = strrchr(buf, ')');
+  if (!p) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    return -1;
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
 Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path) {
   Timed t;
   double t0 = now_s();
@@ -71,6 +90,8 @@ Timed run_timed(const std::vector<std::string>& argv, const std::string& out_pat
   t.seconds = now_s() - t0;
   t.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   t.max_rss_kb = ru.ru_maxrss;
+  t.cpu_seconds = double(ru.ru_utime.tv_sec) + double(ru.ru_utime.tv_usec) / 1e6 +
+                  double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6;
   FILE* f = fopen(out_path.c_str(), "r");
   if (f) {
     char line[4096];

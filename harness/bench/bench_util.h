@@ -20,11 +20,16 @@ struct Timed {
   int status = -1;
   double seconds = 0;
   long max_rss_kb = 0;
+  double cpu_seconds = 0;  // user + system time of the child (wait4)
   std::string out;  // the child's stdout
 };
 // Runs argv to completion with stdout to `out_path`, timing it and reading its peak RSS
 // from wait4().
 Timed run_timed(const std::vector<std::string>& argv, const std::string& out_path);
+
+// User + system CPU seconds a running process has used so far (/proc/PID/stat); -1 if it
+// cannot be read.
+double process_cpu_seconds(pid_t pid);
 
 // Absolute path of a program on PATH (Process::start execs a path, not a name).
 std::string find_in_path(const std::string& name);

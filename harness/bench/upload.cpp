@@ -344,7 +344,7 @@ int run_upload(Args& args) {
     }
   }
 
-  std::vector<double> raw, tus, fer, r_raw, r_tus;
+  std::vector<double> raw, tus, fer, r_raw, r_tus, sdk_cpu, resd_cpu, busy;
   long peak_rss_kb = 0;
   for (int i = 0; i < runs; i++) {
     double r = raw_copy(file, work + "/raw-copy.bin");
@@ -361,8 +361,18 @@ int run_upload(Args& args) {
     // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
     std::string sender = "s" + std::to_string(i);
     run_timed(cli(sender, {"register", sender + "x", "bench-password"}), work + "/out.txt");
+    // CPU of both ferry processes over the upload: on 2 cores it, not the disk, bounds ferry
+    // (docs/benchmarks.md, "Where the CPU goes").
+    double resd_cpu0 = process_cpu_seconds(servers.resd.pid());
     Timed ft = run_timed(cli(sender, {"send-file", "receiver", file, "--json"}), work + "/f.txt");
+    double resd_cpu1 = process_cpu_seconds(servers.resd.pid());
     double f = ft.status == 0 ? double(size) / 1e6 / ft.seconds : 0;
+    sdk_cpu.push_back(ft.cpu_seconds);
+    if (resd_cpu0 >= 0 && resd_cpu1 >= resd_cpu0) {
+      resd_cpu.push_back(resd_cpu1 - resd_cpu0);
+      // Share of the machine's two cores both processes kept busy for the upload's wall time.
+      if (ft.seconds > 0) busy.push_back((ft.cpu_seconds + resd_cpu.back()) / (2 * ft.seconds));
+    }
     peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
     if (ft.status != 0) fprintf(stderr, "ferry-bench: send-file exited %d\n", ft.status);
     raw.push_back(r);
@@ -370,8 +380,11 @@ int run_upload(Args& args) {
     fer.push_back(f);
     if (r > 0) r_raw.push_back(f / r);
     if (t > 0) r_tus.push_back(f / t);
-    if (!args.json)
-      printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s\n", i + 1, r, t, f);
+    if (!args.json) {
+      printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s (%.2f s; CPU: SDK %.2f s, "
+             "resd %.2f s)\n",
+             i + 1, r, t, f, ft.seconds, ft.cpu_seconds, resd_cpu.empty() ? 0.0 : resd_cpu.back());
+    }
   }
   servers.stop();
   if (!skip_tus) tusd.terminate();
@@ -390,6 +403,11 @@ int run_upload(Args& args) {
     cJSON_AddNumberToObject(j, "ratio_raw", ratio_raw);
     cJSON_AddNumberToObject(j, "ratio_tus", ratio_tus);
     cJSON_AddNumberToObject(j, "sdk_peak_rss_mb", rss_mb);
+    cJSON_AddNumberToObject(j, "sdk_cpu_s", percentile(sdk_cpu, 50));
+    if (!resd_cpu.empty()) {
+      cJSON_AddNumberToObject(j, "resd_cpu_s", percentile(resd_cpu, 50));
+      cJSON_AddNumberToObject(j, "ferry_cpu_busy", percentile(busy, 50));
+    }
     cJSON_AddStringToObject(j, "tus_settings", "tus-js-client 4.3.1, one PATCH (chunkSize Infinity), @tus/server 2.4.5 FileStore (no fsync)");
     char* s = cJSON_PrintUnformatted(j);
     printf("%s\n", s);
@@ -403,6 +421,9 @@ int run_upload(Args& args) {
     printf("  %-26s %10.2f  (target >= 0.85)\n", "ferry / raw", ratio_raw);
     printf("  %-26s %10.2f  (target >= 1.25)\n", "ferry / tus", ratio_tus);
     printf("  %-26s %10.1f MB\n", "SDK process peak RSS", rss_mb);
+    printf("  %-26s %10.2f s SDK + %.2f s resd: %.0f%% of 2 cores over the upload\n",
+           "ferry CPU (medians)", percentile(sdk_cpu, 50),
+           resd_cpu.empty() ? 0.0 : percentile(resd_cpu, 50), 100 * percentile(busy, 50));
   }
   return 0;
 }
