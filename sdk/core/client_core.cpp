@@ -108,6 +108,11 @@ void ClientCore::on_connected(uint64_t now) {
   last_recv_ms_ = now;
   heartbeat_ms_ = config_.heartbeat_ms;
   send_frame(proto::FrameType::Hello, wire::hello_body(config_.agent), now);
+  awaiting_hello_ = true;
+  // The login (or the stored session's auth) rides in the same write: chatd answers HELLO
+  // before it reads the next frame, so the answer to it comes one round trip sooner. With
+  // nothing to authenticate with, the HELLO's answer decides as before.
+  if (session_.held() || auth_request_waiting()) authenticate(now);
 }
 
 void ClientCore::on_connect_failed(int err, const std::string& detail, uint64_t now) {
@@ -145,6 +150,7 @@ void ClientCore::drop_connection(uint64_t now) {
 void ClientCore::go_offline(int err, const std::string& detail, uint64_t now, bool close_socket) {
   drop_connection(now);
   phase_ = Phase::Offline;
+  awaiting_hello_ = false;
   want_close_ = close_socket;
   want_connect_ = false;
   reconnect_at_ = now + backoff_.next_delay_ms();
@@ -188,12 +194,12 @@ void ClientCore::on_bytes(const char* data, size_t len, uint64_t now) {
 
 void ClientCore::handle_frame(const proto::Frame& f, uint64_t now) {
   using proto::FrameType;
-  if (phase_ == Phase::Greeting && f.type != FrameType::Hello && f.type != FrameType::Error) {
+  if (awaiting_hello_ && f.type != FrameType::Hello && f.type != FrameType::Error) {
     return protocol_failure("expected HELLO from server", now);
   }
   switch (f.type) {
     case FrameType::Hello:
-      if (phase_ != Phase::Greeting) return protocol_failure("second HELLO from server", now);
+      if (!awaiting_hello_) return protocol_failure("second HELLO from server", now);
       return handle_hello(f.body, now);
     case FrameType::Response:
       return handle_response(f.body, now);
@@ -229,6 +235,8 @@ void ClientCore::handle_hello(std::string_view body, uint64_t now) {
     heartbeat_ms_ = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
   }
   backoff_.reset();
+  awaiting_hello_ = false;
+  if (phase_ != Phase::Greeting) return;  // the auth went out with our HELLO
   phase_ = Phase::Connected;
   authenticate(now);
 }

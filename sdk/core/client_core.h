@@ -222,6 +222,9 @@ class ClientCore {
   Event polled_;  // poll_event_ref(): an upload or download event
 
   Phase phase_ = Phase::Offline;
+  // Our HELLO is out and the server's not yet in (the phase may already be Authenticating:
+  // the auth rides with the HELLO).
+  bool awaiting_hello_ = false;
   int public_state_ = -1;  // none emitted yet
   bool want_connect_ = false;
   bool want_close_ = false;

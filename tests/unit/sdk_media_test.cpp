@@ -80,9 +80,9 @@ class Media : public ::testing::Test {
   // Dials the chat server (the core asked for it), HELLO, auth; returns the sync request.
   Req chat_connect(bool receive) {
     core->on_connected(now);
-    chat_sent();
+    std::vector<Req> auth = chat_sent();  // the auth rides with the HELLO
     feed_chat(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
-    std::vector<Req> auth = chat_sent();
+    for (Req& r : chat_sent()) auth.push_back(std::move(r));
     EXPECT_EQ(auth.size(), 1u);
     if (auth.empty()) return {};
     respond(auth[0].rid, R"("user_id":1,"user":"alice")");
@@ -867,9 +867,10 @@ TEST_F(Media, sdk_media_peer_progress_and_status_pushes_become_events) {
   core->start(now);
   ASSERT_TRUE(core->poll_connect());
   core->on_connected(now);
-  chat_sent();
+  std::vector<Req> auth = chat_sent();  // the auth rides with the HELLO
   feed_chat(FrameType::Hello, R"({"proto":1})");
-  respond(chat_sent().at(0).rid, R"("user_id":1,"user":"alice")");
+  ASSERT_EQ(auth.size(), 1u);
+  respond(auth[0].rid, R"("user_id":1,"user":"alice")");
   Req sync = one_request("sync");
   std::string msg = media_msg(50, "theircid", "uploading", 100);
   const std::string from_alice = R"("from":"alice","to":"bob")";
