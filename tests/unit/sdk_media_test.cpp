@@ -862,16 +862,8 @@ TEST_F(OwnUpload, sdk_media_instant_send_in_same_read_as_sync_not_a_message) {
 }
 
 TEST_F(Media, sdk_media_peer_progress_and_status_pushes_become_events) {
-  CoreConfig cfg;  // a receiving client this time
-  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
-  core->start(now);
-  ASSERT_TRUE(core->poll_connect());
-  core->on_connected(now);
-  std::vector<Req> auth = chat_sent();  // the auth rides with the HELLO
-  feed_chat(FrameType::Hello, R"({"proto":1})");
-  ASSERT_EQ(auth.size(), 1u);
-  respond(auth[0].rid, R"("user_id":1,"user":"alice")");
-  Req sync = one_request("sync");
+  make_core(/*receive=*/true);  // a receiving client this time
+  const Req& sync = sync_req;
   std::string msg = media_msg(50, "theircid", "uploading", 100);
   const std::string from_alice = R"("from":"alice","to":"bob")";
   msg.replace(msg.find(from_alice), from_alice.size(), R"("from":"bob","to":"alice")");

@@ -52,6 +52,10 @@ struct UploadFile {
     *held_total -= it->second.payload.size();
     held.erase(it);
   }
+  void drop_all_held() {
+    for (auto& [index, h] : held) *held_total -= h.payload.size();
+    held.clear();
+  }
 
   UploadFile(int fd_in, int direct_fd_in, const UploadMeta& m, std::atomic<uint64_t>* total_in)
       : fd(fd_in),
@@ -64,7 +68,7 @@ struct UploadFile {
     EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   }
   ~UploadFile() {
-    for (auto& [index, h] : held) *held_total -= h.payload.size();
+    drop_all_held();
     EVP_MD_CTX_free(ctx);
     if (fd >= 0) close(fd);
     if (direct_fd >= 0) close(direct_fd);
@@ -629,7 +633,7 @@ JobResult FileStore::verify(const Job& job, WorkerScratch& scratch) {
   EVP_DigestInit_ex(f->ctx, EVP_sha256(), nullptr);
   f->hashed = 0;
   f->ahead.clear();
-  while (!f->held.empty()) f->drop_held(f->held.begin()->first);
+  f->drop_all_held();
   if (got != job.meta.file_hash) {
     return failed(job, 0,
                   "file hashes to " + hex_of(got) + ", ticket says " + hex_of(job.meta.file_hash));
