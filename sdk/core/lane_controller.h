@@ -10,9 +10,10 @@
 //
 // The loop: start with 1 lane (long_path_lanes, 4, when the greeting's round trip says the
 // path is long, at least long_path_rtt_ms: one loss-bound stream is then the rule, and
-// waiting for a slow link to prove it costs many seconds) and measure goodput. While there is enough work left
-// (at least min_waiting_chunks unsent), probe: ask for more lanes, wait until they are up,
-// measure again. Goodput rose by at least keep_gain: keep them and probe again at once. It
+// waiting for a slow link to prove it costs many seconds) and measure goodput. While there is
+// enough work left (at least min_waiting_chunks unsent, and at the measured goodput at least
+// twice what the probe's warm-up and interval take), probe: ask for more lanes, wait until they
+// are up, measure again. Goodput rose by at least keep_gain: keep them and probe again at once. It
 // did not: close them and wait before the next probe, doubling the wait after each failed
 // probe (backoff_min_ms .. backoff_max_ms). A probe adds as many lanes as there are (1 -> 2
 // -> 4 -> 8) while probes pay; a failed probe halves the next step, so the count converges
@@ -108,6 +109,7 @@ class LaneController {
   double interval_rate(uint64_t now_ms) const;
   void fall_back(uint64_t now_ms, uint32_t lanes);
   bool start_probe(uint64_t now_ms, const Inputs& in);
+  bool outlasts_probe(const Inputs& in, uint32_t lanes) const;
 
   LaneControllerConfig config_;
   State state_ = State::Measure;

@@ -4,7 +4,8 @@
 // off exponentially, judges a probe only after its new lanes' first chunk could arrive,
 // treats a lane that never comes up as a failed probe, ignores the failure of a lane that was
 // surplus, respects max_lanes, and never probes with max_lanes 1. On a slow link whose
-// goodput moves in whole 1 MiB chunks, it reaches 8 lanes in a bounded virtual time.
+// goodput moves in whole 1 MiB chunks, it reaches 8 lanes in a bounded virtual time; it
+// never probes when the proven lanes would finish the work before a probe could be judged.
 // How: drive LaneController with a virtual clock and a made-up goodput per lane count
 // (continuous, or per-lane chunk acks with a dial and a first-chunk delay).
 #include <gtest/gtest.h>
@@ -231,6 +232,7 @@ struct ChunkSim {
   };
   std::vector<Lane> lanes;
   uint64_t delivered = 0;
+  uint64_t file_chunks = UINT64_MAX;  // the work: chunks that must become durable
 
   ChunkSim(LaneControllerConfig cfg, double per_lane_, double cap_)
       : c(cfg), per_lane(per_lane_), cap(cap_) {
@@ -247,12 +249,13 @@ struct ChunkSim {
       for (auto& l : lanes) {
         if (l.up_at + rtt > now) continue;  // a round trip before the first bytes are acked
         l.sent += rate * 10;
-        for (; l.sent >= chunk; l.sent -= chunk) {
+        for (; l.sent >= chunk && delivered / chunk < file_chunks; l.sent -= chunk) {
           c.on_durable(chunk);
           delivered += chunk;
         }
       }
-      c.tick(now, {up, 0, 1000, chunk});
+      uint64_t waiting = file_chunks == UINT64_MAX ? 1000 : file_chunks - delivered / chunk;
+      c.tick(now, {up, 0, waiting, chunk});
     }
   }
 };
@@ -306,4 +309,32 @@ TEST(lane_controller, a_capped_link_keeps_the_lanes_that_fill_it) {
   EXPECT_EQ(lowest, 4u);
   EXPECT_GE(r.c.probes(), 1u);
   EXPECT_GE(static_cast<double>(r.delivered), 0.9 * 800 * 180000);
+}
+
+TEST(lane_controller, no_probe_the_proven_lanes_would_outrun) {
+  // 128 MiB at 30 MB/s per lane from the long-path start of 4: ~1.1 s of work. When the
+  // baseline is measured about half is left, less than a probe's warm-up and interval would
+  // take. New lanes in slow start would only take the last chunks and deliver them late, so
+  // the count stays at 4 to the end.
+  ChunkSim fast(cfg(8), 30000, 1e9);
+  fast.file_chunks = 128;
+  uint32_t most = 0;
+  while (fast.delivered < 128ull * fast.chunk && fast.now < 60000) {
+    fast.advance(10);
+    most = std::max(most, fast.c.target());
+  }
+  EXPECT_EQ(fast.delivered, 128ull * fast.chunk);
+  EXPECT_EQ(most, 4u);
+  EXPECT_EQ(fast.c.probes(), 0u);
+  // The same link with 1 GiB to go: plenty of time for a probe to pay, and it does.
+  ChunkSim big(cfg(8), 30000, 1e9);
+  big.file_chunks = 1024;
+  big.advance(3000);
+  EXPECT_GE(big.c.probes(), 1u);
+  EXPECT_EQ(big.c.kept(), 1u);
+  // A slow link (0.4 MB/s per lane) with the same 64 MiB: ~40 s of work, so it probes.
+  ChunkSim slow(cfg(8), 400, 1e9);
+  slow.file_chunks = 64;
+  slow.advance(30000);
+  EXPECT_GE(slow.c.probes(), 1u);
 }
