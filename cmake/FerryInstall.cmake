@@ -1,4 +1,5 @@
-# Installs the SDK for third-party apps: libferry.so + libferry.a, ferry.h, ferry.pc and a CMake
+# Installs the SDK for third-party apps: libferry.so + libferry.a, the video module
+# LIBDIR/ferry/libferry_video.so, ferry.h, ferry.pc and a CMake
 # package (ferryConfig.cmake, ferryConfigVersion.cmake, ferryTargets.cmake) exporting
 # ferry::ferry and ferry::ferry_static. Included from sdk/CMakeLists.txt.
 include(CMakePackageConfigHelpers)
@@ -11,6 +12,8 @@ install(TARGETS ferry ferry_static EXPORT ferryTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# The video module (sdk/media/video_module.h): libferry finds it in LIBDIR/ferry/.
+install(TARGETS ferry_video LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ferry COMPONENT sdk)
 install(FILES ${PROJECT_SOURCE_DIR}/sdk/include/ferry.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT sdk)
 install(EXPORT ferryTargets NAMESPACE ferry:: DESTINATION ${FERRY_CMAKE_DIR} COMPONENT sdk)

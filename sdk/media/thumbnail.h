@@ -3,7 +3,8 @@
 // message so the receiver shows a preview at once (issue #3, section 1).
 //
 // Images are decoded and scaled with stb; videos' first frame with libavformat/libavcodec/
-// libswscale. These read files, so they run on the SDK's worker threads, never in core/.
+// libswscale, in a module loaded on first use (video_module.h). These read files, so they run
+// on the SDK's worker threads, never in core/.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,11 @@ std::string sniff_mime(const std::string& path);
 
 // Fills dimensions and a thumbnail for an image. False with `err` when stb cannot decode it.
 bool probe_image(const std::string& path, MediaInfo& out, std::string& err);
-// Fills dimensions, duration and a first-frame thumbnail for a video.
+// Fills dimensions, duration and a first-frame thumbnail for a video. Loads libferry_video.so
+// on first use (video_module.h); without it, false with `err` naming where it was looked for.
 bool probe_video(const std::string& path, MediaInfo& out, std::string& err);
+// The libav implementation inside the module.
+bool probe_video_libav(const std::string& path, MediaInfo& out, std::string& err);
 
 // Scales RGB pixels to fit kThumbMaxSide and encodes a JPEG under kThumbMaxBytes.
 bool make_thumbnail(const unsigned char* rgb, int width, int height, MediaInfo& out);

@@ -1,5 +1,6 @@
 // Video probing: dimensions, duration and the first decodable frame as a thumbnail, with
-// libavformat (demux), libavcodec (decode) and libswscale (convert to RGB24).
+// libavformat (demux), libavcodec (decode) and libswscale (convert to RGB24). Built into
+// libferry_video.so only (video_module.h).
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -56,7 +57,7 @@ bool first_frame(Decoder& d, int stream, std::string& err) {
 
 }  // namespace
 
-bool probe_video(const std::string& path, MediaInfo& out, std::string& err) {
+bool probe_video_libav(const std::string& path, MediaInfo& out, std::string& err) {
   Decoder d;
   if (!d.frame || !d.packet) {
     err = "out of memory";

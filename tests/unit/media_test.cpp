@@ -1,10 +1,13 @@
 // Proves media inspection on the fixtures: MIME types come from the bytes (not the name),
 // images and the first video frame become JPEG thumbnails within 320 px and the size bound,
-// and files that are not what they claim fail with a message instead of crashing.
+// and files that are not what they claim fail with a message instead of crashing. libav is
+// mapped only once a video is probed, and a missing video module is a clear error.
 #include <gtest/gtest.h>
 
 #include <stb/stb_image.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "sdk/media/thumbnail.h"
@@ -77,4 +80,67 @@ TEST(media, garbage_fails_clearly) {
   EXPECT_FALSE(probe_video(dir.sub("x.jpg"), info, err));
   EXPECT_FALSE(err.empty());
   EXPECT_TRUE(info.thumb_jpeg.empty());
+}
+
+namespace {
+
+bool libav_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libavcodec") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// libav lives in libferry_video.so, loaded by the first probe_video() (video_module.h): a
+// process that never probes a video never maps its ~110 libraries. Each check runs in a fresh
+// process (gtest's threadsafe death-test style re-executes this binary), so the other tests'
+// probes do not count.
+TEST(media, libav_is_loaded_only_when_a_video_is_probed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        MediaInfo info;
+        std::string err;
+        bool before = libav_mapped();
+        bool image = probe_image(fixture("sample-640x480.png"), info, err);
+        bool after_image = libav_mapped();
+        bool video = probe_video(fixture("sample-2s-640x360.mp4"), info, err);
+        std::exit(!before && image && !after_image && video && libav_mapped() ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "");
+}
+
+TEST(media, a_missing_video_module_is_a_clear_error) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        // FERRY_VIDEO_MODULE, when set, is the only place looked at.
+        setenv("FERRY_VIDEO_MODULE", "/nonexistent/libferry_video.so", 1);
+        MediaInfo info;
+        std::string err;
+        bool video = probe_video(fixture("sample-2s-640x360.mp4"), info, err);
+        std::fprintf(stderr, "%s\n", err.c_str());
+        std::exit(video || !info.thumb_jpeg.empty() ? 1 : 0);
+      },
+      testing::ExitedWithCode(0),
+      "video previews need libferry_video.so .*not found or not loadable at: "
+      "/nonexistent/libferry_video.so");
+  // A file that is there but is no module fails the same way.
+  ferry::test::TempDir dir;
+  std::ofstream(dir.sub("libferry_video.so")) << "not an ELF file";
+  std::string bad = dir.sub("libferry_video.so");
+  EXPECT_EXIT(
+      {
+        setenv("FERRY_VIDEO_MODULE", bad.c_str(), 1);
+        MediaInfo info;
+        std::string err;
+        bool video = probe_video(fixture("sample-2s-640x360.mp4"), info, err);
+        std::fprintf(stderr, "%s\n", err.c_str());
+        std::exit(video ? 1 : 0);
+      },
+      testing::ExitedWithCode(0), "not found or not loadable at: .*libferry_video.so");
 }
