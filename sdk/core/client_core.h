@@ -186,6 +186,7 @@ class ClientCore {
   void on_history_response(const InFlight& f, bool ok, const cJSON* body, int err,
                            const std::string& msg, uint64_t now);
   void become_online(uint64_t request_id, uint64_t now);
+  void note_resource_hint(const cJSON* body);
   void expire_requests(uint64_t now);
 
   // client_delivery.cpp: sync, pushes, dedup, outbox.

@@ -43,6 +43,7 @@ void ClientCore::pump_uploads(uint64_t now) {
     next_rid_++;
     send_request(rid, Kind::Media, body, InFlight{Kind::Media, {}, {}}, now);
   }
+  uploads_.after_chat_requests(now);
 }
 
 void ClientCore::remember_media(const Message& m) {

@@ -209,6 +209,7 @@ void ClientCore::on_auth_response(bool ok, const cJSON* body, int err, const std
       session_.user_id = user_id;
       store_.set_session(session_);
     }
+    note_resource_hint(body);
     return become_online(0, now);
   }
   if (err != FERRY_EAUTH) return go_offline(err, "auth: " + msg, now, true);
@@ -250,7 +251,15 @@ void ClientCore::on_login_response(const InFlight& f, bool ok, const cJSON* body
     store_.set_session(s);
   }
   session_ = std::move(s);
+  note_resource_hint(body);
   become_online(f.request.request_id, now);
+}
+
+// The resource server's address, when the chat server has one, comes with every
+// authentication (docs/protocol.md, register): the uploads dial it while send_media is out.
+void ClientCore::note_resource_hint(const cJSON* body) {
+  const cJSON* r = cJSON_GetObjectItemCaseSensitive(body, "resource");
+  if (cJSON_IsString(r)) uploads_.set_resource_hint(r->valuestring);
 }
 
 void ClientCore::become_online(uint64_t request_id, uint64_t now) {

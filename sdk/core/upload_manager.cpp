@@ -179,6 +179,12 @@ void UploadManager::on_chat_online(uint64_t now) {
   }
 }
 
+void UploadManager::set_resource_hint(const std::string& address) {
+  if (raddr_.empty()) raddr_ = address;  // a grant's address, once there is one, wins
+}
+
+void UploadManager::after_chat_requests(uint64_t now) { pump_resource(now); }
+
 void UploadManager::on_chat_offline() {
   // Answers on the dead connection never come; the same request goes out after reconnecting.
   for (auto& u : uploads_) {

@@ -190,6 +190,13 @@ class UploadManager {
                         const std::string& code, const std::string& msg, uint64_t now_ms);
   void on_chat_online(uint64_t now_ms);
   void on_chat_offline();
+  // The resource server's address from the chat server's authentication answer. Until a
+  // grant names one, a send_media on its way dials it, so the connection (and its HELLO) is
+  // up when the ticket arrives and the OPEN goes at once: one round trip less per upload.
+  void set_resource_hint(const std::string& address);
+  // After the chat side moved (requests handed out, answers taken): the resource connection
+  // may be dialed now, or let go.
+  void after_chat_requests(uint64_t now_ms);
   // True when the message is (or was) one of this client's uploads: the push is consumed.
   bool on_status_push(uint64_t message_id, int status, uint64_t now_ms);
   bool on_progress_push(uint64_t message_id) const;
@@ -382,6 +389,7 @@ class UploadManager {
   uint32_t next_slot_ = 1;
   uint64_t last_recv_ms_ = 0;
   uint64_t last_send_ms_ = 0;
+  uint64_t hello_sent_ms_ = 0;  // our HELLO on lane 0: its answer times the path
   uint32_t heartbeat_ms_;
   std::vector<Lane> lanes_;  // [0] is unused (lane 0 is the members above); 1.. extra lanes
   bool lane_capable_ = false;

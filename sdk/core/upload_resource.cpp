@@ -18,11 +18,15 @@ namespace ferry::sdk {
 // True while some upload has been granted a ticket and is not finished with the resource
 // server: a ticket refresh or a disk_full retry keeps the connection (pings are cheaper than
 // a new connection and a fresh window).
+// Also while a send_media is on its way and the server's address is known (from an earlier
+// grant, or the chat server's authentication answer): the connection is then up when the
+// ticket comes.
 bool UploadManager::needs_resource() const {
-  return std::any_of(uploads_.begin(), uploads_.end(), [](const auto& u) {
+  return std::any_of(uploads_.begin(), uploads_.end(), [this](const auto& u) {
     Phase p = u->phase == Phase::Retry ? u->after_retry : u->phase;
     return p == Phase::Open || p == Phase::Opening || p == Phase::Sending ||
-           p == Phase::Verifying || p == Phase::Ticket;
+           p == Phase::Verifying || p == Phase::Ticket ||
+           (u->phase == Phase::Announce && u->chat_op == ChatOp::SendMedia && !raddr_.empty());
   });
 }
 
@@ -37,6 +41,9 @@ void UploadManager::pump_resource(uint64_t now) {
     return;
   }
   if (rphase_ == RPhase::Idle) return dial(now);
+  // A ticket that came while our HELLO is unanswered: its OPEN follows the HELLO at once
+  // (resd answers HELLO before it reads the next frame).
+  if (rphase_ == RPhase::Greeting) return open_uploads(now);
   if (rphase_ != RPhase::Ready) return;
   steer_lanes(now);  // may send uploads of a closed lane back to Open, OPENed below
   open_uploads(now);
@@ -161,6 +168,7 @@ void UploadManager::on_connected(uint64_t now) {
   heartbeat_ms_ = config_.heartbeat_ms;
   last_recv_ms_ = now;
   send_frame(proto::FrameType::Hello, wire::hello_body(config_.agent), now);
+  hello_sent_ms_ = now;
   open_uploads(now);  // in the same write: the server's HELLO is the round trip for both
 }
 
@@ -212,8 +220,8 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     }
     rphase_ = RPhase::Ready;
     // The path's round trip for the lane controller: the server answers HELLO before it
-    // looks at the OPENs sent with it, and nothing else was sent since.
-    controller_.on_path_rtt(now - last_send_ms_);
+    // looks at the OPENs sent with it or after it.
+    controller_.on_path_rtt(now - hello_sent_ms_);
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
     controller_.reset(now);

@@ -161,6 +161,37 @@ TEST_F(ChatMediaTest, peer_auth_good_mac_links_and_sets_the_resource_address) {
   EXPECT_EQ(core_->peer_count(), 2u);
 }
 
+// Every authentication names the resource server clients should use, once one is linked,
+// so a client can dial it while its first send_media is on the way.
+TEST_F(ChatMediaTest, authentication_answers_name_the_resource_server) {
+  auto field = [](const Received& r) -> std::string {
+    const cJSON* res = cJSON_GetObjectItemCaseSensitive(r.body.get(), "resource");
+    return cJSON_IsString(res) ? res->valuestring : "<none>";
+  };
+  ConnId a = greeted();
+  Received before =
+      rpc(a, R"({"op":"register","rid":1,"user":"alice","password":"correct horse"})");
+  ASSERT_TRUE(ok(before)) << before.raw;
+  EXPECT_EQ(field(before), "<none>");  // no resource server linked yet: nothing to name
+  resd("10.0.0.5:9000");
+  ConnId b = greeted();
+  Received login =
+      rpc(b, R"({"op":"login","rid":1,"user":"alice","password":"correct horse"})");
+  ASSERT_TRUE(ok(login)) << login.raw;
+  EXPECT_EQ(field(login), "10.0.0.5:9000");
+  const cJSON* token = cJSON_GetObjectItemCaseSensitive(login.body.get(), "token");
+  ASSERT_TRUE(cJSON_IsString(token));
+  ConnId c = greeted();
+  Received auth = rpc(c, std::string(R"({"op":"auth","rid":1,"token":")") +
+                             token->valuestring + R"("})");
+  ASSERT_TRUE(ok(auth)) << auth.raw;
+  EXPECT_EQ(field(auth), "10.0.0.5:9000");
+  ConnId d = greeted();
+  Received reg = rpc(d, R"({"op":"register","rid":1,"user":"bob","password":"correct horse"})");
+  ASSERT_TRUE(ok(reg)) << reg.raw;
+  EXPECT_EQ(field(reg), "10.0.0.5:9000");
+}
+
 TEST_F(ChatMediaTest, peer_auth_bad_mac_is_auth_failed) {
   std::string challenge;
   ConnId c = greeted(&challenge);

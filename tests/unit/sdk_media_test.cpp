@@ -85,7 +85,7 @@ class Media : public ::testing::Test {
     for (Req& r : chat_sent()) auth.push_back(std::move(r));
     EXPECT_EQ(auth.size(), 1u);
     if (auth.empty()) return {};
-    respond(auth[0].rid, R"("user_id":1,"user":"alice")");
+    respond(auth[0].rid, R"("user_id":1,"user":"alice")" + auth_extra);
     if (!receive) return {};
     Req sync = one_request("sync");
     sync_since = sync.num("since");
@@ -372,6 +372,7 @@ class Media : public ::testing::Test {
   std::string res_bytes;
   std::deque<std::string> res_bodies;
   std::vector<proto::Frame> res_pending;  // frames sent with the HELLO, not yet looked at
+  std::string auth_extra;  // more fields of the auth answer (",\"resource\":…")
 };
 
 TEST_F(Media, sdk_media_resume_sends_only_missing_chunks_then_ready) {
@@ -402,6 +403,53 @@ TEST_F(Media, sdk_media_resume_sends_only_missing_chunks_then_ready) {
   EXPECT_TRUE(store.uploads_.empty());
   EXPECT_EQ(m().active(), 0u);
   EXPECT_EQ(m().counters().chunks_sent, 3u);
+}
+
+// The auth answer names the resource server: a send_media on its way dials it, so its HELLO is
+// answered by the time the ticket comes and the OPEN goes at once (docs/protocol.md, register).
+TEST_F(Media, sdk_media_resource_hint_dials_while_send_media_is_out) {
+  auth_extra = R"(,"resource":"127.0.0.1:7421")";
+  make_core();
+  EXPECT_FALSE(m().poll_connect());  // nothing to send: no connection
+  std::string cid = submit(5 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  std::optional<std::string> addr = m().poll_connect();  // before the answer
+  ASSERT_TRUE(addr);
+  EXPECT_EQ(*addr, "127.0.0.1:7421");
+  m().on_connected(now);
+  std::vector<proto::Frame> hello = res_sent_frames();
+  ASSERT_EQ(hello.size(), 1u);  // no ticket yet: the HELLO alone
+  EXPECT_EQ(hello[0].type, FrameType::Hello);
+  // The ticket comes before resd's HELLO does: its OPEN follows ours at once.
+  respond(r.rid, R"("message":)" + media_msg(42, cid, "uploading", 5 * kMiB) + "," + grant("T1"));
+  proto::UploadOpen open = expect_open();
+  EXPECT_EQ(open.ticket, "T1");
+  feed_res(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+  state(open.slot, 5 * kMiB, {});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1, 2, 3}));  // the initial window
+  ack(open.slot, 4);
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{4}));
+  ack(open.slot, 5);
+  done(open.slot, 5 * kMiB);
+  push_status(42, "ready");
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
+  EXPECT_EQ(m().active(), 0u);
+}
+
+// An instant send after a pre-dial: nothing to upload, so the connection is let go.
+TEST_F(Media, sdk_media_resource_hint_then_instant_send_closes_the_connection) {
+  auth_extra = R"(,"resource":"127.0.0.1:7421")";
+  make_core();
+  std::string cid = submit(3 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  ASSERT_TRUE(m().poll_connect());
+  m().on_connected(now);
+  res_sent_frames();
+  respond(r.rid, R"("message":)" + media_msg(7, cid, "ready", 3 * kMiB));
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
+  EXPECT_TRUE(m().poll_close());
 }
 
 TEST_F(Media, sdk_media_instant_send_is_ready_without_upload) {

@@ -173,6 +173,8 @@ void ChatCore::authenticate(Conn& c, uint64_t rid, uint64_t user_id, bool new_to
   proto::json_set_u64(r.get(), "user_id", user_id);
   proto::json_set_string(r.get(), "user", name);
   if (new_token) proto::json_set_string(r.get(), "token", token);
+  // So a client can connect to the resource server while its first send_media is on the way.
+  if (!resource_address_.empty()) proto::json_set_string(r.get(), "resource", resource_address_);
   respond_ok(c, rid, r.get());
 }
 
