@@ -1,10 +1,13 @@
 // Proves the upload frame codec: every frame round-trips (including 64-bit sizes past 4 GiB
 // and the error variants), CHUNK payloads are views into the body, and every truncation,
-// trailing byte and out-of-range field is refused with an error that names the problem.
+// trailing byte and out-of-range field is refused with an error that names the problem; the
+// chunk checksum is canonical XXH3-128 and catches damage.
 // How: encode with the real encoders, decode the body, and mutate bytes in place for the
 // malformed cases.
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
+#include <cstring>
 #include <functional>
 
 #include "proto/chunk_sum.h"
@@ -225,6 +228,29 @@ TEST(upload_frames, chunk_truncated) {
   };
   expect_truncations_refused(body, dec);
   expect_refused(body.substr(0, 20), dec, "xxh128 needs 16 bytes, 8 left");
+}
+
+// chunk_sum is XXH3-128 in canonical (big-endian) byte order, as docs/protocol-upload.md says,
+// whichever code path libxxhash's x86 dispatch picks: equal to the library's portable
+// XXH3_128bits (this file does not include the dispatch header) at every length class of
+// XXH3 (0, 1-3, 4-8, 9-16, 17-128, 129-240, long inputs with and without a partial stripe).
+TEST(upload_frames, chunk_sum_is_canonical_xxh3_128) {
+  std::string data((1 << 20) + 13, '\0');
+  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<char>(i * 167 + (i >> 11));
+  for (size_t len : {size_t(0), size_t(1), size_t(3), size_t(4), size_t(8), size_t(9),
+                     size_t(16), size_t(17), size_t(128), size_t(129), size_t(240), size_t(241),
+                     size_t(1024), size_t(4096) + 7, size_t(1) << 20, data.size()}) {
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, XXH3_128bits(data.data(), len));
+    ChunkSum want;
+    std::memcpy(want.data(), canon.digest, want.size());
+    EXPECT_EQ(chunk_sum(data.data(), len), want) << "length " << len;
+  }
+  // A known answer (XXH3-128 of the empty input, from the xxHash reference): 99aa06d3014798d8
+  // 6001c324468d497f.
+  ChunkSum empty = chunk_sum("", 0);
+  EXPECT_EQ(empty[0], 0x99);
+  EXPECT_EQ(empty[15], 0x7f);
 }
 
 // The chunk checksum must catch the damage the wire can do: any single flipped bit, a
