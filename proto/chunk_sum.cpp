@@ -11,16 +11,38 @@
 #endif
 
 #include <cstring>
+#include <new>
 
 namespace ferry::proto {
 
-ChunkSum chunk_sum(const void* data, size_t len) {
+namespace {
+
+ChunkSum canonical(XXH128_hash_t h) {
   XXH128_canonical_t canon;
-  XXH128_canonicalFromHash(&canon, XXH3_128bits(data, len));
+  XXH128_canonicalFromHash(&canon, h);
   ChunkSum out;
   static_assert(sizeof canon.digest == std::tuple_size_v<ChunkSum>);
   std::memcpy(out.data(), canon.digest, out.size());
   return out;
+}
+
+}  // namespace
+
+ChunkSum chunk_sum(const void* data, size_t len) { return canonical(XXH3_128bits(data, len)); }
+
+ChunkSummer::ChunkSummer() : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+ChunkSummer::~ChunkSummer() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void ChunkSummer::update(const void* data, size_t len) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, len);
+}
+
+ChunkSum ChunkSummer::digest() const {
+  return canonical(XXH3_128bits_digest(static_cast<const XXH3_state_t*>(state_)));
 }
 
 }  // namespace ferry::proto

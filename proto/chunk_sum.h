@@ -15,4 +15,20 @@ namespace ferry::proto {
 
 ChunkSum chunk_sum(const void* data, size_t len);
 
+// The same sum over a chunk fed in pieces, so each piece is hashed right after it was read,
+// while it is still in the cache (a chunk is 1-4 MiB; the copy that brings it in does not
+// leave that much behind in L2, and XXH3 on memory runs at a third of its speed on cache).
+class ChunkSummer {
+ public:
+  ChunkSummer();
+  ~ChunkSummer();
+  ChunkSummer(const ChunkSummer&) = delete;
+  ChunkSummer& operator=(const ChunkSummer&) = delete;
+  void update(const void* data, size_t len);
+  ChunkSum digest() const;
+
+ private:
+  void* state_;  // XXH3_state_t, kept opaque so users need not include xxhash.h
+};
+
 }  // namespace ferry::proto

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 
@@ -251,6 +252,16 @@ TEST(upload_frames, chunk_sum_is_canonical_xxh3_128) {
   ChunkSum empty = chunk_sum("", 0);
   EXPECT_EQ(empty[0], 0x99);
   EXPECT_EQ(empty[15], 0x7f);
+  EXPECT_EQ(ChunkSummer().digest(), empty);
+  // Fed in pieces (as the SDK reads a chunk slice by slice), the sum is the same.
+  for (size_t piece : {size_t(1), size_t(7), size_t(64), size_t(240), size_t(256) << 10}) {
+    ChunkSummer sum;
+    for (size_t at = 0; at < data.size(); at += piece) {
+      sum.update(data.data() + at, std::min(piece, data.size() - at));
+      if (at == 0) sum.update(data.data(), 0);  // an empty piece changes nothing
+    }
+    EXPECT_EQ(sum.digest(), chunk_sum(data.data(), data.size())) << "pieces of " << piece;
+  }
 }
 
 // The chunk checksum must catch the damage the wire can do: any single flipped bit, a
