@@ -859,18 +859,25 @@ TEST(ResourceCore, direct_reads_fill_the_chunk_buffer_without_a_copy) {
   h.state(1);
   std::string frame;
   proto::encode_chunk(frame, 1, 0, sum(file), file);
-  // The header and a little of the body through on_bytes; the rest straight into the window.
+  // The header and a little of the body through on_bytes; the rest straight into the window,
+  // at most 256 KiB per read (the reader sums each piece while it is in the cache), and a
+  // read may fill less than it was offered. Below 64 KiB missing, on_bytes again.
   h.core.on_bytes(1, frame.data(), 100, h.now);
-  size_t len = 0;
-  char* w = h.core.read_window(1, len);
-  ASSERT_NE(w, nullptr);
-  ASSERT_EQ(len, frame.size() - 100);
-  std::memcpy(w, frame.data() + 100, len / 2);
-  h.core.on_read_direct(1, len / 2, h.now);
-  w = h.core.read_window(1, len);
-  ASSERT_NE(w, nullptr);
-  std::memcpy(w, frame.data() + frame.size() - len, len);
-  h.core.on_read_direct(1, len, h.now);
+  size_t at = 100, reads = 0;
+  for (;;) {
+    size_t len = 0;
+    char* w = h.core.read_window(1, len);
+    if (!w) break;
+    EXPECT_EQ(len, std::min<size_t>(frame.size() - at, 256 * 1024));
+    size_t n = reads % 2 ? len : len / 2;
+    std::memcpy(w, frame.data() + at, n);
+    h.core.on_read_direct(1, n, h.now);
+    at += n;
+    reads++;
+  }
+  EXPECT_GE(reads, 5u);
+  EXPECT_LT(frame.size() - at, 64u * 1024);
+  h.core.on_bytes(1, frame.data() + at, frame.size() - at, h.now);
   h.run();
   EXPECT_EQ(h.ack(1).cumulative, 1u);
   EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
@@ -1311,8 +1318,9 @@ TEST(ResourceCoreLink, outbox_loaded_at_start_is_sent_when_linked) {
 }
 
 // The reader places every CHUNK payload on a kPayloadAlign boundary (what lets the file
-// workers write it with O_DIRECT), whether the bytes come through feed() in odd pieces or
-// straight into direct_window(); other frames' bodies are exact and unaligned-safe.
+// workers write it with O_DIRECT) and sums it as it arrives, whether the bytes come through
+// feed() in odd pieces or straight into direct_window(); other frames' bodies are exact and
+// unaligned-safe.
 TEST(FrameReader, chunk_payloads_start_aligned_however_the_bytes_arrive) {
   std::string payload = pattern(64 * 1024 + 4096, 7);
   std::string frame;
@@ -1324,6 +1332,7 @@ TEST(FrameReader, chunk_payloads_start_aligned_however_the_bytes_arrive) {
       FrameReader r(kMaxFrameBody);
       std::vector<OwnedBody> bodies;
       std::vector<FrameType> types;
+      std::vector<std::optional<proto::ChunkSum>> sums;
       size_t at = 0;
       while (at < frame.size()) {
         FrameReader::Status st = FrameReader::Status::NeedMore;
@@ -1342,6 +1351,7 @@ TEST(FrameReader, chunk_payloads_start_aligned_however_the_bytes_arrive) {
         if (st == FrameReader::Status::Ready) {
           types.push_back(r.type());
           bodies.push_back(r.take_body());
+          sums.push_back(r.payload_sum());
         }
       }
       ASSERT_EQ(bodies.size(), 2u) << piece << " " << direct;
@@ -1352,6 +1362,10 @@ TEST(FrameReader, chunk_payloads_start_aligned_however_the_bytes_arrive) {
       EXPECT_EQ(reinterpret_cast<uintptr_t>(ch.payload.data()) % kPayloadAlign, 0u);
       EXPECT_EQ(ch.payload, payload);
       EXPECT_EQ(ch.index, 9u);
+      // The payload was summed as it arrived, to the same value the sender claimed.
+      ASSERT_TRUE(sums[0].has_value());
+      EXPECT_EQ(*sums[0], proto::chunk_sum(payload.data(), payload.size()));
+      EXPECT_FALSE(sums[1].has_value());  // not a CHUNK
       proto::UploadOpen got;
       ASSERT_TRUE(proto::decode_upload_open({bodies[1].data, bodies[1].size}, got, err)) << err;
       EXPECT_EQ(got.ticket, "ticket-bytes");

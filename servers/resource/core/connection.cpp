@@ -14,6 +14,7 @@ namespace {
 // Direct reads only pay off for a big missing part; below this a read into the adapter's
 // shared buffer costs one small copy and may pick up the next frames in the same syscall.
 constexpr size_t kDirectReadMinBytes = 64 * 1024;
+constexpr size_t kDirectReadMaxBytes = 256 * 1024;
 }  // namespace
 
 uint32_t choose_chunk_size(uint64_t file_size) {
@@ -76,7 +77,11 @@ void ResdCore::on_bytes(ConnId conn, const char* data, size_t len, int64_t now_m
 char* ResdCore::read_window(ConnId conn, size_t& len) {
   Conn* c = find(conn);
   if (!c || c->closing) return nullptr;
-  return c->reader.direct_window(kDirectReadMinBytes, len);
+  char* w = c->reader.direct_window(kDirectReadMinBytes, len);
+  // At most a cache-sized read at a time: the reader sums each piece right after the kernel
+  // copied it in (frame_reader.h). A whole 4 MiB read left the sum running from memory.
+  if (w) len = std::min(len, kDirectReadMaxBytes);
+  return w;
 }
 
 void ResdCore::on_read_direct(ConnId conn, size_t n, int64_t now_ms) {

@@ -17,6 +17,7 @@ size_t FrameReader::feed(const char* data, size_t len, Status& status) {
     ready_ = false;
     body_.release();
     body_len_ = body_have_ = 0;
+    payload_sum_.reset();
   }
   size_t used = 0;
   if (!in_body_) {
@@ -33,10 +34,17 @@ size_t FrameReader::feed(const char* data, size_t len, Status& status) {
   }
   size_t n = std::min(len - used, body_len_ - body_have_);
   std::memcpy(body_.data + body_have_, data + used, n);
+  arrived(body_have_, body_have_ + n);
   body_have_ += n;
   used += n;
   status = finish_if_complete();
   return used;
+}
+
+void FrameReader::arrived(size_t from, size_t to) {
+  if (!summer_) return;
+  from = std::max(from, proto::kChunkPrefixBytes);
+  if (to > from) summer_->update(body_.data + from, to - from);
 }
 
 FrameReader::Status FrameReader::after_header() {
@@ -68,11 +76,18 @@ FrameReader::Status FrameReader::after_header() {
   }
   body_.size = len;
   in_body_ = true;
+  payload_sum_.reset();
+  summer_.reset();
+  if (chunk) summer_.emplace();
   return finish_if_complete();
 }
 
 FrameReader::Status FrameReader::finish_if_complete() {
   if (body_have_ < body_len_) return Status::NeedMore;
+  if (summer_) {
+    payload_sum_ = summer_->digest();
+    summer_.reset();
+  }
   in_body_ = false;
   header_have_ = 0;
   ready_ = true;
@@ -88,7 +103,9 @@ char* FrameReader::direct_window(size_t min_bytes, size_t& len) {
 }
 
 FrameReader::Status FrameReader::commit_direct(size_t n) {
-  body_have_ += std::min(n, body_len_ - body_have_);
+  n = std::min(n, body_len_ - body_have_);
+  arrived(body_have_, body_have_ + n);
+  body_have_ += n;
   return finish_if_complete();
 }
 

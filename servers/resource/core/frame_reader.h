@@ -7,13 +7,17 @@
 // that allocation (take_body) and hand it on. It also lends the unfilled tail of a large body
 // to the transport (direct_window), so libuv can read straight into it: bytes arrive from the
 // kernel into the buffer the worker hashes and writes from, with no user-space copy at all.
+// A CHUNK's payload is also summed (proto/chunk_sum.h) piece by piece as it arrives, while
+// those bytes are in the cache; summed later on a file worker it ran at memory speed.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "proto/chunk_sum.h"
 #include "proto/frame.h"
 
 namespace ferry::resource {
@@ -61,11 +65,15 @@ class FrameReader {
   std::string_view body() const { return {body_.data, body_len_}; }
   // Takes the complete frame's body; body() is empty afterwards.
   OwnedBody take_body();
+  // For a complete CHUNK frame with a payload: chunk_sum() of the bytes after its prefix
+  // (whether or not the prefix decodes). Valid until the next feed/commit_direct.
+  const std::optional<proto::ChunkSum>& payload_sum() const { return payload_sum_; }
   const std::string& error() const { return error_; }
 
  private:
   Status after_header();
   Status finish_if_complete();
+  void arrived(size_t from, size_t to);  // body bytes [from, to) were just filled in
 
   uint32_t max_body_;
   char header_[proto::kFrameHeaderBytes] = {};
@@ -76,6 +84,8 @@ class FrameReader {
   OwnedBody body_;
   size_t body_len_ = 0;
   size_t body_have_ = 0;
+  std::optional<proto::ChunkSummer> summer_;  // while a CHUNK body arrives
+  std::optional<proto::ChunkSum> payload_sum_;
   Status failed_ = Status::NeedMore;
   std::string error_;
 };

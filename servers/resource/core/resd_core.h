@@ -116,6 +116,9 @@ struct Job {
   uint64_t index = 0;
   uint64_t offset = 0;
   proto::ChunkSum claimed{};
+  // The payload's chunk_sum when the frame reader took it as the bytes arrived; else the
+  // worker computes it.
+  std::optional<proto::ChunkSum> computed;
   OwnedBody body;
   size_t payload_offset = 0;
   size_t payload_len = 0;

@@ -356,6 +356,7 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   j.index = ch.index;
   j.offset = ch.index * static_cast<uint64_t>(u.meta.chunk_size);
   j.claimed = ch.hash;
+  j.computed = c.reader.payload_sum();
   j.payload_offset = static_cast<size_t>(ch.payload.data() - body.data);
   j.payload_len = len;
   j.body = std::move(body);
