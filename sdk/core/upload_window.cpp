@@ -342,7 +342,7 @@ std::optional<SendChunk> UploadWindow::poll_send(uint64_t now_ms, uint32_t lane)
       return out;
     }
   }
-  return try_copy(lane);
+  return try_copy(l, lane);
 }
 
 // The tail: nothing waits for a lane, yet this one is idle while others still carry chunks.
@@ -354,8 +354,7 @@ std::optional<SendChunk> UploadWindow::poll_send(uint64_t now_ms, uint32_t lane)
 // first completes the chunk (the server ignores the other), and both free their window space.
 // One copy per chunk, one chunk at a time per idle lane: at most a lane's worth of duplicate
 // bytes, and only when those lanes would otherwise carry nothing.
-std::optional<SendChunk> UploadWindow::try_copy(uint32_t lane) {
-  Lane& l = lanes_.at(lane);
+std::optional<SendChunk> UploadWindow::try_copy(Lane& l, uint32_t lane) {
   if (l.in_flight_chunks != 0) return std::nullopt;
   Upload* best = nullptr;
   uint64_t best_index = 0, best_bytes = 0, best_seq = 0;

@@ -18,10 +18,10 @@
 //   attached to. A chunk is in flight on one lane, plus at most one tail copy: once nothing
 //   waits for a lane, an idle lane sends a copy of the chunk that will arrive last (the newest
 //   on the lane with the most bytes in flight), so one lane stuck in TCP loss recovery does
-//   not hold the end of the upload (try_copy). The first ack completes the chunk. An ack is durable whichever lane
-//   brought it (resd acks over the whole upload), but cwnd growth, loss and the in-flight
-//   books go to the lane that sent the chunk, and an RTT sample is only taken when the ack
-//   came back on that same lane. A lane that is removed (or detached from an upload) gives
+//   not hold the end of the upload (try_copy). The first ack completes the chunk. An ack is
+//   durable whichever lane brought it (resd acks over the whole upload), but cwnd growth,
+//   loss and the in-flight books go to the lane that sent the chunk, and an RTT sample is
+//   only taken when the ack came back on that same lane. A lane that is removed (or detached from an upload) gives
 //   its chunks in flight back to the pool, to be re-sent on any lane.
 // - When a chunk is lost: its lane's RTO (RFC 6298, Karn's rule, exponential backoff) ran
 //   out with no progress on that lane, or the server NACKed it with bad_hash/write_failed.
@@ -206,7 +206,7 @@ class UploadWindow {
   void rtt_sample(Lane& l, uint64_t rtt_ms);
   void release(const ChunkTracker::Sent& s, uint64_t bytes);
   void release_on(uint32_t lane, uint64_t bytes);
-  std::optional<SendChunk> try_copy(uint32_t lane);
+  std::optional<SendChunk> try_copy(Lane& l, uint32_t lane);
   void return_to_pool(Upload& up, uint32_t lane);
   void finish(uint32_t slot, UploadEventKind kind, UploadFailure failure, std::string detail,
               uint32_t lane = 0);

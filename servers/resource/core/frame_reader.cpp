@@ -76,9 +76,7 @@ FrameReader::Status FrameReader::after_header() {
   }
   body_.size = len;
   in_body_ = true;
-  payload_sum_.reset();
-  summer_.reset();
-  if (chunk) summer_.emplace();
+  if (chunk) summer_.emplace();  // the last frame's finished with finish_if_complete()
   return finish_if_complete();
 }
 
