@@ -45,7 +45,6 @@ void ChunkTracker::mark_sent(uint64_t index, uint64_t now_ms, uint64_t seq, uint
   s.lane = lane;
   s.transmissions++;
   s.lost = false;
-  s.copy_lane = kNoLane;
   in_flight_chunks_++;
   in_flight_bytes_ += chunk_bytes(index);
 }
@@ -81,22 +80,7 @@ std::optional<ChunkTracker::Sent> ChunkTracker::mark_lost(uint64_t index, bool t
   lost_.push_back(index);
   in_flight_chunks_--;
   in_flight_bytes_ -= chunk_bytes(index);
-  Sent out = s;
-  s.copy_lane = kNoLane;
-  return out;
-}
-
-bool ChunkTracker::mark_copied(uint64_t index, uint32_t lane) {
-  if (index >= total_chunks_ || state_[index] != State::InFlight) return false;
-  Sent& s = sent_[index];
-  if (s.copy_lane != kNoLane || s.lane == lane) return false;
-  s.copy_lane = lane;
-  return true;
-}
-
-void ChunkTracker::clear_copy(uint64_t index) {
-  auto it = sent_.find(index);
-  if (it != sent_.end()) it->second.copy_lane = kNoLane;
+  return s;
 }
 
 std::optional<uint64_t> ChunkTracker::earliest_in_flight_ms() const {

@@ -3,9 +3,8 @@
 //
 // Owned by UploadWindow (one per upload: the upload's shared pool over every lane); the window
 // decides *when* and on which lane to send, this class only decides *which* chunk is next and
-// keeps the books. A chunk is in flight on one lane (Sent::lane), plus at most one tail copy on
-// another (Sent::copy_lane, see upload_window.h). It is built from the server's UPLOAD_STATE,
-// so a resume only ever sends what the server does not durably hold.
+// keeps the books. A chunk is in flight on at most one lane (Sent::lane). It is built from the
+// server's UPLOAD_STATE, so a resume only ever sends what the server does not durably hold.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +19,6 @@ namespace ferry::sdk {
 
 class ChunkTracker {
  public:
-  static constexpr uint32_t kNoLane = UINT32_MAX;
   // One send of a chunk that is not acked yet.
   struct Sent {
     uint64_t sent_at_ms = 0;
@@ -29,11 +27,7 @@ class ChunkTracker {
     uint32_t transmissions = 0;  // > 1 means retransmitted: no RTT sample (Karn)
     uint32_t timeouts = 0;  // RTO expiries of this chunk so far
     bool lost = false;  // declared lost; waiting in the retransmit queue, not in flight
-    // A copy of the latest transmission in flight on this other lane (kNoLane: none). It
-    // occupies window space there until the chunk is acked, lost or that lane goes away.
-    uint32_t copy_lane = kNoLane;
   };
-
   // What one acked chunk changed; the window turns it into cwnd, RTT and accounting updates.
   struct Acked {
     bool was_sent = false;  // we had sent it since the window began (counts for cwnd growth)
@@ -67,14 +61,8 @@ class ChunkTracker {
   // Marks `index` durable. Idempotent: a duplicate ack returns {} and changes nothing.
   Acked ack(uint64_t index);
   // Moves an in-flight chunk to the retransmit queue. Returns its send record if it was in
-  // flight (so the caller frees window space, its copy's too); nothing for unsent, lost or
-  // acked chunks. The copy is forgotten: the re-send starts clean.
+  // flight (so the caller frees window space); nothing for unsent, lost or acked chunks.
   std::optional<Sent> mark_lost(uint64_t index, bool timed_out);
-  // Records a copy of in-flight chunk `index` on `lane`; false if it is not in flight, has a
-  // copy already, or is in flight on that lane.
-  bool mark_copied(uint64_t index, uint32_t lane);
-  // Forgets the copy of `index` (its lane went away); the original stays in flight.
-  void clear_copy(uint64_t index);
   // Earliest send time among in-flight chunks, for the RTO timer.
   std::optional<uint64_t> earliest_in_flight_ms() const;
   // In-flight chunks sent at or before `cutoff_ms` (their RTO has run out).

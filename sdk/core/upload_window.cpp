@@ -46,19 +46,13 @@ void UploadWindow::remove_lane(uint32_t lane) {
 
 // Chunks of `up` in flight on `lane` go back to the pool: lost (re-sent first, on any lane),
 // but no timeout is counted and no lane's cwnd shrinks.
-// Copies on `lane` are forgotten (their originals stay in flight).
 void UploadWindow::return_to_pool(Upload& up, uint32_t lane) {
-  std::vector<uint64_t> mine, copies;
+  std::vector<uint64_t> mine;
   for (const auto& [index, s] : up.chunks.sends()) {
     if (!s.lost && s.lane == lane) mine.push_back(index);
-    if (!s.lost && s.copy_lane == lane) copies.push_back(index);
   }
   for (uint64_t i : mine) {
     if (auto s = up.chunks.mark_lost(i, false)) release(*s, up.chunks.chunk_bytes(i));
-  }
-  for (uint64_t i : copies) {
-    release_on(lane, up.chunks.chunk_bytes(i));
-    up.chunks.clear_copy(i);
   }
 }
 
@@ -160,11 +154,10 @@ void UploadWindow::process_acks(Upload& up, const proto::ChunkAck& ack, uint64_t
     if (a.was_in_flight) release(*a.send, a.bytes);
     if (!a.was_sent) return;  // held from an earlier connection: says nothing about a path
     grown[a.send->lane]++;
-    // Karn: a retransmitted (or copied) chunk's ack may answer any of its transmissions, so
-    // no sample; and only an ack on the lane that sent the chunk times that lane's round
-    // trip. One sample per frame (the newest send), so a big cumulative ack does not flood it.
+    // Karn: a retransmitted chunk's ack may answer any of its transmissions, so no sample;
+    // and only an ack on the lane that sent the chunk times that lane's round trip. One
+    // sample per frame (the newest send), so a big cumulative ack does not flood it.
     if (a.send->lane == lane && a.send->transmissions == 1 &&
-        a.send->copy_lane == ChunkTracker::kNoLane &&
         (!sample || a.send->seq >= newest_seq)) {
       newest_seq = a.send->seq;
       sample = now_ms >= a.send->sent_at_ms ? now_ms - a.send->sent_at_ms : 0;
@@ -216,15 +209,9 @@ void UploadWindow::process_nacks(Upload& up, const proto::ChunkAck& ack, uint32_
   }
 }
 
-// Frees the window space of one send on the lane that made it, and of its copy (a removed
-// lane has none).
+// Frees the window space of one send on the lane that made it (a removed lane has none).
 void UploadWindow::release(const ChunkTracker::Sent& s, uint64_t bytes) {
-  release_on(s.lane, bytes);
-  if (s.copy_lane != ChunkTracker::kNoLane) release_on(s.copy_lane, bytes);
-}
-
-void UploadWindow::release_on(uint32_t lane, uint64_t bytes) {
-  auto it = lanes_.find(lane);
+  auto it = lanes_.find(s.lane);
   if (it == lanes_.end()) return;
   it->second.in_flight_chunks--;
   it->second.in_flight_bytes -= bytes;
@@ -342,51 +329,7 @@ std::optional<SendChunk> UploadWindow::poll_send(uint64_t now_ms, uint32_t lane)
       return out;
     }
   }
-  return try_copy(l, lane);
-}
-
-// The tail: nothing waits for a lane, yet this one is idle while others still carry chunks.
-// Chunks a lane has taken sit in its socket buffers behind each other, and one connection in
-// TCP loss recovery can hold the last few megabytes for many round trips while the others
-// are done (seen through ferry-link at 40 ms and 1% loss: one lane at 8 MB/s with 3 MiB
-// queued, three idle, 0.5 s to the end). So an idle lane takes a copy of the chunk that will
-// arrive last: the newest on the lane with the most bytes in flight. Whichever copy is acked
-// first completes the chunk (the server ignores the other), and both free their window space.
-// One copy per chunk, one chunk at a time per idle lane: at most a lane's worth of duplicate
-// bytes, and only when those lanes would otherwise carry nothing.
-std::optional<SendChunk> UploadWindow::try_copy(Lane& l, uint32_t lane) {
-  if (l.in_flight_chunks != 0) return std::nullopt;
-  Upload* best = nullptr;
-  uint64_t best_index = 0, best_bytes = 0, best_seq = 0;
-  for (auto& [slot, up] : uploads_) {
-    if (up.paused || !(up.lanes & bit(lane))) continue;
-    if (up.chunks.waiting_chunks() != 0) return std::nullopt;  // not the tail yet
-    for (const auto& [index, s] : up.chunks.sends()) {
-      if (s.lost || s.lane == lane || s.copy_lane != ChunkTracker::kNoLane) continue;
-      auto from = lanes_.find(s.lane);
-      if (from == lanes_.end()) continue;
-      uint64_t queued = from->second.in_flight_bytes;
-      if (!best || queued > best_bytes || (queued == best_bytes && s.seq > best_seq)) {
-        best = &up;
-        best_index = index;
-        best_bytes = queued;
-        best_seq = s.seq;
-      }
-    }
-  }
-  if (!best || !best->chunks.mark_copied(best_index, lane)) return std::nullopt;
-  uint64_t bytes = best->chunks.chunk_bytes(best_index);
-  l.in_flight_chunks++;
-  l.in_flight_bytes += bytes;
-  copies_++;
-  SendChunk out;
-  out.slot = best->chunks.slot();
-  out.lane = lane;
-  out.index = best_index;
-  out.offset = best_index * best->chunks.chunk_size();
-  out.length = static_cast<uint32_t>(bytes);
-  out.retransmit = true;
-  return out;
+  return std::nullopt;
 }
 
 bool UploadWindow::try_send(Upload& up, Lane& l, uint32_t lane, uint64_t now_ms,

@@ -15,13 +15,10 @@
 //   attached to that lane that have a chunk to send (uploads share every lane fairly; they
 //   use the same chunk size in practice, so chunk turns are byte-fair).
 // - The shared pool: an upload's chunks (one ChunkTracker) are spread over every lane it is
-//   attached to. A chunk is in flight on one lane, plus at most one tail copy: once nothing
-//   waits for a lane, an idle lane sends a copy of the chunk that will arrive last (the newest
-//   on the lane with the most bytes in flight), so one lane stuck in TCP loss recovery does
-//   not hold the end of the upload (try_copy). The first ack completes the chunk. An ack is
-//   durable whichever lane brought it (resd acks over the whole upload), but cwnd growth,
-//   loss and the in-flight books go to the lane that sent the chunk, and an RTT sample is
-//   only taken when the ack came back on that same lane. A lane that is removed (or detached from an upload) gives
+//   attached to. A chunk is in flight on at most one lane. An ack is durable whichever lane
+//   brought it (resd acks over the whole upload), but cwnd growth, loss and the in-flight
+//   books go to the lane that sent the chunk, and an RTT sample is only taken when the ack
+//   came back on that same lane. A lane that is removed (or detached from an upload) gives
 //   its chunks in flight back to the pool, to be re-sent on any lane.
 // - When a chunk is lost: its lane's RTO (RFC 6298, Karn's rule, exponential backoff) ran
 //   out with no progress on that lane, or the server NACKed it with bad_hash/write_failed.
@@ -168,7 +165,6 @@ class UploadWindow {
   std::optional<uint64_t> min_rtt_ms(uint32_t lane = 0) const;
   uint64_t in_flight_chunks(uint32_t lane = 0) const;
   uint64_t in_flight_bytes(uint32_t lane = 0) const;
-  uint64_t copies() const { return copies_; }  // tail copies sent so far
   const ChunkTracker* tracker(uint32_t slot) const;
   size_t upload_count() const { return uploads_.size(); }
 
@@ -205,8 +201,6 @@ class UploadWindow {
   void on_loss(Lane& l, uint64_t seq);
   void rtt_sample(Lane& l, uint64_t rtt_ms);
   void release(const ChunkTracker::Sent& s, uint64_t bytes);
-  void release_on(uint32_t lane, uint64_t bytes);
-  std::optional<SendChunk> try_copy(Lane& l, uint32_t lane);
   void return_to_pool(Upload& up, uint32_t lane);
   void finish(uint32_t slot, UploadEventKind kind, UploadFailure failure, std::string detail,
               uint32_t lane = 0);
@@ -219,7 +213,6 @@ class UploadWindow {
   std::map<uint32_t, Lane> lanes_;
   std::deque<UploadEvent> events_;
   uint64_t next_seq_ = 0;  // send sequence numbers, window-wide (monotonic on every lane)
-  uint64_t copies_ = 0;
 };
 
 }  // namespace ferry::sdk

@@ -149,14 +149,12 @@ class Harness {
             EXPECT_EQ(it->second, l) << "chunk under another lane's slot";
           }
           EXPECT_EQ(c.index * kChunk, job->offset);
-          // Never in flight on two lanes at once (unless a lane was lost meanwhile), except
-          // for tail copies: once every chunk went out, an idle lane may copy one in flight.
+          // Never in flight on two lanes at once (unless a lane was lost meanwhile).
           auto fl = in_flight_.find(c.index);
           if (fl != in_flight_.end() && up_.count(fl->second) && fl->second != l &&
               !held_.count(c.index)) {
-            (first_sent_.size() < o_.chunks ? double_flight_ : tail_copies_)++;
+            double_flight_++;
           }
-          first_sent_.insert(c.index);
           in_flight_[c.index] = l;
           if (held_.count(c.index)) duplicates_++;
           sent_on_[l]++;
@@ -278,8 +276,7 @@ class Harness {
   std::map<uint32_t, uint64_t> sent_on_;
   bool done_sent_ = false;
   uint32_t lanes_peak_ = 0;
-  std::set<uint64_t> first_sent_;
-  int dials_ = 0, opens_ = 0, double_flight_ = 0, tail_copies_ = 0, duplicates_ = 0;
+  int dials_ = 0, opens_ = 0, double_flight_ = 0, duplicates_ = 0;
 };
 
 bool completed(Harness& h) {
@@ -287,8 +284,7 @@ bool completed(Harness& h) {
   std::printf("[ lanes    ] peak %u lanes, %d dials, %d OPENs, chunks sent per lane:", h.lanes_peak_,
               h.dials_, h.opens_);
   for (const auto& [l, n] : h.sent_on_) std::printf(" %u:%llu", l, (unsigned long long)n);
-  std::printf(", %zu slots taken over, %d tail copies, %d duplicates\n", h.taken_.size(),
-              h.tail_copies_, h.duplicates_);
+  std::printf(", %zu slots taken over\n", h.taken_.size());
   return h.done_sent_ && h.m_.active() == 1;
 }
 

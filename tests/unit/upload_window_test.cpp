@@ -1,8 +1,7 @@
 // Proves the sender's upload window: slow start and additive increase, halving once per
 // window of data and never below 1, the byte cap, RFC 6298 RTO with backoff and Karn's rule,
 // retransmission on RTO and NACK, harmless duplicate acks, round-robin fairness between
-// uploads, resume from a partial UPLOAD_STATE, pause/resume/cancel and the failure events;
-// over lanes: one pool, a window per lane, and tail copies on idle lanes.
+// uploads, resume from a partial UPLOAD_STATE, pause/resume/cancel and the failure events.
 // How: drive UploadWindow directly with hand-made UPLOAD_STATE/CHUNK_ACK structs and a
 // virtual clock; no sockets, no sleeps.
 #include <gtest/gtest.h>
@@ -579,79 +578,4 @@ TEST(upload_window_lanes, rto_is_per_lane) {
   EXPECT_TRUE(t->send_record(4)->lost);  // lane 0's, sent at 60, rto 200
   EXPECT_EQ(w.rto_ms(0), 400u);  // backed off
   EXPECT_EQ(w.rto_ms(1), 1000u);
-}
-
-TEST(upload_window_lanes, an_idle_lane_copies_the_chunk_that_would_arrive_last) {
-  UploadWindow w(config(4, 64));
-  w.add_lane(1);
-  w.add_upload(make_state(1, 6), 0, 0);
-  w.attach(1, 1);
-  auto a = drain_lane(w, 0, 0);  // chunks 0..3 on lane 0
-  auto b = drain_lane(w, 0, 1);  // 4, 5 on lane 1: the pool is empty now
-  ASSERT_EQ(a.size(), 4u);
-  ASSERT_EQ(b.size(), 2u);
-  for (const auto& s : b) EXPECT_FALSE(s.retransmit);
-  EXPECT_EQ(w.copies(), 0u);  // lane 1 is busy: no copy
-  // Lane 1's chunks are acked: it is idle, lane 0 still carries four. Lane 1 copies the one
-  // lane 0 will deliver last (its newest, 3), one at a time.
-  proto::ChunkAck a45;
-  a45.slot = 1;
-  a45.selective = {{4, 6}};
-  w.on_ack(a45, 40, 1);
-  auto c = drain_lane(w, 50, 1);
-  ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].index, 3u);
-  EXPECT_EQ(c[0].lane, 1u);
-  EXPECT_TRUE(c[0].retransmit);
-  EXPECT_EQ(w.copies(), 1u);
-  EXPECT_EQ(w.in_flight_chunks(1), 1u);
-  EXPECT_EQ(w.tracker(1)->send_record(3)->copy_lane, 1u);
-  EXPECT_EQ(w.tracker(1)->send_record(3)->lane, 0u);
-  // The copy is acked first (on lane 1): both lanes' books are freed, and lane 0 gets no RTT
-  // sample from an ack that may answer the copy.
-  proto::ChunkAck a3;
-  a3.slot = 1;
-  a3.selective = {{3, 6}};
-  w.on_ack(a3, 90, 1);
-  EXPECT_EQ(w.in_flight_chunks(0), 3u);
-  EXPECT_EQ(w.in_flight_chunks(1), 0u);
-  EXPECT_FALSE(w.srtt_ms(0).has_value());
-  // The next copy is chunk 2; lane 1 going away forgets it, the original stays in flight.
-  auto d = drain_lane(w, 100, 1);
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].index, 2u);
-  w.remove_lane(1);
-  EXPECT_EQ(w.tracker(1)->in_flight_chunks(), 3u);
-  EXPECT_EQ(w.tracker(1)->send_record(2)->copy_lane, ChunkTracker::kNoLane);
-  EXPECT_EQ(w.in_flight_chunks(0), 3u);
-  // A copy on lane 2 of a chunk whose original times out: both sends' space is freed, and
-  // the re-send starts without a copy.
-  w.add_lane(2);
-  w.attach(1, 2);
-  auto e = drain_lane(w, 100, 2);
-  ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0].index, 2u);
-  w.handle_timeout(5000);
-  EXPECT_EQ(w.in_flight_chunks(0), 0u);
-  EXPECT_EQ(w.in_flight_chunks(2), 0u);
-  EXPECT_EQ(w.tracker(1)->send_record(2)->copy_lane, ChunkTracker::kNoLane);
-  // Lost chunks wait for a lane again: lane 2 takes them as originals, not copies.
-  auto f = drain_lane(w, 5001, 2);
-  ASSERT_FALSE(f.empty());
-  EXPECT_EQ(f[0].lane, 2u);
-  EXPECT_EQ(w.copies(), 3u);
-  w.on_ack(ack_upto(1, 6), 5100, 2);
-  auto ev = events(w);
-  ASSERT_FALSE(ev.empty());
-  EXPECT_EQ(ev.back().kind, UploadEventKind::Complete);
-  EXPECT_EQ(w.in_flight_chunks(0), 0u);
-  EXPECT_EQ(w.in_flight_chunks(2), 0u);
-}
-
-TEST(upload_window_lanes, one_lane_never_copies) {
-  UploadWindow w(config(4, 64));
-  w.add_upload(make_state(1, 3), 0, 0);
-  ASSERT_EQ(drain(w, 0).size(), 3u);
-  EXPECT_TRUE(drain(w, 10).empty());
-  EXPECT_EQ(w.copies(), 0u);
 }
