@@ -154,6 +154,7 @@ void UploadProxy::loop() {
       close(p->s);
     }
     std::erase_if(pairs, [](const std::unique_ptr<Pair>& p) { return p->dead; });
+    open_ = int(pairs.size());
   }
   for (auto& p : pairs) {
     close(p->c);

@@ -27,6 +27,9 @@ class UploadProxy {
   // Bytes forwarded towards resd so far.
   uint64_t upstream_bytes() const { return upstream_bytes_; }
   int connections_accepted() const { return accepted_; }
+  // Relayed connections still open: a client that died is closed here only once every byte
+  // it had sent (still in the relay's socket buffers) went on to resd.
+  int connections_open() const { return open_; }
 
  private:
   void loop();
@@ -39,6 +42,7 @@ class UploadProxy {
   std::atomic<int> cut_generation_{0};
   std::atomic<uint64_t> upstream_bytes_{0};
   std::atomic<int> accepted_{0};
+  std::atomic<int> open_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

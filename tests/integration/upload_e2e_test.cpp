@@ -138,6 +138,9 @@ TEST(upload_e2e, cli_kill9_near_half_then_rerun_resumes) {
   ASSERT_EQ(list.status, 0) << list.err;
   ASSERT_EQ(json_lines(list.out).size(), 1u) << list.out;
   c.proxy.set_rate(0);
+  // What the killed CLI had already sent (megabytes, in the relay's socket buffers while it
+  // was throttled) still goes on to resd; it is not the rerun's, so count from after it.
+  ASSERT_TRUE(wait_for([&] { return c.proxy.connections_open() == 0; }));
   uint64_t up_before = c.proxy.upstream_bytes();
   RunResult r = c.alice.run({"send-file", "bob", file, "--json"});
   ASSERT_EQ(r.status, 0) << r.out << r.err;
