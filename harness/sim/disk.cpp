@@ -220,6 +220,9 @@ JobResult FakeDisk::run(Job& job) {
         break;
       }
       const resource::UploadMeta& m = it->second.meta;
+      // Content stored already: the real store keeps that copy and leaves the data file for a
+      // Discard; a data file without meta is debris at start-up, so the sim drops it here.
+      r.duplicate = files_.count(hex_of(m.file_hash)) != 0;
       files_[hex_of(m.file_hash)] = it->second.data;
       done_[m.message_id] = resource::DoneRecord{m.user_id, m.file_size, m.chunk_size, m.file_hash};
       notify_[m.message_id] = {m.file_size, m.file_hash};
@@ -233,6 +236,9 @@ JobResult FakeDisk::run(Job& job) {
       break;
     case JobKind::Unnotify:
       notify_.erase(job.message_id);
+      r.ok = true;
+      break;
+    case JobKind::Discard:
       r.ok = true;
       break;
   }

@@ -259,6 +259,28 @@ TEST(upload_e2e, same_file_twice_uploads_once) {
   bob_until_ready(c, 2);
 }
 
+// Another user's send of content resd stores already uploads every byte (instant send is per
+// sender) and keeps the one stored copy: the new data file is discarded after READY, and
+// nothing is left in partial/.
+TEST(upload_e2e, same_content_from_another_user_keeps_one_copy) {
+  Cluster c;
+  ASSERT_TRUE(c.start());
+  uint64_t size = 6 * kMiB;
+  std::string file = make_file(c, "shared.bin", size, 7);
+  std::string sha = sha256_file(file);
+  RunResult r = c.alice.run({"send-file", "bob", file, "--json"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  uint64_t up_before = c.proxy.upstream_bytes();
+  r = c.bob.run({"send-file", "alice", file, "--json"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(Sender::has_status(json_lines(r.out), "READY")) << r.out;
+  EXPECT_GE(c.proxy.upstream_bytes() - up_before, size) << "bob's send uploads the bytes";
+  EXPECT_EQ(files_under(c.files_dir()).size(), 1u);
+  expect_stored(c, sha);
+  EXPECT_TRUE(wait_for([&] { return files_under(c.partial_dir()).empty(); }))
+      << files_under(c.partial_dir()).size() << " partial files left";
+}
+
 // A file of 64 MiB or more is sent "hash later": the second send of the same file starts
 // uploading before its hash is known; bind_hash then finds the bytes stored (instant send),
 // the message is READY, and resd drops the partial upload (the chat server's cancel).

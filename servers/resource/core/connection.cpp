@@ -39,6 +39,8 @@ const char* job_kind_name(JobKind kind) {
       return "delete";
     case JobKind::Unnotify:
       return "unnotify";
+    case JobKind::Discard:
+      return "discard";
   }
   return "unknown";
 }

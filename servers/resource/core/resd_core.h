@@ -104,6 +104,7 @@ enum class JobKind : uint8_t {
   Finalize,  // move into files/, write done + outbox records, remove partial state
   Delete,    // remove the partial upload (cancel, expiry, corrupt)
   Unnotify,  // chatd answered upload_done: remove the outbox record
+  Discard,   // remove a finished upload's data file whose content was stored already
 };
 const char* job_kind_name(JobKind kind);
 
@@ -143,6 +144,7 @@ struct JobResult {
   proto::ChunkSum computed{};  // Chunk
   uint64_t generation = 0;   // Persist
   std::string blob;          // Persist: the job's blob, handed back so a failure can be retried
+  bool duplicate = false;    // Finalize: files/ held this content; the data file awaits Discard
 };
 
 class ResdCore {
@@ -271,7 +273,7 @@ class ResdCore {
   void maybe_progress(Upload& u, int64_t now_ms, bool force);
   uint64_t durable_bytes(const Upload& u) const;
   void on_chunk_done(Upload& u, JobResult& r, int64_t now_ms);
-  void on_finalized(Upload& u, int64_t now_ms);
+  void on_finalized(Upload& u, bool duplicate, int64_t now_ms);
   void sweep(int64_t now_ms);
   void drain_link(int64_t now_ms);
 

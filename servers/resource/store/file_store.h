@@ -22,6 +22,8 @@
 //   Finalize  rename data into files/ + fsync dirs, THEN done + notify records, THEN remove
 //             meta and ledger. At start a partial whose data is gone but whose file is in
 //             files/ is completed again (idempotent); one with a done record is debris.
+//             Content already in files/ stays: the data file is left for Discard (after
+//             READY), and one left by a crash has no meta any more, so it is debris.
 //
 // Implemented:
 //   [x] posix_fallocate preallocation; a statvfs check first so a file that cannot fit is
@@ -114,6 +116,7 @@ class FileStore {
   JobResult finalize(const Job& job);
   JobResult remove(const Job& job);
   JobResult unnotify(const Job& job);
+  JobResult discard(const Job& job);
 
   std::shared_ptr<UploadFile> get(uint64_t message_id);
   std::shared_ptr<UploadFile> take(uint64_t message_id);
