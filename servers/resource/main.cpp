@@ -1,5 +1,7 @@
 // ferry-resd: parses options, loads the shared key, opens and scans the data directory, and
 // runs the core under the libuv adapter with its file workers.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +22,12 @@ int main(int argc, char** argv) {
                                               usage_text(), err);
   if (exit_code >= 0) return exit_code;
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is an EPIPE from libuv, not a dead server
+  // Every CHUNK body is a fresh allocation of up to 4 MiB, freed by a file worker. With
+  // glibc's defaults the freed top of the heap was trimmed again and again, so each new body
+  // faulted its pages back in: 24-40k page faults and ~0.1 CPU-s per GiB uploaded. Bodies
+  // now come from the heap (below 8 MiB) and up to 64 MiB of free heap is kept for reuse.
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
   std::error_code ec;
   std::filesystem::create_directories(opts.data, ec);
