@@ -241,21 +241,31 @@ TEST(upload_e2e, hostile_name_shown_verbatim_stored_under_files_only) {
   }
 }
 
+namespace {
+
+// Sends a 6 MiB file from alice to bob, then the same file from `again` to `to`; checks that
+// both sends end READY with one stored copy and returns the bytes the second one uploaded.
+uint64_t send_twice(Cluster& c, CliUser& again, const std::string& to, const std::string& name,
+                    uint64_t seed) {
+  std::string file = make_file(c, name, 6 * kMiB, seed);
+  RunResult r = c.alice.run({"send-file", "bob", file, "--json"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  uint64_t up_before = c.proxy.upstream_bytes();
+  r = again.run({"send-file", to, file, "--json"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(Sender::has_status(json_lines(r.out), "READY")) << r.out;
+  EXPECT_EQ(files_under(c.files_dir()).size(), 1u);
+  expect_stored(c, sha256_file(file));
+  return c.proxy.upstream_bytes() - up_before;
+}
+
+}  // namespace
+
 TEST(upload_e2e, same_file_twice_uploads_once) {
   Cluster c;
   ASSERT_TRUE(c.start());
-  uint64_t size = 6 * kMiB;
-  std::string file = make_file(c, "twice.bin", size, 5);
-  std::string sha = sha256_file(file);
-  RunResult r = c.alice.run({"send-file", "bob", file, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  uint64_t up_before = c.proxy.upstream_bytes();
-  r = c.alice.run({"send-file", "bob", file, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_TRUE(Sender::has_status(json_lines(r.out), "READY")) << r.out;
-  EXPECT_LT(c.proxy.upstream_bytes() - up_before, kMiB) << "the second send uploaded the bytes";
-  EXPECT_EQ(files_under(c.files_dir()).size(), 1u);
-  expect_stored(c, sha);
+  EXPECT_LT(send_twice(c, c.alice, "bob", "twice.bin", 5), kMiB)
+      << "the second send uploaded the bytes";
   bob_until_ready(c, 2);
 }
 
@@ -265,18 +275,8 @@ TEST(upload_e2e, same_file_twice_uploads_once) {
 TEST(upload_e2e, same_content_from_another_user_keeps_one_copy) {
   Cluster c;
   ASSERT_TRUE(c.start());
-  uint64_t size = 6 * kMiB;
-  std::string file = make_file(c, "shared.bin", size, 7);
-  std::string sha = sha256_file(file);
-  RunResult r = c.alice.run({"send-file", "bob", file, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  uint64_t up_before = c.proxy.upstream_bytes();
-  r = c.bob.run({"send-file", "alice", file, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_TRUE(Sender::has_status(json_lines(r.out), "READY")) << r.out;
-  EXPECT_GE(c.proxy.upstream_bytes() - up_before, size) << "bob's send uploads the bytes";
-  EXPECT_EQ(files_under(c.files_dir()).size(), 1u);
-  expect_stored(c, sha);
+  EXPECT_GE(send_twice(c, c.bob, "alice", "shared.bin", 7), 6 * kMiB)
+      << "bob's send uploads the bytes";
   EXPECT_TRUE(wait_for([&] { return files_under(c.partial_dir()).empty(); }))
       << files_under(c.partial_dir()).size() << " partial files left";
 }
