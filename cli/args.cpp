@@ -79,7 +79,7 @@ const std::vector<CommandSpec>& commands() {
        "Interrupted (Ctrl-C, a crash, a lost connection), the upload stays pending in the state\n"
        "directory: run the same command again and it resumes from what the server holds.\n"
        "--timeout SEC: give up waiting after SEC seconds (exit 1; the upload stays pending).\n"
-       "--connections N: upload over at most N connections (1-16, default 8; the SDK adds\n"
+       "--connections N: upload over at most N connections (1-16, default 16; the SDK adds\n"
        "connections only while they raise the measured throughput, 1 = one connection)."},
       {"download",
        1,

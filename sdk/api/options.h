@@ -20,7 +20,7 @@ struct ferry_options {
   uint32_t reconnect_max_ms = 10000;
   uint32_t heartbeat_ms = 10000;
   bool receive = true;
-  uint32_t upload_connections = 8;  // ferry_options_set_upload_connections
+  uint32_t upload_connections = 16;  // ferry_options_set_upload_connections
   // ferry_options_set_loop(): a loop shared with other clients; null = the client's own.
   std::shared_ptr<ferry::sdk::UvLoop> loop;
 };

@@ -145,8 +145,10 @@ void LaneController::tick(uint64_t now_ms, const Inputs& in) {
           path_rtt_ >= config_.long_path_rtt_ms &&
           in.waiting_chunks >= config_.min_waiting_chunks) {
         fresh_ = false;
-        target_ = before_probe_ = step_ =
-            std::clamp<uint32_t>(config_.long_path_lanes, 1, config_.max_lanes);
+        bool very_long =
+            config_.very_long_path_rtt_ms > 0 && path_rtt_ >= config_.very_long_path_rtt_ms;
+        uint32_t start = very_long ? config_.very_long_path_lanes : config_.long_path_lanes;
+        target_ = before_probe_ = step_ = std::clamp<uint32_t>(start, 1, config_.max_lanes);
         started_ = opened_ = false;
         return;
       }

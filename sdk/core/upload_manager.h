@@ -87,7 +87,7 @@ struct UploadManagerConfig {
   }();
   // Connections to the resource server at most (lanes; 1 = one connection, as before lanes).
   // resd keeps an upload open on at most 16 connections.
-  uint32_t max_lanes = 8;
+  uint32_t max_lanes = 16;
   LaneControllerConfig lanes;  // its max_lanes is taken from max_lanes above
   uint32_t retry_min_ms = 200;  // backoff for reconnects and retries (disk_full, ...)
   uint32_t retry_max_ms = 10000;

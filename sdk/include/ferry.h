@@ -126,7 +126,7 @@ FERRY_EXTERN int ferry_options_set_heartbeat(ferry_options_t* opts, uint32_t int
  * client on the same state directory (say, a `ferry listen`) still gets every message it has
  * not seen. Sends, status events and history work as usual. FERRY_EINVAL if opts is NULL. */
 FERRY_EXTERN int ferry_options_set_receive(ferry_options_t* opts, int enabled);
-/* Connections to the resource server that uploads may use at once, at most (default 8, at
+/* Connections to the resource server that uploads may use at once, at most (default 16, at
  * most 16). On a long or lossy link one TCP connection is capped by loss and round-trip time,
  * so the SDK adds connections while the measured upload goodput rises by a clear margin and
  * closes them when it does not; on a clean link it settles on one. 1 = always one connection.

@@ -182,21 +182,27 @@ bool UploadIo::connect_resource(uint32_t lane, const std::string& addr, uint64_t
   return links_[lane] != nullptr;
 }
 
+uint64_t UploadIo::buffer_budget() const {
+  return std::clamp<uint64_t>(uint64_t{manager_.lanes_up()} * (4u << 20), kBufferBudget,
+                              kMaxBufferBudget);
+}
+
 // Reads for every connected lane, one chunk per lane per turn, within the one buffer budget
-// of the process (lanes share it: more lanes never mean more SDK memory). With several lanes
-// possible, a lane also holds at most kLaneChunks chunks (being read or waiting for its
-// socket): a slow connection must not sit on the whole budget with chunks its socket cannot
-// take, starving the lanes that could send them.
+// of the process (lanes share it; past four lanes it grows, to kMaxBufferBudget at most).
+// With several lanes possible, a lane also holds at most kLaneChunks chunks (being read or
+// waiting for its socket): a slow connection must not sit on the whole budget with chunks
+// its socket cannot take, starving the lanes that could send them.
 void UploadIo::pump_reads(uint64_t now_ms) {
   // A chunk is at most 4 MiB with ferry-resd; an empty pipeline always takes one.
   constexpr uint64_t kLargestChunk = 4u << 20;
+  const uint64_t budget = buffer_budget();
   bool any = true;
-  while (any && (buffered_ == 0 || buffered_ + kLargestChunk <= kBufferBudget)) {
+  while (any && (buffered_ == 0 || buffered_ + kLargestChunk <= budget)) {
     any = false;
     for (uint32_t l = 0; l < links_.size(); l++) {
       if (!links_[l] || !links_[l]->connected()) continue;
       if (links_.size() > 1 && lane_held_[l] >= kLaneChunks) continue;
-      if (buffered_ != 0 && buffered_ + kLargestChunk > kBufferBudget) return;
+      if (buffered_ != 0 && buffered_ + kLargestChunk > budget) return;
       std::optional<ReadJob> job = manager_.poll_read(now_ms, l);
       if (!job) continue;
       any = true;

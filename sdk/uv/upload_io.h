@@ -10,7 +10,8 @@
 //       uv_bufs (33-byte prefix + the buffer: no copy); the buffer returns to the pool when
 //       the write is done
 //   [x] bounded memory: buffers being read or written never exceed kBufferBudget (+1 chunk),
-//       whatever the file size and however many lanes; retransmits read the file again
+//       kMaxBufferBudget with more than four lanes up, whatever the file size; retransmits
+//       read the file again
 //   [x] one fd per upload, posix_fadvise(SEQUENTIAL), closed when the upload ends
 //   [ ] io_uring / O_DIRECT reads (not needed: the page cache already holds a hashed file)
 //
@@ -48,6 +49,12 @@ class UploadIo {
   // fast link busy; the window's 32 MiB in flight are in the network or at the server, not
   // here, so the SDK's memory does not grow with the file.
   static constexpr uint64_t kBufferBudget = 16u << 20;
+  // With more than four lanes up the budget grows by 4 MiB a lane, up to this (the window's
+  // own bound on bytes in flight). On a long path each lane's socket takes chunks only as
+  // fast as TCP slow start opens it; with 16 MiB between them, 8 lanes got their first acks
+  // 0.3-0.6 s after the first 4 lanes' and a 64 MiB upload through `delay 20ms loss 1%` took
+  // longer from 8 lanes than from 4 (docs/benchmarks.md, session 11).
+  static constexpr uint64_t kMaxBufferBudget = 32u << 20;
   // Chunks one lane may hold at once (reading, or written but not yet taken by its socket)
   // when the uploads may use several connections. 4 x 4 MiB is the whole budget, as with one
   // connection; on a slow connection it keeps the queue in front of its socket short.
@@ -86,6 +93,7 @@ class UploadIo {
     std::unique_ptr<char[]> data;
     size_t cap = 0;
   };
+  uint64_t buffer_budget() const;
   Buffer take_buffer(size_t len);
   void give_buffer(Buffer b);
   int open_file(const std::string& cid, const std::string& path);

@@ -45,6 +45,9 @@ LaneControllerConfig cfg(uint32_t max = 8) {
   c.min_interval_ms = 500;
   c.backoff_min_ms = 2000;
   c.backoff_max_ms = 16000;
+  // The tests below run at 40 ms, where the default starts with very_long_path_lanes; they
+  // are about the long-path start and the probes after it (the wider start has its own test).
+  c.very_long_path_rtt_ms = 0;
   return c;
 }
 
@@ -176,6 +179,34 @@ TEST(lane_controller, a_long_path_starts_with_four_lanes) {
   s.c.on_path_rtt(40);
   s.advance(100, /*waiting=*/3);
   EXPECT_EQ(s.c.target(), 1u);
+}
+
+TEST(lane_controller, a_very_long_path_starts_wider) {
+  LaneControllerConfig c = cfg(16);
+  c.very_long_path_rtt_ms = 25;
+  c.very_long_path_lanes = 12;
+  // 20 ms: a long path, not a very long one.
+  Sim a(c, [](uint32_t n) { return uint64_t{1000} * n; });
+  a.c.on_path_rtt(20);
+  a.advance(10);
+  EXPECT_EQ(a.c.target(), 4u);
+  // 25 ms and more: twelve, still not a probe.
+  Sim b(c, [](uint32_t n) { return uint64_t{1000} * n; });
+  b.c.on_path_rtt(25);
+  b.advance(10);
+  EXPECT_EQ(b.c.target(), 12u);
+  EXPECT_EQ(b.c.probes(), 0u);
+  // Never above max_lanes.
+  c.max_lanes = 8;
+  Sim d(c, [](uint32_t n) { return uint64_t{1000} * n; });
+  d.c.on_path_rtt(100);
+  d.advance(10);
+  EXPECT_EQ(d.c.target(), 8u);
+  // The defaults: 4 from 10 ms, 12 from 25 ms.
+  LaneControllerConfig def;
+  EXPECT_EQ(def.long_path_rtt_ms, 10u);
+  EXPECT_EQ(def.very_long_path_rtt_ms, 25u);
+  EXPECT_EQ(def.very_long_path_lanes, 12u);
 }
 
 TEST(lane_controller, loopback_starts_with_one_lane_and_measures_first) {
