@@ -62,7 +62,7 @@ struct LaneControllerConfig {
   // A greeting round trip at least this long starts with very_long_path_lanes instead (0 =
   // never). TCP slow start costs round trips, so the longer the path, the more a wider start
   // pays: through ferry-link with 1% loss, `send-file` of 64 MiB from 12 lanes against 4 took
-  // 2.6 s against 3.7 s at 100 ms round trip and 1.09-1.11 s against 1.21-1.26 s at 40 ms;
+  // 2.6 s against 3.7 s at 100 ms round trip and 1.03-1.12 s against 1.19-1.26 s at 40 ms;
   // at 20 ms it made no difference (0.74 / 0.77 s) and at 10 ms it lost (0.52 / 0.39 s).
   uint64_t very_long_path_rtt_ms = 25;
   uint32_t very_long_path_lanes = 12;
