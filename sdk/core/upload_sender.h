@@ -28,6 +28,7 @@ class ChunkTracker {
     uint32_t timeouts = 0;  // RTO expiries of this chunk so far
     bool lost = false;  // declared lost; waiting in the retransmit queue, not in flight
   };
+
   // What one acked chunk changed; the window turns it into cwnd, RTT and accounting updates.
   struct Acked {
     bool was_sent = false;  // we had sent it since the window began (counts for cwnd growth)

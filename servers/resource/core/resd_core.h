@@ -268,6 +268,7 @@ class ResdCore {
   void send_ack(Upload& u, proto::ChunkAck& ack);
   void drain(Upload& u, int64_t now_ms);
   void issue(Upload& u, Job&& job);
+  void issue_unowned(JobKind kind, uint64_t message_id);
   void finish_job(Upload& u);
   void begin_delete(Upload& u, proto::UploadStatus why, const std::string& message, int64_t now_ms);
   void maybe_progress(Upload& u, int64_t now_ms, bool force);

@@ -369,6 +369,15 @@ void ResdCore::issue(Upload& u, Job&& job) {
   jobs_.push_back(std::move(job));
 }
 
+// A job about a finished upload (no Upload counts it); on_job_done drops its result.
+void ResdCore::issue_unowned(JobKind kind, uint64_t message_id) {
+  Job j;
+  j.kind = kind;
+  j.message_id = message_id;
+  jobs_in_flight_++;
+  jobs_.push_back(std::move(j));
+}
+
 // Turns the ledger's actions into jobs and frames. Called after every ledger input.
 void ResdCore::drain(Upload& u, int64_t now_ms) {
   ChunkLedger& l = *u.ledger;
@@ -626,11 +635,7 @@ void ResdCore::on_finalized(Upload& u, bool duplicate, int64_t now_ms) {
   if (duplicate) {
     // Freeing the duplicate's blocks takes as long as the file is big (0.27 s for 1 GiB on
     // ext4 here), so it happens after READY is on its way, not inside Finalize.
-    Job j;
-    j.kind = JobKind::Discard;
-    j.message_id = m.message_id;
-    jobs_in_flight_++;
-    jobs_.push_back(std::move(j));
+    issue_unowned(JobKind::Discard, m.message_id);
   }
   uploads_.erase(m.message_id);
 }
@@ -701,14 +706,9 @@ void ResdCore::drain_link(int64_t now_ms) {
       case LinkEvent::Kind::Bind:
         bind_from_chat(e.message_id, e.text);
         break;
-      case LinkEvent::Kind::DoneAcked: {
-        Job j;
-        j.kind = JobKind::Unnotify;
-        j.message_id = e.message_id;
-        jobs_in_flight_++;
-        jobs_.push_back(std::move(j));
+      case LinkEvent::Kind::DoneAcked:
+        issue_unowned(JobKind::Unnotify, e.message_id);
         break;
-      }
       case LinkEvent::Kind::Log:
         log(e.text);
         break;
