@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 
 #include "proto/hex.h"
 #include "sdk/core/download_plan.h"
+#include "sdk/core/download_segments.h"
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
@@ -31,6 +33,73 @@ constexpr size_t kHashRead = 4u << 20;
 // Progress reaches the manager at most this often (its events are rarer still): each report
 // costs a driver step, and the writer may wake the loop for every block.
 constexpr uint64_t kProgressMs = 10;
+// A split download's record (download_segments.h) is rewritten at most this often while its
+// segments run; what it lags behind is fetched again after a crash, never lost.
+constexpr uint64_t kSegmentsSaveMs = 250;
+
+std::string segments_path(const std::string& partial) { return partial + ".segs"; }
+
+// Writes the record next to the partial: a temporary file renamed over it, so a reader sees
+// the old record or the new one. `durable`: fsync the file and the directory too (the first
+// record of a split, which must exist before any byte lands beyond the partial's prefix).
+bool write_segments_file(const std::string& path, const std::string& text, bool durable,
+                         std::string& detail) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    detail = std::string("cannot create ") + tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (ok && durable) ok = ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    detail = std::string("cannot write ") + path + ": " + std::strerror(err);
+    return false;
+  }
+  if (durable) {
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+  return true;
+}
+
+// The record of `partial`, if there is a usable one: false when there is none (ENOENT) or it
+// is damaged or does not fit the partial (`why` then says so, and the caller starts over).
+bool read_segments_file(const std::string& path, uint64_t size, uint64_t partial_size,
+                        std::vector<Segment>& segs, std::string& why) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    why = errno == ENOENT ? "" : std::string("cannot open ") + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (1u << 20))
+    text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  if (!decode_segments(text, size, segs, why)) return false;
+  for (const Segment& s : segs) {
+    if (s.done > 0 && partial_size < s.next()) {
+      why = "the partial file is shorter than its record says";
+      segs.clear();
+      return false;
+    }
+  }
+  return true;
+}
 
 std::string errno_text(const char* what, const std::string& path, int err) {
   return std::string(what) + " " + path + ": " + std::strerror(err);
@@ -51,14 +120,33 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+// The round trip a transfer's start showed: the TCP handshake of a new connection, else
+// request to first byte (a reused connection). 0 when unknown.
+uint64_t round_trip_us(CURL* e) {
+  if (!e) return 0;
+  curl_off_t connect = 0, lookup = 0, pre = 0, first = 0;
+  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
+  curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
+  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+  curl_off_t rtt = connect > lookup ? connect - lookup : first - pre;
+  return rtt > 0 ? static_cast<uint64_t>(rtt) : 0;
+}
+
 }  // namespace
 
 struct DownloadIo::Transfer {
   DownloadIo* io = nullptr;
+  uint64_t serial = 0;  // unique in this DownloadIo: a freed transfer's address may be reused
+  Fetch* fetch = nullptr;
   FetchJob job;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  int fd = -1;
+  int fd = -1;             // the fetch's partial file (the Fetch owns it)
+  uint32_t seg = 0;        // its segment, when the fetch is split
+  uint64_t end = 0;        // where its bytes end (exclusive); 0 = the file's end
+  bool reached_end = false;  // it stopped itself at `end` (an open-ended answer, cut)
+  bool truncated = false;    // its answer emptied the partial: nothing held any more
   uint64_t requested = 0;  // the Range start asked for (0 = none)
   uint64_t start = 0;      // where the body goes: `requested`, or 0 after a Restart
   uint64_t pos = 0;        // start + the body bytes handed to the writer
@@ -72,9 +160,30 @@ struct DownloadIo::Transfer {
   bool done = false;    // libcurl finished (rc); waiting for the writer to write the rest
   CURLcode rc = CURLE_OK;
   int write_errno = 0;
-  uint64_t reported = 0;  // bytes last given to on_fetch_progress
-  uint64_t reported_ms = 0;
   char errbuf[CURL_ERROR_SIZE] = {0};
+  // Bytes of the file this transfer has on disk (a prefix of its range).
+  uint64_t released_disk = 0;  // on_disk() once the writer is gone (release)
+  uint64_t started_ms = 0;     // when it was asked for (its rate, for steal())
+  uint64_t on_disk() const {
+    return writer ? writer->written() : std::max(start, released_disk);
+  }
+};
+
+// One FetchJob: the partial file and the transfers filling it. Unsplit, one transfer and
+// the partial is a prefix of the file; split (download_segments.h), one transfer per
+// unfinished segment and the record next to the partial says what is held.
+struct DownloadIo::Fetch {
+  FetchJob job;
+  int fd = -1;  // the partial, flock()ed
+  std::vector<Segment> segs;  // empty: not split
+  std::vector<std::unique_ptr<Transfer>> parts;  // by segment (one slot when not split)
+  bool may_split = false;     // one transfer from the partial's end, not yet judged
+  bool split_due = false;     // its answer came: judge it after this socket action
+  uint64_t saved_ms = 0;      // the record's last rewrite
+  uint64_t rtt_us = 0;        // the shortest round trip a transfer's start showed
+  uint64_t reported = 0;      // bytes last given to on_fetch_progress
+  uint64_t reported_ms = 0;
+  bool split() const { return !segs.empty(); }
 };
 
 // Verify (hash if needed + fsync) or finalize (rename + fsync dir, or delete), on a worker.
@@ -111,11 +220,19 @@ DownloadIo::DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string ag
       std::fprintf(stderr, "ferry: downloads capped at %lld bytes/s (FERRY_DOWNLOAD_MAX_BPS)\n",
                    static_cast<long long>(max_recv_bps_));
   }
+  // Test and benchmark hook: split every download into this many segments whatever the
+  // round trip (at most one per 4 MiB still to fetch; 1: never split).
+  if (const char* n = std::getenv("FERRY_DOWNLOAD_SEGMENTS")) {
+    forced_segments_ = static_cast<uint32_t>(std::clamp(std::atoi(n), 0, 16));
+    if (forced_segments_ > 1)
+      std::fprintf(stderr, "ferry: downloads split into %u segments (FERRY_DOWNLOAD_SEGMENTS)\n",
+                   forced_segments_);
+  }
 }
 
 DownloadIo::~DownloadIo() {
   // stop() ran (the driver calls it before the loop's last run); anything left is freed here.
-  for (auto& [job, t] : transfers_) release(*t);
+  while (!fetches_.empty()) end_fetch(*fetches_.begin()->second, true);
   if (multi_) curl_multi_cleanup(multi_);
 }
 
@@ -132,6 +249,7 @@ bool DownloadIo::step(uint64_t now_ms) {
   while (manager_.poll_abort(job)) abort(job);
   FetchJob f;
   while (manager_.poll_fetch(f)) fed = start_fetch(f) || fed;
+  end_failed_starts();
   VerifyJob v;
   while (manager_.poll_verify(v)) {
     auto w = std::make_unique<FileWork>();
@@ -183,23 +301,78 @@ bool DownloadIo::start_fetch(const FetchJob& job) {
         {FetchOutcome::Kind::Fail, FERRY_EIO, errno_text("cannot stat", job.partial, errno), ""},
         0);
   }
-  ResumePlan plan = plan_resume(static_cast<uint64_t>(st.st_size), job.size, job.sha256);
+  uint64_t partial_size = static_cast<uint64_t>(st.st_size);
+  auto f = std::make_unique<Fetch>();
+  f->job = job;
+  f->fd = fd;
+  // A split download's record says what is held; without one the partial's size does.
+  std::string why;
+  bool have_record =
+      read_segments_file(segments_path(job.partial), job.size, partial_size, f->segs, why);
+  if (have_record && job.sha256.empty()) {  // cannot happen: a split needs the hash
+    have_record = false;
+    f->segs.clear();
+    why = "no hash to resume the record's ranges against";
+  }
+  if (have_record) {
+    uint64_t held = segments_held(f->segs);
+    f->reported = held;
+    manager_.on_fetch_started(job.job, held, now());
+    f->parts.resize(f->segs.size());
+    bool any = false;
+    for (uint32_t i = 0; i < f->segs.size(); i++) {
+      if (f->segs[i].complete()) continue;
+      any = true;
+      start_transfer(*f, i, f->segs[i].next(), f->segs[i].end, "", "");
+    }
+    Fetch* raw = f.get();
+    fetches_[job.job] = std::move(f);
+    if (!any) finish_split(*raw);  // every segment was already complete: verify it
+    return true;
+  }
+  if (!why.empty()) {
+    // A record that cannot be trusted: the bytes it described cannot be either.
+    ::unlink(segments_path(job.partial).c_str());
+    partial_size = job.size + 1;  // plan_resume truncates
+  }
+  ResumePlan plan = plan_resume(partial_size, job.size, job.sha256);
   if (plan.action == ResumePlan::Action::Verify) {
+    f.reset();
     return finish_early(job, fd, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, plan.offset);
   }
   if (plan.action == ResumePlan::Action::Truncate && ::ftruncate(fd, 0) != 0) {
+    f.reset();
     return finish_early(job, fd,
                         {FetchOutcome::Kind::Fail, FERRY_EIO,
                          errno_text("cannot truncate", job.partial, errno), ""},
                         0);
   }
+  // Splitting needs the size and the hash (If-Range on every range, a whole-file check).
+  f->may_split = job.size > 0 && !job.sha256.empty();
+  f->parts.resize(1);
+  f->reported = plan.offset;
+  Fetch* raw = f.get();
+  fetches_[job.job] = std::move(f);
+  manager_.on_fetch_started(job.job, plan.offset, now());
+  start_transfer(*raw, 0, plan.offset, 0, plan.range, plan.if_range);
+  return true;
+}
+
+// One HTTP GET of [from, end) (end 0: to the file's end) into the fetch's partial.
+void DownloadIo::start_transfer(Fetch& f, uint32_t seg, uint64_t from, uint64_t end,
+                                const std::string& range, const std::string& if_range) {
   auto t = std::make_unique<Transfer>();
   t->io = this;
-  t->job = job;
-  t->fd = fd;
-  t->requested = t->start = t->pos = t->reported = plan.offset;
+  t->fetch = &f;
+  t->job = f.job;
+  t->fd = f.fd;
+  t->seg = seg;
+  t->end = end;
+  t->requested = t->start = t->pos = from;
+  t->started_ms = now();
+  t->serial = ++serials_;
   CURL* e = t->easy = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, job.url.c_str());
+  curl_easy_setopt(e, CURLOPT_URL, f.job.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
@@ -221,24 +394,27 @@ bool DownloadIo::start_fetch(const FetchJob& job) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (max_recv_bps_ > 0)
     curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(max_recv_bps_));
-  if (!plan.range.empty()) {
-    t->headers = curl_slist_append(t->headers, ("Range: " + plan.range).c_str());
-    if (!plan.if_range.empty())
-      t->headers = curl_slist_append(t->headers, ("If-Range: " + plan.if_range).c_str());
+  std::string r = range, ir = if_range;
+  if (end > 0) {  // a segment: always a bounded range, on the content of this hash only
+    r = "bytes=" + std::to_string(from) + "-" + std::to_string(end - 1);
+    ir = "\"" + f.job.sha256 + "\"";
+  }
+  if (!r.empty()) {
+    t->headers = curl_slist_append(t->headers, ("Range: " + r).c_str());
+    if (!ir.empty()) t->headers = curl_slist_append(t->headers, ("If-Range: " + ir).c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   }
   Transfer* raw = t.get();
-  transfers_[job.job] = std::move(t);
-  manager_.on_fetch_started(job.job, plan.offset, now());
+  f.parts[seg] = std::move(t);
   CURLMcode mc = curl_multi_add_handle(multi_, raw->easy);
   if (mc != CURLM_OK) {
-    FetchOutcome o{FetchOutcome::Kind::Retry, FERRY_EHTTP,
-                   std::string("libcurl: ") + curl_multi_strerror(mc), ""};
-    release(*raw);
-    transfers_.erase(job.job);
-    manager_.on_fetch_done(job.job, o, now());
+    // Ends like a transfer that got no answer: a retry from the bytes held.
+    raw->rc = CURLE_FAILED_INIT;
+    std::snprintf(raw->errbuf, sizeof raw->errbuf, "libcurl: %s", curl_multi_strerror(mc));
+    curl_easy_cleanup(raw->easy);
+    raw->easy = nullptr;
+    failed_starts_.push_back({f.job.job, raw, raw->serial});
   }
-  return true;
 }
 
 // --- While it runs ------------------------------------------------------------------------------
@@ -264,6 +440,20 @@ void DownloadIo::decide(Transfer& t) {
   long status = 0;
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
   t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.job.size);
+  uint64_t rtt = round_trip_us(t.easy);
+  if (rtt > 0 && (t.fetch->rtt_us == 0 || rtt < t.fetch->rtt_us)) t.fetch->rtt_us = rtt;
+  if (t.plan.action == ResponsePlan::Action::Restart && (t.end > 0 || t.fetch->split())) {
+    // The whole file, when a range of a split download was asked for: the server holds
+    // other content now (If-Range). The segments' bytes cannot be trusted: start over.
+    t.plan.action = ResponsePlan::Action::StartOver;
+    t.plan.err = FERRY_EHTTP;
+    t.plan.detail = "HTTP 200 for a range of " + std::to_string(t.requested) +
+                    ": the server's content changed";
+    return;
+  }
+  if (t.fetch->may_split && (t.plan.action == ResponsePlan::Action::Append ||
+                             t.plan.action == ResponsePlan::Action::Restart))
+    t.fetch->split_due = true;  // judged after this socket action (not inside libcurl)
   if (t.plan.action == ResponsePlan::Action::Restart) {
     // The whole file follows: start the partial (and the hash) afresh.
     // No writer exists yet (it starts at the first body byte, after this).
@@ -285,14 +475,19 @@ size_t DownloadIo::write_cb(char* data, size_t size, size_t n, void* userp) {
   }
   // Returning 0 aborts the transfer (CURLE_WRITE_ERROR); outcome_of says why.
   if (t->write_errno || (t->writer && t->writer->error())) return 0;
-  if (t->job.size > 0 && t->pos + len > t->job.size) {
+  size_t take = len;
+  if (t->end > 0 && t->pos + len >= t->end) {
+    // Its segment ends here (an answer that goes on, cut at the next segment's start).
+    take = static_cast<size_t>(t->end - t->pos);
+  } else if (t->job.size > 0 && t->pos + len > t->job.size) {
     t->write_errno = EFBIG;  // more bytes than the message has: never store them
     return 0;
   }
   try {
     if (!t->writer)
-      t->writer = std::make_unique<DownloadWriter>(t->fd, t->start, t->start == 0, &t->io->wake_);
-    if (!t->writer->put(data, len)) {
+      t->writer = std::make_unique<DownloadWriter>(t->fd, t->start, t->start == 0 && t->end == 0,
+                                                   &t->io->wake_);
+    if (take > 0 && !t->writer->put(data, take)) {
       // The writer is 8 MiB behind: stop reading the socket until it catches up (on_wake).
       t->paused = true;
       return CURL_WRITEFUNC_PAUSE;
@@ -301,7 +496,11 @@ size_t DownloadIo::write_cb(char* data, size_t size, size_t n, void* userp) {
     t->write_errno = ENOMEM;
     return 0;
   }
-  t->pos += len;
+  t->pos += take;
+  if (take < len) {
+    t->reached_end = true;  // ends the transfer (CURLE_WRITE_ERROR), judged a success
+    return take;
+  }
   return len;
 }
 
@@ -313,6 +512,7 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
   if (!t.write_errno && t.writer) t.write_errno = t.writer->error();
   uint64_t on_disk = t.writer ? t.writer->written() : t.start;
   if (t.write_errno == EFBIG) {
+    t.truncated = true;
     if (::ftruncate(t.fd, 0) != 0) { /* the size check on the next attempt truncates */
     }
     return {K::Retry, FERRY_EHTTP, "the server sent more bytes than the file has", ""};
@@ -332,22 +532,25 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
   switch (t.plan.action) {
     case ResponsePlan::Action::Append:
     case ResponsePlan::Action::Restart:
-      if (rc != CURLE_OK) {
+      if (rc != CURLE_OK && !(t.reached_end && rc == CURLE_WRITE_ERROR)) {
         std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
         return {K::Retry, FERRY_EHTTP,
                 "transfer cut at byte " + std::to_string(on_disk) + ": " + why, ""};
       }
-      if (t.job.size > 0 && on_disk != t.job.size) {
+      if (uint64_t want = t.end > 0 ? t.end : t.job.size; want > 0 && on_disk != want) {
         return {K::Retry, FERRY_EHTTP,
                 "the answer ended at byte " + std::to_string(on_disk) + " of " +
-                    std::to_string(t.job.size),
+                    std::to_string(want),
                 ""};
       }
-      // An empty body from 0 leaves no writer: the verifier hashes the (empty) file.
-      return {K::Complete, FERRY_OK, "", t.writer ? t.writer->digest() : ""};
+      // An empty body from 0 leaves no writer: the verifier hashes the (empty) file. A split
+      // download's writers each saw one segment: the verifier hashes it from disk.
+      return {K::Complete, FERRY_OK, "",
+              t.writer && !t.fetch->split() ? t.writer->digest() : ""};
     case ResponsePlan::Action::Complete:
       return {K::Complete, FERRY_OK, "", ""};
     case ResponsePlan::Action::StartOver:
+      t.truncated = true;
       if (::ftruncate(t.fd, 0) != 0)
         return {K::Fail, FERRY_EIO, "cannot truncate " + t.job.partial, ""};
       return {K::Retry, t.plan.err, detail, ""};
@@ -370,10 +573,51 @@ void DownloadIo::release(Transfer& t) {
   curl_slist_free_all(t.headers);
   t.headers = nullptr;
   // Joins the writer thread (it finishes the block in hand, drops the rest) before the fd
-  // it writes to closes: the next fetch of this file never races a stale write.
+  // it writes to closes: the next fetch of this file never races a stale write. What it had
+  // written before is what the transfer holds (the block in hand may land too: fetched
+  // again, never claimed unwritten).
+  if (t.writer) t.released_disk = t.writer->written();
   t.writer.reset();
-  if (t.fd >= 0) ::close(t.fd);  // also releases the flock
-  t.fd = -1;
+}
+
+// Stops every transfer of the fetch, keeps the record of a split one up to date, closes the
+// partial (which also releases the flock). The fetch is gone afterwards.
+void DownloadIo::end_fetch(Fetch& f, bool keep_record) {
+  for (auto& t : f.parts) {
+    if (!t) continue;
+    release(*t);  // the writer is joined: on_disk() is final
+    if (f.split()) note_done(f, *t);
+    t.reset();
+  }
+  if (f.split()) {
+    if (keep_record) {
+      save_segments(f, false);
+    } else {
+      ::unlink(segments_path(f.job.partial).c_str());
+    }
+  }
+  if (f.fd >= 0) ::close(f.fd);
+  f.fd = -1;
+  uint64_t job = f.job.job;  // not a reference into the element being erased
+  fetches_.erase(job);
+}
+
+void DownloadIo::note_done(Fetch& f, const Transfer& t) {
+  Segment& s = f.segs[t.seg];
+  uint64_t disk = t.on_disk();
+  if (disk > s.next()) s.done = std::min(disk, s.end) - s.start;
+}
+
+void DownloadIo::save_segments(Fetch& f, bool durable) {
+  for (auto& t : f.parts)
+    if (t) note_done(f, *t);
+  std::string detail;
+  if (!write_segments_file(segments_path(f.job.partial), encode_segments(f.job.size, f.segs),
+                           durable, detail)) {
+    // Not fatal: without a record the next fetch starts over, the bytes are fetched again.
+    std::fprintf(stderr, "ferry: %s\n", detail.c_str());
+  }
+  f.saved_ms = now();
 }
 
 void DownloadIo::on_transfer_done(Transfer& t, CURLcode rc) {
@@ -387,25 +631,168 @@ void DownloadIo::on_transfer_done(Transfer& t, CURLcode rc) {
 }
 
 void DownloadIo::complete(Transfer& t) {
-  report_progress(t, true);
+  Fetch& f = *t.fetch;
   FetchOutcome o = outcome_of(t, t.rc);
-  uint64_t job = t.job.job;
+  uint64_t job = f.job.job;
+  if (!f.split()) {
+    report_progress(f, true);
+    end_fetch(f, false);
+    manager_.on_fetch_done(job, o, now());
+    fed_ = true;
+    return;
+  }
   release(t);
-  transfers_.erase(job);
-  manager_.on_fetch_done(job, o, now());
+  note_done(f, t);
+  bool truncated = t.truncated;
+  f.parts[t.seg].reset();
+  if (o.kind != FetchOutcome::Kind::Complete) {
+    // One segment's failure ends the fetch: the manager retries (or refreshes the URL, or
+    // fails) as for one transfer, and the next fetch resumes every segment from its record.
+    report_progress(f, true);
+    end_fetch(f, !truncated);
+    manager_.on_fetch_done(job, o, now());
+    fed_ = true;
+    return;
+  }
+  steal(f);
+  for (auto& p : f.parts)
+    if (p) return report_progress(f, false);  // others still run
+  finish_split(f);
+}
+
+// A connection is free: it helps the transfer expected to finish last (one in loss
+// recovery, or one whose SYN or request was lost and that has brought nothing for four round
+// trips), if a new connection would end it sooner. A new connection needs two round trips to
+// connect and ask, then slow start from ten segments. Either it takes the second half of
+// what that transfer still has to bring (which then stops halfway), or, when that is faster
+// still (a stuck transfer, a short remainder), all of it: the slow transfer is dropped and
+// its segment asked for again from what it holds. Bytes already in flight to the dropped or
+// cut connection are the price. Without this a download ends when its slowest part does.
+void DownloadIo::steal(Fetch& f) {
+  if (f.rtt_us == 0) return;
+  const double rtt = static_cast<double>(f.rtt_us) / 1e6;
+  auto fresh_s = [rtt](uint64_t bytes) {
+    return rtt * (2 + std::log2(1 + static_cast<double>(bytes) / (10 * 1448)));
+  };
+  uint64_t ms = now();
+  Transfer* from = nullptr;
+  double from_s = 0;  // its time to finish at the rate it has shown
+  for (auto& t : f.parts) {
+    if (!t || t->done || t->end == 0 || t->pos >= t->end) continue;
+    double took = static_cast<double>(ms - t->started_ms) / 1000.0;
+    uint64_t got = t->pos - t->requested;
+    double left_s = 1e9;  // stuck
+    if (got > 0) {
+      left_s = static_cast<double>(t->end - t->pos) * took / static_cast<double>(got);
+    } else if (took < 4 * rtt) {
+      continue;  // too young to judge
+    }
+    if (!from || left_s > from_s) {
+      from = t.get();
+      from_s = left_s;
+    }
+  }
+  if (!from) return;
+  uint64_t rest = from->end - from->pos;
+  uint64_t half = rest / 2;
+  double split_s = half >= segment_policy_.min_steal ? std::max(fresh_s(half), from_s / 2) : 1e18;
+  double replace_s = fresh_s(rest);
+  if (from_s <= split_s && from_s <= replace_s) return;  // it is still the fastest way
+  uint32_t i = from->seg;
+  if (replace_s <= split_s) {
+    release(*from);
+    note_done(f, *from);  // its written prefix stays held
+    f.parts[i].reset();
+    start_transfer(f, i, f.segs[i].next(), f.segs[i].end, "", "");
+    return;
+  }
+  uint64_t mid = from->end - half;
+  Segment tail;
+  tail.start = mid;
+  tail.end = f.segs[i].end;
+  f.segs[i].end = mid;
+  from->end = mid;
+  f.segs.insert(f.segs.begin() + i + 1, tail);
+  f.parts.insert(f.parts.begin() + i + 1, nullptr);
+  for (uint32_t k = i + 2; k < f.parts.size(); k++)
+    if (f.parts[k]) f.parts[k]->seg = k;
+  start_transfer(f, i + 1, tail.start, tail.end, "", "");
+}
+
+// Every segment is complete: the record goes, the verifier hashes the whole file from disk.
+void DownloadIo::finish_split(Fetch& f) {
+  uint64_t job = f.job.job;
+  for (const Segment& s : f.segs) {
+    if (!s.complete()) {  // cannot happen: a segment's transfer completes only at its end
+      report_progress(f, true);
+      end_fetch(f, true);
+      manager_.on_fetch_done(job, {FetchOutcome::Kind::Retry, FERRY_EHTTP, "a segment is missing", ""},
+                             now());
+      fed_ = true;
+      return;
+    }
+  }
+  report_progress(f, true);
+  end_fetch(f, false);
+  manager_.on_fetch_done(job, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, now());
   fed_ = true;
 }
 
-void DownloadIo::report_progress(Transfer& t, bool force) {
-  if (!t.writer) return;
-  uint64_t have = t.writer->written();
-  if (have == t.reported) return;
+uint64_t DownloadIo::held(const Fetch& f) const {
+  if (!f.split()) {
+    const Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
+    return t ? t->on_disk() : f.reported;
+  }
+  uint64_t sum = 0;
+  for (size_t i = 0; i < f.segs.size(); i++) {
+    const Segment& s = f.segs[i];
+    uint64_t disk = s.next();
+    if (const Transfer* t = f.parts[i].get()) disk = std::max(disk, t->on_disk());
+    sum += std::min(disk, s.end) - s.start;
+  }
+  return sum;
+}
+
+void DownloadIo::report_progress(Fetch& f, bool force) {
+  uint64_t have = held(f);
   uint64_t ms = now();
-  if (!force && ms < t.reported_ms + kProgressMs) return;
-  t.reported = have;
-  t.reported_ms = ms;
-  manager_.on_fetch_progress(t.job.job, have, ms);
+  if (f.split() && ms >= f.saved_ms + kSegmentsSaveMs) save_segments(f, false);
+  if (have == f.reported) return;
+  if (!force && ms < f.reported_ms + kProgressMs) return;
+  f.reported = have;
+  f.reported_ms = ms;
+  manager_.on_fetch_progress(f.job.job, have, ms);
   fed_ = true;
+}
+
+// The first answer of an unsplit fetch came: on a long path, the rest of the file is cut
+// into segments, each fetched over a connection of its own; the running transfer goes on
+// with the first and stops where the second begins (download_segments.h).
+void DownloadIo::try_split(Fetch& f) {
+  f.split_due = false;
+  f.may_split = false;
+  Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
+  if (!t || t->done || !t->easy) return;
+  uint64_t pos = t->pos;
+  if (pos >= f.job.size) return;
+  uint32_t n = segments_for(segment_policy_, f.rtt_us, f.job.size - pos, forced_segments_);
+  if (n < 2) return;
+  f.segs = split_segments(f.job.size, pos, n);
+  t->end = f.segs[0].end;
+  // Held is what is written, not what the writer was handed. The record exists (durably)
+  // before any byte lands beyond the partial's prefix.
+  f.segs[0].done = std::min(t->on_disk(), f.segs[0].end);
+  std::string detail;
+  if (!write_segments_file(segments_path(f.job.partial), encode_segments(f.job.size, f.segs),
+                           true, detail)) {
+    std::fprintf(stderr, "ferry: %s; fetching over one connection\n", detail.c_str());
+    f.segs.clear();
+    t->end = 0;
+    return;
+  }
+  f.saved_ms = now();
+  f.parts.resize(n);
+  for (uint32_t i = 1; i < n; i++) start_transfer(f, i, f.segs[i].start, f.segs[i].end, "", "");
 }
 
 // The writers' wake-up: blocks were written. Resume transfers that waited for room, hand
@@ -413,10 +800,10 @@ void DownloadIo::report_progress(Transfer& t, bool force) {
 void DownloadIo::on_wake(uv_async_t* h) {
   auto* io = static_cast<DownloadIo*>(h->data);
   if (io->stopped_) return;
-  std::vector<Transfer*> all;
-  for (auto& [job, t] : io->transfers_) all.push_back(t.get());
-  for (Transfer* t : all) {
-    if (!t->writer) continue;
+  // Completing one transfer may end its whole fetch: look each one up again.
+  for (const TransferRef& r : io->running()) {
+    if (!io->alive(r) || !r.t->writer) continue;
+    Transfer* t = r.t;
     if (t->done) {
       if (t->writer->idle()) io->complete(*t);
       continue;
@@ -429,7 +816,7 @@ void DownloadIo::on_wake(uv_async_t* h) {
     }
     t->writer->flush_if_idle();
     // A drained writer may not wake the loop again soon (a stalled sender): report it now.
-    io->report_progress(*t, t->writer->idle());
+    io->report_progress(*t->fetch, t->writer->idle());
   }
   if (io->fed_) {
     io->fed_ = false;
@@ -437,33 +824,65 @@ void DownloadIo::on_wake(uv_async_t* h) {
   }
 }
 
+// Transfers libcurl would not take (curl_multi_add_handle failed) end like a transfer that
+// got no answer, once nothing is iterating over the fetches.
+void DownloadIo::end_failed_starts() {
+  std::vector<TransferRef> failed;
+  failed.swap(failed_starts_);
+  for (const TransferRef& r : failed) {
+    if (alive(r)) on_transfer_done(*r.t, r.t->rc);
+  }
+}
+
+std::vector<DownloadIo::TransferRef> DownloadIo::running() const {
+  std::vector<TransferRef> all;
+  for (const auto& [job, f] : fetches_)
+    for (const auto& t : f->parts)
+      if (t) all.push_back({job, t.get(), t->serial});
+  return all;
+}
+
+bool DownloadIo::alive(const TransferRef& r) const {
+  auto it = fetches_.find(r.job);
+  if (it == fetches_.end()) return false;
+  for (const auto& p : it->second->parts)
+    if (p.get() == r.t && p->serial == r.serial) return true;
+  return false;
+}
+
 // After libcurl read sockets: a writer with nothing to do gets the partly filled block now
 // rather than when it is full (a slow sender's bytes reach the disk and the progress).
 void DownloadIo::after_socket_action() {
-  for (auto& [job, t] : transfers_) {
-    if (t->writer && !t->done) t->writer->flush_if_idle();
+  std::vector<Fetch*> split;
+  for (auto& [job, f] : fetches_) {
+    for (auto& t : f->parts)
+      if (t && t->writer && !t->done) t->writer->flush_if_idle();
+    if (f->split_due) split.push_back(f.get());
   }
+  for (Fetch* f : split) try_split(*f);
+  end_failed_starts();
   check_multi_info();
 }
 
 void DownloadIo::abort(uint64_t job) {
-  auto it = transfers_.find(job);
-  if (it == transfers_.end()) return;
-  release(*it->second);
-  transfers_.erase(it);
+  auto it = fetches_.find(job);
+  if (it == fetches_.end()) return;
+  end_fetch(*it->second, true);
 }
 
 void DownloadIo::check_multi_info() {
-  // Collect first: handling a result changes the set of handles.
-  std::vector<std::pair<Transfer*, CURLcode>> done;
+  // Collect first: handling a result changes the set of handles (and may end whole fetches).
+  std::vector<std::pair<TransferRef, CURLcode>> done;
   int left = 0;
   while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
     if (m->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
-    if (t) done.emplace_back(t, m->data.result);
+    if (t) done.push_back({{t->job.job, t, t->serial}, m->data.result});
   }
-  for (auto& [t, rc] : done) on_transfer_done(*t, rc);
+  for (const auto& [r, rc] : done) {
+    if (alive(r)) on_transfer_done(*r.t, rc);
+  }
   // The driver publishes whatever the manager queued.
   if (fed_) {
     fed_ = false;
@@ -588,6 +1007,7 @@ void DownloadIo::file_work(uv_work_t* req) {
     return;
   }
   const FinalizeJob& f = w->finalize;
+  ::unlink(segments_path(f.partial).c_str());  // a split download's record, if any is left
   if (!f.commit) {
     w->ok = ::unlink(f.partial.c_str()) == 0 || errno == ENOENT;
     return;
@@ -625,8 +1045,8 @@ void DownloadIo::file_after(uv_work_t* req, int status) {
 void DownloadIo::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& [job, t] : transfers_) release(*t);
-  transfers_.clear();
+  // Every writer is joined; a split download's record keeps what its segments hold.
+  while (!fetches_.empty()) end_fetch(*fetches_.begin()->second, true);
   // Cached connections: cleanup may report their sockets removed; any it does not are
   // closed below so the loop can end.
   curl_multi_cleanup(multi_);

@@ -16,6 +16,12 @@
 //       writer has caught up (curl_easy_pause on its wake-up)
 //   [x] a finished transfer is reported once the writer has written everything, so the
 //       outcome (bytes on disk, hash, write errors) is the file's
+//   [x] on a long path (the first answer's round trip, download_segments.h) the rest of the
+//       file is split into ranged requests over several connections, each part written at
+//       its offset by a writer of its own; the record <partial>.segs says what each part
+//       holds (written before the first ranged request, rewritten every 250 ms, removed at
+//       the end) and every later fetch resumes each part from it; a free connection helps
+//       the part expected to finish last (steal)
 //   [x] verification off the loop (uv_queue_work): re-hash from disk after a resume, fsync;
 //       then rename into place and fsync the directory, also off the loop
 //   [x] test hook: FERRY_DOWNLOAD_MAX_BPS=<bytes/s> caps every transfer
@@ -35,8 +41,11 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "sdk/core/download_manager.h"
+#include "sdk/core/download_segments.h"
 #include "sdk/uv/download_writer.h"
 
 namespace ferry::sdk {
@@ -59,6 +68,7 @@ class DownloadIo {
 
  private:
   struct Transfer;
+  struct Fetch;
   struct Socket {
     uv_poll_t poll{};
     curl_socket_t fd = CURL_SOCKET_BAD;
@@ -69,13 +79,31 @@ class DownloadIo {
   uint64_t now();
   bool start_fetch(const FetchJob& job);
   bool finish_early(const FetchJob& job, int fd, FetchOutcome outcome, uint64_t offset);
+  void start_transfer(Fetch& f, uint32_t seg, uint64_t from, uint64_t end,
+                      const std::string& range, const std::string& if_range);
   void decide(Transfer& t);
+  void try_split(Fetch& f);
   void on_transfer_done(Transfer& t, CURLcode rc);
   void complete(Transfer& t);
+  void finish_split(Fetch& f);
+  void end_fetch(Fetch& f, bool keep_record);
+  void end_failed_starts();
+  void note_done(Fetch& f, const Transfer& t);
+  void save_segments(Fetch& f, bool durable);
+  uint64_t held(const Fetch& f) const;
   void after_socket_action();
-  void report_progress(Transfer& t, bool force);
+  void report_progress(Fetch& f, bool force);
   FetchOutcome outcome_of(Transfer& t, CURLcode rc);
   void release(Transfer& t);
+  void steal(Fetch& f);
+  // A transfer as seen before a callback that may end it (or its whole fetch): still there?
+  struct TransferRef {
+    uint64_t job;
+    Transfer* t;
+    uint64_t serial;
+  };
+  std::vector<TransferRef> running() const;
+  bool alive(const TransferRef& r) const;
   void abort(uint64_t job);
   void check_multi_info();
   void start_work(std::unique_ptr<FileWork> w);
@@ -101,7 +129,11 @@ class DownloadIo {
   bool stopped_ = false;
   bool fed_ = false;          // the manager heard of progress since the last kick
   int64_t max_recv_bps_ = 0;  // FERRY_DOWNLOAD_MAX_BPS; 0 = unlimited
-  std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // by job
+  SegmentPolicy segment_policy_;
+  uint32_t forced_segments_ = 0;  // FERRY_DOWNLOAD_SEGMENTS; 0 = by the round trip
+  std::unordered_map<uint64_t, std::unique_ptr<Fetch>> fetches_;  // by job
+  std::vector<TransferRef> failed_starts_;  // curl_multi_add_handle refused them
+  uint64_t serials_ = 0;
   std::set<Socket*> sockets_;
 };
 

@@ -7,7 +7,11 @@
 //  - the downloading process killed (the `ferry download` CLI, SIGKILL) and run again: it
 //    resumes from the partial file's bytes and completes;
 //  - a message still uploading: FERRY_ENOTREADY (SDK and CLI), nothing written;
-//  - pause keeps the partial, resume continues from it, cancel deletes it.
+//  - pause keeps the partial, resume continues from it, cancel deletes it;
+//  - split downloads (several ranged requests at once, as on a long path; forced here with
+//    FERRY_DOWNLOAD_SEGMENTS): identical bytes and no record left; the CLI killed mid-way
+//    and run again resumes every segment from the record; a damaged record or one left
+//    without its partial makes the download start over, never a corrupt file.
 //
 // Slow enough to interrupt: FERRY_DOWNLOAD_MAX_BPS (docs/sdk.md section 10) caps the
 // download rate of clients created while it is set (the CLI child inherits it). Nothing here
@@ -121,6 +125,28 @@ struct Throttle {
   }
   ~Throttle() { unsetenv("FERRY_DOWNLOAD_MAX_BPS"); }
 };
+
+// Sets FERRY_DOWNLOAD_SEGMENTS for as long as it lives: downloads split into this many
+// ranged requests at once even on loopback (docs/sdk.md section 10).
+struct Segments {
+  explicit Segments(int n) { setenv("FERRY_DOWNLOAD_SEGMENTS", std::to_string(n).c_str(), 1); }
+  ~Segments() { unsetenv("FERRY_DOWNLOAD_SEGMENTS"); }
+};
+
+// The split-download record next to a partial (sdk/core/download_segments.h): per segment
+// its start, end and bytes held. Empty when there is none.
+struct SegmentLine {
+  uint64_t start = 0, end = 0, done = 0;
+};
+std::vector<SegmentLine> read_segments(const std::string& path) {
+  std::vector<SegmentLine> out;
+  std::ifstream in(path);
+  std::string head;
+  if (!std::getline(in, head)) return out;
+  SegmentLine l;
+  while (in >> l.start >> l.end >> l.done) out.push_back(l);
+  return out;
+}
 
 class SdkDownload : public ::testing::Test {
  protected:
@@ -381,6 +407,178 @@ TEST_F(SdkDownload, pause_keeps_resume_continues_cancel_removes_the_partial) {
   EXPECT_TRUE(wait_for([&] { return !fs::exists(out + ".part"); }, 10000));
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(ferry_download_cancel(slow->client(), id), FERRY_ENOTFOUND);
+}
+
+TEST_F(SdkDownload, split_download_gives_identical_bytes_and_leaves_no_record) {
+  const uint64_t size = (24u << 20) + 777;
+  std::string src;
+  uint64_t id = upload(size, 6, src);
+  ASSERT_NE(id, 0u);
+  std::unique_ptr<SdkPeer> split;
+  {
+    Segments s(4);
+    split = std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
+  }
+  std::string out = dir.sub("split.bin");
+  ASSERT_EQ(ferry_download(split->client(), id, out.c_str()), FERRY_OK);
+  ASSERT_TRUE(pump_bob(split->client(), [&] { return settled(id); }));
+  Dl& d = eb.dl[id];
+  ASSERT_EQ(d.final_state, FERRY_DOWNLOAD_DONE) << describe(id);
+  EXPECT_EQ(d.progress, size);
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  EXPECT_FALSE(fs::exists(out + ".part"));
+  EXPECT_FALSE(fs::exists(out + ".part.segs"));
+  EXPECT_FALSE(fs::exists(out + ".part.segs.tmp"));
+}
+
+TEST_F(SdkDownload, cli_killed_mid_split_download_then_rerun_resumes_every_segment) {
+  const uint64_t size = 32u << 20;
+  std::string src;
+  uint64_t id = upload(size, 7, src);
+  ASSERT_NE(id, 0u);
+  CliUser cli{chatd.address(), dir.sub("bob-cli")};
+  ASSERT_EQ(cli.run({"login", "bob", "bob-password"}).status, 0);
+  std::string out = dir.sub("cli-split.bin");
+  std::string log = dir.sub("cli-split-1.log");
+  Process first;
+  {
+    // Four segments at 2 MiB/s each (the cap is per transfer): about 4 s for the file.
+    Throttle t(2u << 20);
+    Segments s(4);
+    ASSERT_TRUE(
+        first.spawn(cli.argv({"download", std::to_string(id), "--out", out, "--json"}), log));
+  }
+  // Kill it once a quarter is held and the record says at least two segments have bytes.
+  std::vector<SegmentLine> rec;
+  ASSERT_TRUE(wait_for([&] {
+    rec = read_segments(out + ".part.segs");
+    uint64_t held = 0;
+    int with_bytes = 0;
+    for (const SegmentLine& l : rec) {
+      held += l.done;
+      if (l.done > 0) with_bytes++;
+    }
+    return (held >= size / 4 && with_bytes >= 2) || !first.running();
+  })) << read_text(log);
+  ASSERT_TRUE(first.running()) << read_text(log);
+  first.kill9();
+  rec = read_segments(out + ".part.segs");
+  ASSERT_GE(rec.size(), 4u);
+  uint64_t held = 0;
+  for (const SegmentLine& l : rec) {
+    EXPECT_LE(l.done, l.end - l.start);
+    held += l.done;
+  }
+  EXPECT_LT(held, size) << "the kill did not land mid-download";
+  EXPECT_FALSE(fs::exists(out));
+  // Run again, unthrottled and without the hook: the record, not the round trip, decides.
+  RunResult r = cli.run({"download", std::to_string(id), "--out", out, "--json"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  bool resumed = false, done = false;
+  for (const JsonLine& l : json_lines(r.out)) {
+    if (l.is("resume") && l.num("done") >= double(held)) resumed = true;
+    if (l.is("status") && l.str("status") == "DONE") done = true;
+  }
+  EXPECT_TRUE(resumed) << "held " << held << ": " << r.out;
+  EXPECT_TRUE(done) << r.out;
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  EXPECT_FALSE(fs::exists(out + ".part"));
+  EXPECT_FALSE(fs::exists(out + ".part.segs"));
+}
+
+TEST_F(SdkDownload, resd_killed_mid_split_download_resumes_every_segment_then_cancel_cleans_up) {
+  const uint64_t size = 48u << 20;
+  std::string src;
+  uint64_t id = upload(size, 9, src);
+  ASSERT_NE(id, 0u);
+  int http_port = resd.port();
+  std::unique_ptr<SdkPeer> slow;
+  {
+    Throttle t(3u << 20);  // per transfer: four of them, about 4 s for the whole file
+    Segments s(4);
+    slow = std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
+  }
+  std::string out = dir.sub("split-resumed.bin");
+  ASSERT_EQ(ferry_download(slow->client(), id, out.c_str()), FERRY_OK);
+  ASSERT_TRUE(pump_bob(slow->client(), [&] { return eb.dl[id].progress >= size / 4; }));
+  resd.kill9();
+  ASSERT_TRUE(pump_bob(
+      slow->client(),
+      [&] {
+        for (int st : eb.dl[id].states)
+          if (st == FERRY_DOWNLOAD_RETRYING) return true;
+        return false;
+      },
+      60000))
+      << describe(id);
+  // Every segment's bytes are in the record; the partial is the file's size (holes).
+  std::vector<SegmentLine> rec = read_segments(out + ".part.segs");
+  ASSERT_GE(rec.size(), 4u);
+  uint64_t held = 0;
+  int with_bytes = 0;
+  for (const SegmentLine& l : rec) {
+    held += l.done;
+    if (l.done > 0) with_bytes++;
+  }
+  EXPECT_GE(held, size / 4);
+  EXPECT_LT(held, size) << "the kill did not land mid-download";
+  EXPECT_GE(with_bytes, 2);
+  ASSERT_TRUE(start_resd(http_port));
+  ASSERT_TRUE(pump_bob(slow->client(), [&] { return settled(id); }));
+  Dl& d = eb.dl[id];
+  ASSERT_EQ(d.final_state, FERRY_DOWNLOAD_DONE) << describe(id);
+  ASSERT_GE(d.fetch_at.size(), 2u);
+  EXPECT_GE(d.fetch_at.back(), held) << "the last fetch did not resume every segment";
+  EXPECT_EQ(sha256_file(out), sha256_file(src));
+  EXPECT_FALSE(fs::exists(out + ".part"));
+  EXPECT_FALSE(fs::exists(out + ".part.segs"));
+
+  // Cancelling a split download removes its record with the partial.
+  std::string out2 = dir.sub("split-cancelled.bin");
+  ASSERT_EQ(ferry_download(slow->client(), id, out2.c_str()), FERRY_OK);
+  ASSERT_TRUE(pump_bob(slow->client(), [&] { return fs::exists(out2 + ".part.segs"); }));
+  ASSERT_EQ(ferry_download_cancel(slow->client(), id), FERRY_OK);
+  ASSERT_TRUE(pump_bob(slow->client(), [&] { return eb.dl[id].final_state == FERRY_DOWNLOAD_CANCELLED; }));
+  EXPECT_TRUE(wait_for([&] { return !fs::exists(out2 + ".part"); }, 10000));
+  EXPECT_FALSE(fs::exists(out2 + ".part.segs"));
+  EXPECT_FALSE(fs::exists(out2));
+}
+
+TEST_F(SdkDownload, a_damaged_or_orphaned_record_starts_the_file_over) {
+  const uint64_t size = 12u << 20;
+  std::string src;
+  uint64_t id = upload(size, 8, src);
+  ASSERT_NE(id, 0u);
+  CliUser cli{chatd.address(), dir.sub("bob-cli")};
+  ASSERT_EQ(cli.run({"login", "bob", "bob-password"}).status, 0);
+  struct Case {
+    const char* name;
+    std::string partial;  // what the partial holds ("" = no partial file)
+    std::string record;
+  };
+  const std::string full(size, 'x');  // as long as the file, and all wrong
+  const std::vector<Case> cases = {
+      {"garbage record", full, "not a record\n"},
+      {"record for another size", full, "ferry-segments 1 5\n0 5 5\n"},
+      {"record with a gap after a good line", full,
+       "ferry-segments 1 " + std::to_string(size) + "\n0 100 100\n200 " +
+           std::to_string(size) + " 0\n"},
+      {"record claiming bytes of a missing partial", "",
+       "ferry-segments 1 " + std::to_string(size) + "\n0 " + std::to_string(size) + " " +
+           std::to_string(size) + "\n"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string out = dir.sub("damaged-" + std::to_string(n++) + ".bin");
+    if (!c.partial.empty()) std::ofstream(out + ".part", std::ios::binary) << c.partial;
+    std::ofstream(out + ".part.segs", std::ios::binary) << c.record;
+    RunResult r = cli.run({"download", std::to_string(id), "--out", out, "--json"});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_EQ(sha256_file(out), sha256_file(src));
+    EXPECT_FALSE(fs::exists(out + ".part"));
+    EXPECT_FALSE(fs::exists(out + ".part.segs"));
+  }
 }
 
 }  // namespace

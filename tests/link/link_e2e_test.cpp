@@ -4,7 +4,8 @@
 // clean-up (commands run inside the namespaces with --a/--b and their exit status passed on,
 // a crashing command, SIGINT, the stale sweep with --cleanup, per-direction specs, refusing
 // addresses outside 198.18.0.0/15), and an upload that spreads over several connections
-// (lanes) through 20 ms + 1% loss. No timing assertions. Needs root and /dev/net/tun, else
+// (lanes) through 20 ms + 1% loss, and its download split into ranged requests over several
+// connections. No timing assertions. Needs root and /dev/net/tun, else
 // it is skipped.
 #include <cjson/cJSON.h>
 #include <gtest/gtest.h>
@@ -290,6 +291,30 @@ TEST(link_e2e, upload_uses_several_connections_and_stays_correct) {
   EXPECT_GE(most_now, 1) << r.out;
   EXPECT_EQ(sha256_file(dir.sub("res") + "/files/" + sha.substr(0, 2) + "/" + sha), sha);
   std::printf("[ link     ] lanes: peak %.0f connections\n", peak);
+
+  // bob downloads it through the same link: the first request's round trip (40 ms) splits it
+  // into ranged requests over several connections, whose record exists while they run.
+  uint64_t id = 0;
+  for (const JsonLine& l : json_lines(r.out))
+    if (l.is("status") && l.str("status") == "READY") id = static_cast<uint64_t>(l.num("message_id"));
+  ASSERT_NE(id, 0u) << r.out;
+  std::string got = dir.sub("got.bin");
+  Process download;
+  ASSERT_TRUE(download.spawn(
+      in_ns(link.ns_b, bob.argv({"download", std::to_string(id), "--out", got, "--json"})),
+      dir.sub("download.log")));
+  bool split = false;
+  wait_for(
+      [&] {
+        split = split || access((got + ".part.segs").c_str(), F_OK) == 0;
+        return split || !download.running();
+      },
+      300000);
+  EXPECT_EQ(download.wait(300000), 0) << read_text(dir.sub("download.log"));
+  EXPECT_TRUE(split) << "no record of a split download was seen";
+  EXPECT_EQ(sha256_file(got), sha);
+  EXPECT_EQ(access((got + ".part.segs").c_str(), F_OK), -1);
+  EXPECT_EQ(access((got + ".part").c_str(), F_OK), -1);
 
   EXPECT_EQ(resd.terminate(), 0);
   EXPECT_EQ(chatd.terminate(), 0);
