@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +17,8 @@
 #include "proto/hex.h"
 #include "sdk/core/download_plan.h"
 #include "sdk/core/download_segments.h"
+#include "sdk/uv/download_transfer.h"
+#include "sdk/uv/segments_file.h"
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
@@ -36,70 +37,6 @@ constexpr uint64_t kProgressMs = 10;
 // A split download's record (download_segments.h) is rewritten at most this often while its
 // segments run; what it lags behind is fetched again after a crash, never lost.
 constexpr uint64_t kSegmentsSaveMs = 250;
-
-std::string segments_path(const std::string& partial) { return partial + ".segs"; }
-
-// Writes the record next to the partial: a temporary file renamed over it, so a reader sees
-// the old record or the new one. `durable`: fsync the file and the directory too (the first
-// record of a split, which must exist before any byte lands beyond the partial's prefix).
-bool write_segments_file(const std::string& path, const std::string& text, bool durable,
-                         std::string& detail) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    detail = std::string("cannot create ") + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (ok && durable) ok = ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    detail = std::string("cannot write ") + path + ": " + std::strerror(err);
-    return false;
-  }
-  if (durable) {
-    size_t slash = path.find_last_of('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-  return true;
-}
-
-// The record of `partial`, if there is a usable one: false when there is none (ENOENT) or it
-// is damaged or does not fit the partial (`why` then says so, and the caller starts over).
-bool read_segments_file(const std::string& path, uint64_t size, uint64_t partial_size,
-                        std::vector<Segment>& segs, std::string& why) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    why = errno == ENOENT ? "" : std::string("cannot open ") + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (1u << 20))
-    text.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (!decode_segments(text, size, segs, why)) return false;
-  for (const Segment& s : segs) {
-    if (s.done > 0 && partial_size < s.next()) {
-      why = "the partial file is shorter than its record says";
-      segs.clear();
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string errno_text(const char* what, const std::string& path, int err) {
   return std::string(what) + " " + path + ": " + std::strerror(err);
@@ -134,57 +71,6 @@ uint64_t round_trip_us(CURL* e) {
 }
 
 }  // namespace
-
-struct DownloadIo::Transfer {
-  DownloadIo* io = nullptr;
-  uint64_t serial = 0;  // unique in this DownloadIo: a freed transfer's address may be reused
-  Fetch* fetch = nullptr;
-  FetchJob job;
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
-  int fd = -1;             // the fetch's partial file (the Fetch owns it)
-  uint32_t seg = 0;        // its segment, when the fetch is split
-  uint64_t end = 0;        // where its bytes end (exclusive); 0 = the file's end
-  bool reached_end = false;  // it stopped itself at `end` (an open-ended answer, cut)
-  bool truncated = false;    // its answer emptied the partial: nothing held any more
-  uint64_t requested = 0;  // the Range start asked for (0 = none)
-  uint64_t start = 0;      // where the body goes: `requested`, or 0 after a Restart
-  uint64_t pos = 0;        // start + the body bytes handed to the writer
-  bool decided = false;
-  ResponsePlan plan;
-  std::string content_range;
-  std::string error_body;
-  // Created at the first body byte; hashes when start == 0 (every byte from 0 passes).
-  std::unique_ptr<DownloadWriter> writer;
-  bool paused = false;  // CURL_WRITEFUNC_PAUSE returned: waiting for the writer's room
-  bool done = false;    // libcurl finished (rc); waiting for the writer to write the rest
-  CURLcode rc = CURLE_OK;
-  int write_errno = 0;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  // Bytes of the file this transfer has on disk (a prefix of its range).
-  uint64_t released_disk = 0;  // on_disk() once the writer is gone (release)
-  uint64_t started_ms = 0;     // when it was asked for (its rate, for steal())
-  uint64_t on_disk() const {
-    return writer ? writer->written() : std::max(start, released_disk);
-  }
-};
-
-// One FetchJob: the partial file and the transfers filling it. Unsplit, one transfer and
-// the partial is a prefix of the file; split (download_segments.h), one transfer per
-// unfinished segment and the record next to the partial says what is held.
-struct DownloadIo::Fetch {
-  FetchJob job;
-  int fd = -1;  // the partial, flock()ed
-  std::vector<Segment> segs;  // empty: not split
-  std::vector<std::unique_ptr<Transfer>> parts;  // by segment (one slot when not split)
-  bool may_split = false;     // one transfer from the partial's end, not yet judged
-  bool split_due = false;     // its answer came: judge it after this socket action
-  uint64_t saved_ms = 0;      // the record's last rewrite
-  uint64_t rtt_us = 0;        // the shortest round trip a transfer's start showed
-  uint64_t reported = 0;      // bytes last given to on_fetch_progress
-  uint64_t reported_ms = 0;
-  bool split() const { return !segs.empty(); }
-};
 
 // Verify (hash if needed + fsync) or finalize (rename + fsync dir, or delete), on a worker.
 struct DownloadIo::FileWork {
@@ -602,24 +488,6 @@ void DownloadIo::end_fetch(Fetch& f, bool keep_record) {
   fetches_.erase(job);
 }
 
-void DownloadIo::note_done(Fetch& f, const Transfer& t) {
-  Segment& s = f.segs[t.seg];
-  uint64_t disk = t.on_disk();
-  if (disk > s.next()) s.done = std::min(disk, s.end) - s.start;
-}
-
-void DownloadIo::save_segments(Fetch& f, bool durable) {
-  for (auto& t : f.parts)
-    if (t) note_done(f, *t);
-  std::string detail;
-  if (!write_segments_file(segments_path(f.job.partial), encode_segments(f.job.size, f.segs),
-                           durable, detail)) {
-    // Not fatal: without a record the next fetch starts over, the bytes are fetched again.
-    std::fprintf(stderr, "ferry: %s\n", detail.c_str());
-  }
-  f.saved_ms = now();
-}
-
 void DownloadIo::on_transfer_done(Transfer& t, CURLcode rc) {
   t.done = true;
   t.rc = rc;
@@ -660,99 +528,6 @@ void DownloadIo::complete(Transfer& t) {
   finish_split(f);
 }
 
-// A connection is free: it helps the transfer expected to finish last (one in loss
-// recovery, or one whose SYN or request was lost and that has brought nothing for four round
-// trips), if a new connection would end it sooner. A new connection needs two round trips to
-// connect and ask, then slow start from ten segments. Either it takes the second half of
-// what that transfer still has to bring (which then stops halfway), or, when that is faster
-// still (a stuck transfer, a short remainder), all of it: the slow transfer is dropped and
-// its segment asked for again from what it holds. Bytes already in flight to the dropped or
-// cut connection are the price. Without this a download ends when its slowest part does.
-void DownloadIo::steal(Fetch& f) {
-  if (f.rtt_us == 0) return;
-  const double rtt = static_cast<double>(f.rtt_us) / 1e6;
-  auto fresh_s = [rtt](uint64_t bytes) {
-    return rtt * (2 + std::log2(1 + static_cast<double>(bytes) / (10 * 1448)));
-  };
-  uint64_t ms = now();
-  Transfer* from = nullptr;
-  double from_s = 0;  // its time to finish at the rate it has shown
-  for (auto& t : f.parts) {
-    if (!t || t->done || t->end == 0 || t->pos >= t->end) continue;
-    double took = static_cast<double>(ms - t->started_ms) / 1000.0;
-    uint64_t got = t->pos - t->requested;
-    double left_s = 1e9;  // stuck
-    if (got > 0) {
-      left_s = static_cast<double>(t->end - t->pos) * took / static_cast<double>(got);
-    } else if (took < 4 * rtt) {
-      continue;  // too young to judge
-    }
-    if (!from || left_s > from_s) {
-      from = t.get();
-      from_s = left_s;
-    }
-  }
-  if (!from) return;
-  uint64_t rest = from->end - from->pos;
-  uint64_t half = rest / 2;
-  double split_s = half >= segment_policy_.min_steal ? std::max(fresh_s(half), from_s / 2) : 1e18;
-  double replace_s = fresh_s(rest);
-  if (from_s <= split_s && from_s <= replace_s) return;  // it is still the fastest way
-  uint32_t i = from->seg;
-  if (replace_s <= split_s) {
-    release(*from);
-    note_done(f, *from);  // its written prefix stays held
-    f.parts[i].reset();
-    start_transfer(f, i, f.segs[i].next(), f.segs[i].end, "", "");
-    return;
-  }
-  uint64_t mid = from->end - half;
-  Segment tail;
-  tail.start = mid;
-  tail.end = f.segs[i].end;
-  f.segs[i].end = mid;
-  from->end = mid;
-  f.segs.insert(f.segs.begin() + i + 1, tail);
-  f.parts.insert(f.parts.begin() + i + 1, nullptr);
-  for (uint32_t k = i + 2; k < f.parts.size(); k++)
-    if (f.parts[k]) f.parts[k]->seg = k;
-  start_transfer(f, i + 1, tail.start, tail.end, "", "");
-}
-
-// Every segment is complete: the record goes, the verifier hashes the whole file from disk.
-void DownloadIo::finish_split(Fetch& f) {
-  uint64_t job = f.job.job;
-  for (const Segment& s : f.segs) {
-    if (!s.complete()) {  // cannot happen: a segment's transfer completes only at its end
-      report_progress(f, true);
-      end_fetch(f, true);
-      manager_.on_fetch_done(job, {FetchOutcome::Kind::Retry, FERRY_EHTTP, "a segment is missing", ""},
-                             now());
-      fed_ = true;
-      return;
-    }
-  }
-  report_progress(f, true);
-  end_fetch(f, false);
-  manager_.on_fetch_done(job, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, now());
-  fed_ = true;
-}
-
-uint64_t DownloadIo::held(const Fetch& f) const {
-  if (!f.split()) {
-    const Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
-    return t ? t->on_disk() : f.reported;
-  }
-  uint64_t sum = 0;
-  for (size_t i = 0; i < f.segs.size(); i++) {
-    const Segment& s = f.segs[i];
-    uint64_t disk = s.next();
-    if (const Transfer* t = f.parts[i].get()) disk = std::max(disk, t->on_disk());
-    sum += std::min(disk, s.end) - s.start;
-  }
-  return sum;
-}
-
 void DownloadIo::report_progress(Fetch& f, bool force) {
   uint64_t have = held(f);
   uint64_t ms = now();
@@ -763,36 +538,6 @@ void DownloadIo::report_progress(Fetch& f, bool force) {
   f.reported_ms = ms;
   manager_.on_fetch_progress(f.job.job, have, ms);
   fed_ = true;
-}
-
-// The first answer of an unsplit fetch came: on a long path, the rest of the file is cut
-// into segments, each fetched over a connection of its own; the running transfer goes on
-// with the first and stops where the second begins (download_segments.h).
-void DownloadIo::try_split(Fetch& f) {
-  f.split_due = false;
-  f.may_split = false;
-  Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
-  if (!t || t->done || !t->easy) return;
-  uint64_t pos = t->pos;
-  if (pos >= f.job.size) return;
-  uint32_t n = segments_for(segment_policy_, f.rtt_us, f.job.size - pos, forced_segments_);
-  if (n < 2) return;
-  f.segs = split_segments(f.job.size, pos, n);
-  t->end = f.segs[0].end;
-  // Held is what is written, not what the writer was handed. The record exists (durably)
-  // before any byte lands beyond the partial's prefix.
-  f.segs[0].done = std::min(t->on_disk(), f.segs[0].end);
-  std::string detail;
-  if (!write_segments_file(segments_path(f.job.partial), encode_segments(f.job.size, f.segs),
-                           true, detail)) {
-    std::fprintf(stderr, "ferry: %s; fetching over one connection\n", detail.c_str());
-    f.segs.clear();
-    t->end = 0;
-    return;
-  }
-  f.saved_ms = now();
-  f.parts.resize(n);
-  for (uint32_t i = 1; i < n; i++) start_transfer(f, i, f.segs[i].start, f.segs[i].end, "", "");
 }
 
 // The writers' wake-up: blocks were written. Resume transfers that waited for room, hand
