@@ -148,6 +148,20 @@ std::vector<SegmentLine> read_segments(const std::string& path) {
   return out;
 }
 
+// What a record says is held: bytes, and how many parts have any.
+struct Held {
+  uint64_t bytes = 0;
+  int parts_with_bytes = 0;
+};
+Held held_in(const std::vector<SegmentLine>& rec) {
+  Held h;
+  for (const SegmentLine& l : rec) {
+    h.bytes += l.done;
+    if (l.done > 0) h.parts_with_bytes++;
+  }
+  return h;
+}
+
 class SdkDownload : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -198,6 +212,19 @@ class SdkDownload : public ::testing::Test {
     return pump({{c, &eb}, {alice->client(), &ea}}, pred, timeout_ms);
   }
   bool settled(uint64_t id) { return eb.dl.count(id) && eb.dl[id].final_state != 0; }
+  bool retried(uint64_t id) {
+    for (int st : eb.dl[id].states)
+      if (st == FERRY_DOWNLOAD_RETRYING) return true;
+    return false;
+  }
+  // A second client of bob's state directory whose downloads run at `bps` per transfer,
+  // split into `segments` parts (0: the SDK's own choice).
+  std::unique_ptr<SdkPeer> throttled_bob(uint64_t bps, int segments = 0) {
+    Throttle t(bps);
+    std::unique_ptr<Segments> s;
+    if (segments > 0) s = std::make_unique<Segments>(segments);
+    return std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
+  }
   // For failure messages: the states and fetch offsets seen so far.
   std::string describe(uint64_t id) {
     Dl& d = eb.dl[id];
@@ -260,11 +287,7 @@ TEST_F(SdkDownload, resd_killed_mid_download_resumes_from_a_nonzero_offset) {
   uint64_t id = upload(size, 2, src);
   ASSERT_NE(id, 0u);
   int http_port = resd.port();
-  std::unique_ptr<SdkPeer> slow;
-  {
-    Throttle t(12u << 20);  // about 4 s for the whole file
-    slow = std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
-  }
+  std::unique_ptr<SdkPeer> slow = throttled_bob(12u << 20);  // about 4 s for the whole file
   std::string out = dir.sub("resumed.bin");
   ASSERT_EQ(ferry_download(slow->client(), id, out.c_str()), FERRY_OK);
   ASSERT_TRUE(pump_bob(slow->client(), [&] { return eb.dl[id].progress >= size / 4; }));
@@ -272,11 +295,7 @@ TEST_F(SdkDownload, resd_killed_mid_download_resumes_from_a_nonzero_offset) {
   // The SDK notices and retries (from the bytes on disk) until resd is back.
   ASSERT_TRUE(pump_bob(
       slow->client(),
-      [&] {
-        for (int st : eb.dl[id].states)
-          if (st == FERRY_DOWNLOAD_RETRYING) return true;
-        return false;
-      },
+      [&] { return retried(id); },
       60000))
       << describe(id);
   EXPECT_GE(file_size(out + ".part"), size / 4);
@@ -374,11 +393,7 @@ TEST_F(SdkDownload, pause_keeps_resume_continues_cancel_removes_the_partial) {
   std::string src;
   uint64_t id = upload(size, 5, src);
   ASSERT_NE(id, 0u);
-  std::unique_ptr<SdkPeer> slow;
-  {
-    Throttle t(8u << 20);
-    slow = std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
-  }
+  std::unique_ptr<SdkPeer> slow = throttled_bob(8u << 20);
   std::string out = dir.sub("cancelled.bin");
   ASSERT_EQ(ferry_download(slow->client(), id, out.c_str()), FERRY_OK);
   ASSERT_TRUE(pump_bob(slow->client(), [&] { return eb.dl[id].progress >= size / 8; }));
@@ -449,26 +464,16 @@ TEST_F(SdkDownload, cli_killed_mid_split_download_then_rerun_resumes_every_segme
         first.spawn(cli.argv({"download", std::to_string(id), "--out", out, "--json"}), log));
   }
   // Kill it once a quarter is held and the record says at least two segments have bytes.
-  std::vector<SegmentLine> rec;
   ASSERT_TRUE(wait_for([&] {
-    rec = read_segments(out + ".part.segs");
-    uint64_t held = 0;
-    int with_bytes = 0;
-    for (const SegmentLine& l : rec) {
-      held += l.done;
-      if (l.done > 0) with_bytes++;
-    }
-    return (held >= size / 4 && with_bytes >= 2) || !first.running();
+    Held h = held_in(read_segments(out + ".part.segs"));
+    return (h.bytes >= size / 4 && h.parts_with_bytes >= 2) || !first.running();
   })) << read_text(log);
   ASSERT_TRUE(first.running()) << read_text(log);
   first.kill9();
-  rec = read_segments(out + ".part.segs");
+  std::vector<SegmentLine> rec = read_segments(out + ".part.segs");
   ASSERT_GE(rec.size(), 4u);
-  uint64_t held = 0;
-  for (const SegmentLine& l : rec) {
-    EXPECT_LE(l.done, l.end - l.start);
-    held += l.done;
-  }
+  for (const SegmentLine& l : rec) EXPECT_LE(l.done, l.end - l.start);
+  uint64_t held = held_in(rec).bytes;
   EXPECT_LT(held, size) << "the kill did not land mid-download";
   EXPECT_FALSE(fs::exists(out));
   // Run again, unthrottled and without the hook: the record, not the round trip, decides.
@@ -492,37 +497,25 @@ TEST_F(SdkDownload, resd_killed_mid_split_download_resumes_every_segment_then_ca
   uint64_t id = upload(size, 9, src);
   ASSERT_NE(id, 0u);
   int http_port = resd.port();
-  std::unique_ptr<SdkPeer> slow;
-  {
-    Throttle t(3u << 20);  // per transfer: four of them, about 4 s for the whole file
-    Segments s(4);
-    slow = std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
-  }
+  // 3 MiB/s per transfer, four of them: about 4 s for the whole file.
+  std::unique_ptr<SdkPeer> slow = throttled_bob(3u << 20, 4);
   std::string out = dir.sub("split-resumed.bin");
   ASSERT_EQ(ferry_download(slow->client(), id, out.c_str()), FERRY_OK);
   ASSERT_TRUE(pump_bob(slow->client(), [&] { return eb.dl[id].progress >= size / 4; }));
   resd.kill9();
   ASSERT_TRUE(pump_bob(
       slow->client(),
-      [&] {
-        for (int st : eb.dl[id].states)
-          if (st == FERRY_DOWNLOAD_RETRYING) return true;
-        return false;
-      },
+      [&] { return retried(id); },
       60000))
       << describe(id);
   // Every segment's bytes are in the record; the partial is the file's size (holes).
   std::vector<SegmentLine> rec = read_segments(out + ".part.segs");
   ASSERT_GE(rec.size(), 4u);
-  uint64_t held = 0;
-  int with_bytes = 0;
-  for (const SegmentLine& l : rec) {
-    held += l.done;
-    if (l.done > 0) with_bytes++;
-  }
+  Held h = held_in(rec);
+  uint64_t held = h.bytes;
   EXPECT_GE(held, size / 4);
   EXPECT_LT(held, size) << "the kill did not land mid-download";
-  EXPECT_GE(with_bytes, 2);
+  EXPECT_GE(h.parts_with_bytes, 2);
   ASSERT_TRUE(start_resd(http_port));
   ASSERT_TRUE(pump_bob(slow->client(), [&] { return settled(id); }));
   Dl& d = eb.dl[id];
