@@ -133,6 +133,15 @@ struct Segments {
   ~Segments() { unsetenv("FERRY_DOWNLOAD_SEGMENTS"); }
 };
 
+// Both, for clients (and CLI children) created while it lives; segments 0 = not forced.
+struct SlowDownloads {
+  SlowDownloads(uint64_t bps, int segments) : throttle(bps) {
+    if (segments > 0) split = std::make_unique<Segments>(segments);
+  }
+  Throttle throttle;
+  std::unique_ptr<Segments> split;
+};
+
 // The split-download record next to a partial (sdk/core/download_segments.h): per segment
 // its start, end and bytes held. Empty when there is none.
 struct SegmentLine {
@@ -220,10 +229,31 @@ class SdkDownload : public ::testing::Test {
   // A second client of bob's state directory whose downloads run at `bps` per transfer,
   // split into `segments` parts (0: the SDK's own choice).
   std::unique_ptr<SdkPeer> throttled_bob(uint64_t bps, int segments = 0) {
-    Throttle t(bps);
-    std::unique_ptr<Segments> s;
-    if (segments > 0) s = std::make_unique<Segments>(segments);
+    SlowDownloads env(bps, segments);
     return std::make_unique<SdkPeer>(chatd.address(), dir.sub("bob"));
+  }
+  // The CLI's download of `id` run again, unthrottled: it says it resumed from at least
+  // `held` bytes, ends DONE, and leaves the source's bytes and no partial.
+  void rerun_resumes(const CliUser& cli, uint64_t id, const std::string& out, uint64_t held,
+                     const std::string& src) {
+    RunResult r = cli.run({"download", std::to_string(id), "--out", out, "--json"});
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    bool resumed = false, done = false;
+    for (const JsonLine& l : json_lines(r.out)) {
+      if (l.is("resume") && l.num("done") >= double(held)) resumed = true;
+      if (l.is("status") && l.str("status") == "DONE") done = true;
+    }
+    EXPECT_TRUE(resumed) << "held " << held << ": " << r.out;
+    EXPECT_TRUE(done) << r.out;
+    EXPECT_EQ(sha256_file(out), sha256_file(src));
+    EXPECT_FALSE(fs::exists(out + ".part"));
+  }
+  // The CLI (logged in as bob in its own state directory) downloading `id` to `out` in the
+  // background, with the same settings (the child inherits them).
+  void spawn_cli_download(Process& p, const CliUser& cli, uint64_t id, const std::string& out,
+                          const std::string& log, uint64_t bps, int segments = 0) {
+    SlowDownloads env(bps, segments);
+    ASSERT_TRUE(p.spawn(cli.argv({"download", std::to_string(id), "--out", out, "--json"}), log));
   }
   // For failure messages: the states and fetch offsets seen so far.
   std::string describe(uint64_t id) {
@@ -322,11 +352,8 @@ TEST_F(SdkDownload, cli_killed_mid_download_then_rerun_resumes) {
   std::string out = dir.sub("cli-out.bin");
   std::string log = dir.sub("cli-1.log");
   Process first;
-  {
-    Throttle t(8u << 20);  // inherited by the child: about 4 s for the whole file
-    ASSERT_TRUE(
-        first.spawn(cli.argv({"download", std::to_string(id), "--out", out, "--json"}), log));
-  }
+  spawn_cli_download(first, cli, id, out, log, 8u << 20);  // about 4 s for the whole file
+  ASSERT_FALSE(HasFatalFailure());
   // Kill it once a quarter is on disk, as its own progress lines say.
   ASSERT_TRUE(wait_for([&] {
     for (const JsonLine& l : json_lines(read_text(log)))
@@ -340,17 +367,7 @@ TEST_F(SdkDownload, cli_killed_mid_download_then_rerun_resumes) {
   EXPECT_LT(had, size) << "the kill did not land mid-download";
   EXPECT_FALSE(fs::exists(out));
   // Run again (unthrottled): it resumes from the partial file and verifies the whole.
-  RunResult r = cli.run({"download", std::to_string(id), "--out", out, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  bool resumed = false, done = false;
-  for (const JsonLine& l : json_lines(r.out)) {
-    if (l.is("resume") && l.num("done") >= double(had)) resumed = true;
-    if (l.is("status") && l.str("status") == "DONE") done = true;
-  }
-  EXPECT_TRUE(resumed) << r.out;
-  EXPECT_TRUE(done) << r.out;
-  EXPECT_EQ(sha256_file(out), sha256_file(src));
-  EXPECT_FALSE(fs::exists(out + ".part"));
+  rerun_resumes(cli, id, out, had, src);
 }
 
 TEST_F(SdkDownload, message_still_uploading_is_not_ready_and_nothing_is_written) {
@@ -456,13 +473,9 @@ TEST_F(SdkDownload, cli_killed_mid_split_download_then_rerun_resumes_every_segme
   std::string out = dir.sub("cli-split.bin");
   std::string log = dir.sub("cli-split-1.log");
   Process first;
-  {
-    // Four segments at 2 MiB/s each (the cap is per transfer): about 4 s for the file.
-    Throttle t(2u << 20);
-    Segments s(4);
-    ASSERT_TRUE(
-        first.spawn(cli.argv({"download", std::to_string(id), "--out", out, "--json"}), log));
-  }
+  // Four segments at 2 MiB/s each (the cap is per transfer): about 4 s for the file.
+  spawn_cli_download(first, cli, id, out, log, 2u << 20, 4);
+  ASSERT_FALSE(HasFatalFailure());
   // Kill it once a quarter is held and the record says at least two segments have bytes.
   ASSERT_TRUE(wait_for([&] {
     Held h = held_in(read_segments(out + ".part.segs"));
@@ -477,17 +490,7 @@ TEST_F(SdkDownload, cli_killed_mid_split_download_then_rerun_resumes_every_segme
   EXPECT_LT(held, size) << "the kill did not land mid-download";
   EXPECT_FALSE(fs::exists(out));
   // Run again, unthrottled and without the hook: the record, not the round trip, decides.
-  RunResult r = cli.run({"download", std::to_string(id), "--out", out, "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err;
-  bool resumed = false, done = false;
-  for (const JsonLine& l : json_lines(r.out)) {
-    if (l.is("resume") && l.num("done") >= double(held)) resumed = true;
-    if (l.is("status") && l.str("status") == "DONE") done = true;
-  }
-  EXPECT_TRUE(resumed) << "held " << held << ": " << r.out;
-  EXPECT_TRUE(done) << r.out;
-  EXPECT_EQ(sha256_file(out), sha256_file(src));
-  EXPECT_FALSE(fs::exists(out + ".part"));
+  rerun_resumes(cli, id, out, held, src);
   EXPECT_FALSE(fs::exists(out + ".part.segs"));
 }
 
