@@ -334,7 +334,10 @@ void DownloadIo::decide(Transfer& t) {
     t.plan.action = ResponsePlan::Action::StartOver;
     t.plan.err = FERRY_EHTTP;
     t.plan.detail = "HTTP 200 for a range of " + std::to_string(t.requested) +
-                    ": the server's content changed";
+                    ": the server's content changed, or it does not serve ranges";
+    // The next fetch starts over in one piece; it never splits again (a server or proxy
+    // that ignores ranges would otherwise make every split start the file over).
+    unsplittable_.insert(t.job.partial);
     return;
   }
   if (t.fetch->may_split && (t.plan.action == ResponsePlan::Action::Append ||

@@ -133,6 +133,7 @@ class DownloadIo {
   uint32_t forced_segments_ = 0;  // FERRY_DOWNLOAD_SEGMENTS; 0 = by the round trip
   std::unordered_map<uint64_t, std::unique_ptr<Fetch>> fetches_;  // by job
   std::vector<TransferRef> failed_starts_;  // curl_multi_add_handle refused them
+  std::set<std::string> unsplittable_;      // partials whose ranged request got a 200
   uint64_t serials_ = 0;
   std::set<Socket*> sockets_;
 };

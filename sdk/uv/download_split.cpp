@@ -19,7 +19,7 @@ void DownloadIo::try_split(Fetch& f) {
   Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
   if (!t || t->done || !t->easy) return;
   uint64_t pos = t->pos;
-  if (pos >= f.job.size) return;
+  if (pos >= f.job.size || unsplittable_.count(f.job.partial)) return;
   uint32_t n = segments_for(segment_policy_, f.rtt_us, f.job.size - pos, forced_segments_);
   if (n < 2) return;
   f.segs = split_segments(f.job.size, pos, n);
