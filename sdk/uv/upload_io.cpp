@@ -39,10 +39,23 @@ int kind_for(int asked, const std::string& mime) {
   return FERRY_KIND_FILE;
 }
 
+}  // namespace
+
+// The sums of a file's chunks as the hash pass computes them (send_from_file).
+struct ChunkSumTable {
+  uint64_t chunk = 0;
+  std::vector<proto::ChunkSum> sums;  // one per chunk, sized before the pass starts
+  std::atomic<size_t> ready{0};       // sums[0, ready) are final (stored by the pool thread)
+  std::vector<bool> used;             // loop thread: sent from the file already
+};
+
+namespace {
+
 // Whole-file SHA-256 with large sequential reads, checking the file is still the one the
 // app named before and after (a change in between fails the upload, never the server). With
 // job.hash false ("hash later": a separate job hashes it) only the identity is checked.
-void hash_file(const PrepareJob& job, PrepareResult& r) {
+// With `sums`, each chunk's XXH3 too, slice by slice while the slice is in the cache.
+void hash_file(const PrepareJob& job, PrepareResult& r, ChunkSumTable* sums) {
   FileIdentity want{job.size, job.mtime_ns, job.inode};
   int fd = ::open(job.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -56,8 +69,13 @@ void hash_file(const PrepareJob& job, PrepareResult& r) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   r.status = check_identity(fd, job.path, want, r.detail);
+  constexpr size_t kSlice = 256u << 10;
+  std::unique_ptr<proto::ChunkSummer> summer;
   for (uint64_t off = 0; job.hash && r.status == FERRY_OK && off < job.size;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kRead, job.size - off));
+    size_t n = static_cast<size_t>(std::min<uint64_t>(sums ? kSlice : kRead, job.size - off));
+    if (sums) {  // never across a chunk's end
+      n = static_cast<size_t>(std::min<uint64_t>(n, sums->chunk - off % sums->chunk));
+    }
     if (!pread_full(fd, buf.get(), n, off)) {
       r.status = FERRY_ESOURCECHANGED;
       r.detail = job.path + " became shorter while hashing";
@@ -65,6 +83,15 @@ void hash_file(const PrepareJob& job, PrepareResult& r) {
     }
     EVP_DigestUpdate(ctx, buf.get(), n);
     off += n;
+    if (!sums) continue;
+    if (!summer) summer = std::make_unique<proto::ChunkSummer>();
+    summer->update(buf.get(), n);
+    if (off % sums->chunk == 0 || off == job.size) {
+      size_t k = static_cast<size_t>((off - 1) / sums->chunk);
+      sums->sums[k] = summer->digest();
+      summer.reset();
+      sums->ready.store(k + 1, std::memory_order_release);
+    }
   }
   if (r.status == FERRY_OK) r.status = check_identity(fd, job.path, want, r.detail);
   unsigned char md[32];
@@ -95,6 +122,13 @@ struct UploadIo::PrepareWork {
   UploadIo* io = nullptr;
   PrepareJob job;
   PrepareResult result;
+  std::shared_ptr<ChunkSumTable> sums;  // the chunk sums this pass fills, when it hashes
+};
+
+// A chunk going out from the file: its frame prefix lives here until the send is done.
+struct UploadIo::FileChunk {
+  ReadJob job;
+  uint8_t prefix[proto::kChunkFramePrefixBytes] = {};
 };
 
 UploadIo::UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick)
@@ -206,9 +240,73 @@ void UploadIo::pump_reads(uint64_t now_ms) {
       std::optional<ReadJob> job = manager_.poll_read(now_ms, l);
       if (!job) continue;
       any = true;
-      start_read(std::move(*job), now_ms);
+      if (!send_from_file(*job, now_ms)) start_read(std::move(*job), now_ms);
     }
   }
+}
+
+// The chunk size the hash pass sums at, before resd has said (it answers the OPEN, which
+// the hash pass does not wait for): ferry-resd's own choice, 1 MiB below 1 GiB and 4 MiB
+// from 1 GiB on (servers/resource/core/resd_core.h). Only a guess: with a server that
+// chooses otherwise the chunks take the read path, as before.
+uint64_t UploadIo::expected_chunk_size(uint64_t file_size) {
+  return file_size >= (1ull << 30) ? 4u << 20 : 1u << 20;
+}
+
+// A chunk whose sum the hash pass already has goes out as its prefix + sendfile from the
+// file, never read into the process. False: it takes the read path (no sum yet, another
+// chunk size, sent from the file once already, the file or the link not usable).
+bool UploadIo::send_from_file(const ReadJob& job, uint64_t now_ms) {
+  auto it = sums_.find(job.cid);
+  UvLink* to = link(job.lane);
+  if (it == sums_.end() || !to || !to->connected()) return false;
+  ChunkSumTable& t = *it->second;
+  if (job.offset % t.chunk != 0) return false;
+  size_t k = static_cast<size_t>(job.offset / t.chunk);
+  if (k >= t.ready.load(std::memory_order_acquire) || t.used[k] ||
+      job.length != std::min<uint64_t>(t.chunk, job.size - job.offset))
+    return false;
+  int fd = open_file(job.cid, job.path);
+  if (fd < 0) return false;
+  std::string detail;
+  if (check_identity(fd, job.path, FileIdentity{job.size, job.mtime_ns, job.inode}, detail) !=
+      FERRY_OK)
+    return false;  // the read path finds the same and says so
+  t.used[k] = true;
+  auto* c = new FileChunk();
+  c->job = job;
+  files_[job.cid].users++;
+  lane_held_[job.lane]++;
+  buffered_ += job.length;  // not a buffer, but bytes this process has in hand
+  if (!manager_.on_read_done(job.id, FERRY_OK, "", t.sums[k], c->prefix, now_ms)) {
+    end_file_chunk(c, UV_ECANCELED);
+    return true;
+  }
+  // Control frames the manager queued (an OPEN, a PONG) go first, in order.
+  std::string out = manager_.poll_send(job.lane);
+  if (!out.empty()) to->write(std::move(out));
+  uv_buf_t prefix = uv_buf_init(reinterpret_cast<char*>(c->prefix), sizeof c->prefix);
+  int fd_rc = to->write_parts(&prefix, 1, [](int) {});
+  if (fd_rc == 0) {
+    fd_rc = to->send_file(fd, job.offset, job.length,
+                          [this, c](int status) { end_file_chunk(c, status); });
+  }
+  if (fd_rc != 0) end_file_chunk(c, fd_rc);
+  kick_();
+  return true;
+}
+
+void UploadIo::end_file_chunk(FileChunk* c, int status) {
+  if (status == 0) {
+    stats_.chunk_bytes_written += c->job.length;
+    stats_.chunks_written++;
+    stats_.file_bytes_sent += c->job.length;
+  }
+  buffered_ -= c->job.length;
+  lane_held_[c->job.lane]--;
+  unuse_file(c->job.cid);
+  delete c;
+  if (!stopped_) kick_();
 }
 
 void UploadIo::start_read(ReadJob job, uint64_t now_ms) {
@@ -295,13 +393,22 @@ void UploadIo::start_prepare(PrepareJob job) {
   w->req.data = w;
   w->io = this;
   w->job = std::move(job);
+  if (w->job.hash && w->job.size > 0) {
+    auto t = std::make_shared<ChunkSumTable>();
+    t->chunk = expected_chunk_size(w->job.size);
+    size_t n = static_cast<size_t>((w->job.size + t->chunk - 1) / t->chunk);
+    t->sums.resize(n);
+    t->used.assign(n, false);
+    sums_[w->job.cid] = t;
+    w->sums = std::move(t);
+  }
   uv_queue_work(loop_, &w->req, prepare_work, prepare_after);
 }
 
 void UploadIo::prepare_work(uv_work_t* req) {
   auto* w = static_cast<PrepareWork*>(req->data);
   PrepareResult& r = w->result;
-  hash_file(w->job, r);
+  hash_file(w->job, r, w->sums.get());
   if (r.status != FERRY_OK || !w->job.probe) return;
   r.mime = media::sniff_mime(w->job.path);
   r.kind = kind_for(w->job.kind, r.mime);
@@ -371,6 +478,7 @@ void UploadIo::unuse_file(const std::string& cid) {
 }
 
 void UploadIo::release_file(const std::string& cid) {
+  sums_.erase(cid);
   auto it = files_.find(cid);
   if (it == files_.end()) return;
   it->second.released = true;

@@ -1,8 +1,14 @@
 #include "sdk/uv/uv_link.h"
 
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "sdk/include/ferry.h"
 
@@ -22,6 +28,29 @@ int connect_error(int uv_status) {
 }
 
 }  // namespace
+
+// A write queued behind a file send: owned bytes, borrowed buffers, or another file send.
+struct UvLink::Held {
+  enum class Kind { Bytes, Parts, File } kind = Kind::Bytes;
+  std::string data;
+  std::vector<uv_buf_t> bufs;
+  std::function<void(int)> done;
+  int fd = -1;
+  uint64_t offset = 0, len = 0;
+};
+
+struct UvLink::FileSend {
+  uv_work_t work{};
+  UvLink* link = nullptr;
+  int fd = -1;
+  uint64_t offset = 0, left = 0;
+  ssize_t result = 0;  // of the last sendfile
+  int err = 0;
+  std::function<void(int)> done;
+};
+
+UvLink::UvLink(uv_loop_t* loop, LinkHooks hooks) : loop_(loop), hooks_(std::move(hooks)) {}
+UvLink::~UvLink() = default;
 
 UvLink* UvLink::dial(uv_loop_t* loop, const std::string& host, const std::string& port,
                      LinkHooks hooks, int& err, std::string& detail) {
@@ -128,6 +157,12 @@ size_t UvLink::try_write_now(std::string_view data, size_t& from) {
 }
 
 void UvLink::write(std::string data) {
+  if (holding()) {
+    auto h = std::make_unique<Held>();
+    h->data = std::move(data);
+    held_.push_back(std::move(h));
+    return;
+  }
   size_t from = 0;
   if (try_write_now(data, from) == 0) return;
   data.erase(0, from);
@@ -135,6 +170,7 @@ void UvLink::write(std::string data) {
 }
 
 void UvLink::write_copy(std::string_view data) {
+  if (holding()) return write(std::string(data));
   size_t from = 0;
   if (try_write_now(data, from) == 0) return;
   queue_write(std::string(data.substr(from)));
@@ -147,16 +183,26 @@ void UvLink::queue_write(std::string data) {
   w->req.data = w.get();
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_callback);
   if (rc != 0) return lost(rc);
+  uv_writes_++;
   w.release();  // write_callback owns it now
 }
 
 int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int)> done) {
   if (!connected_ || closed_) return UV_ENOTCONN;
+  if (holding()) {
+    auto h = std::make_unique<Held>();
+    h->kind = Held::Kind::Parts;
+    h->bufs.assign(bufs, bufs + n);
+    h->done = std::move(done);
+    held_.push_back(std::move(h));
+    return 0;
+  }
   auto w = std::make_unique<WriteReq>();
   w->done = std::move(done);
   w->req.data = w.get();
   int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, write_callback);
   if (rc != 0) return rc;
+  uv_writes_++;
   w.release();
   return 0;
 }
@@ -164,8 +210,170 @@ int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int
 void UvLink::write_callback(uv_write_t* req, int status) {
   std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req->data));
   auto* l = static_cast<UvLink*>(req->handle->data);
+  l->uv_writes_--;
   if (w->done) w->done(status);
-  if (status != 0 && !l->closed_) l->lost(status);
+  if (status != 0 && !l->closed_) return l->lost(status);
+  if (!l->closed_ && l->holding()) l->drain();  // a file send may have waited for this one
+}
+
+// --- File sends ---------------------------------------------------------------------------------
+
+int UvLink::send_file(int fd, uint64_t offset, uint64_t len, std::function<void(int)> done) {
+  if (!connected_ || closed_) return UV_ENOTCONN;
+  if (dup_fd_ < 0) {
+    // sendfile and uv_poll work on a dup: libuv owns the socket's own descriptor and its
+    // epoll registration (one watcher per descriptor number).
+    uv_os_fd_t sock = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) return UV_EBADF;
+    dup_fd_ = ::dup(sock);
+    if (dup_fd_ < 0) return uv_translate_sys_error(errno);
+    if (uv_poll_init(loop_, &poll_, dup_fd_) != 0) {
+      ::close(dup_fd_);
+      dup_fd_ = -1;
+      return UV_EBADF;
+    }
+    poll_.data = this;
+    poll_open_ = true;
+  }
+  auto h = std::make_unique<Held>();
+  h->kind = Held::Kind::File;
+  h->fd = fd;
+  h->offset = offset;
+  h->len = len;
+  h->done = std::move(done);
+  held_.push_back(std::move(h));
+  drain();
+  return 0;
+}
+
+// Issues the held writes in order; a file send starts once every write before it is in the
+// socket, and everything after it waits until it is done.
+void UvLink::drain() {
+  while (!closed_ && !file_ && !held_.empty()) {
+    Held& h = *held_.front();
+    if (h.kind == Held::Kind::File) {
+      if (uv_writes_ > 0) return;  // write_callback drains again
+      auto* f = new FileSend();
+      f->link = this;
+      f->fd = h.fd;
+      f->offset = h.offset;
+      f->left = h.len;
+      f->done = std::move(h.done);
+      f->work.data = f;
+      held_.pop_front();
+      file_ = f;
+      if (f->left == 0) return end_file(0);
+      return start_file_job();
+    }
+    std::unique_ptr<Held> item = std::move(held_.front());
+    held_.pop_front();
+    if (item->kind == Held::Kind::Bytes) {
+      queue_write(std::move(item->data));
+      continue;
+    }
+    auto w = std::make_unique<WriteReq>();
+    w->done = std::move(item->done);
+    w->req.data = w.get();
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), item->bufs.data(),
+                      static_cast<unsigned>(item->bufs.size()), write_callback);
+    if (rc != 0) {
+      if (w->done) w->done(rc);
+      return lost(rc);
+    }
+    uv_writes_++;
+    w.release();
+  }
+}
+
+void UvLink::start_file_job() {
+  jobs_++;
+  int rc = uv_queue_work(loop_, &file_->work, file_work, file_after);
+  if (rc != 0) {
+    jobs_--;
+    end_file(rc);
+    lost(rc);
+  }
+}
+
+// On a pool thread: one sendfile into the (non-blocking) socket; reading the file may block
+// on the disk, which is why it is not on the loop.
+void UvLink::file_work(uv_work_t* req) {
+  auto* f = static_cast<FileSend*>(req->data);
+  off_t off = static_cast<off_t>(f->offset);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(f->left, 1u << 30));
+  ssize_t n;
+  do {
+    n = ::sendfile(f->link->dup_fd_, f->fd, &off, want);
+  } while (n < 0 && errno == EINTR);
+  f->result = n;
+  f->err = n < 0 ? errno : 0;
+}
+
+void UvLink::file_after(uv_work_t* req, int) {
+  auto* f = static_cast<FileSend*>(req->data);
+  UvLink* l = f->link;
+  l->jobs_--;
+  if (l->closed_) return l->maybe_free();  // ends the file send as cancelled
+  if (f->result > 0) {
+    f->offset += static_cast<uint64_t>(f->result);
+    f->left -= static_cast<uint64_t>(f->result);
+  }
+  if (f->left == 0) return l->end_file(0);
+  if (f->result == 0) {  // the file ended early: the frame on the wire cannot be completed
+    l->end_file(UV_EIO);
+    return l->lost(UV_EIO);
+  }
+  if (f->result < 0 && f->err != EAGAIN) {
+    int rc = uv_translate_sys_error(f->err);
+    l->end_file(rc);
+    return l->lost(rc);
+  }
+  // The socket is full: go on when it has room.
+  uv_poll_start(&l->poll_, UV_WRITABLE, on_writable);
+}
+
+void UvLink::on_writable(uv_poll_t* h, int status, int) {
+  auto* l = static_cast<UvLink*>(h->data);
+  uv_poll_stop(h);
+  if (l->closed_ || !l->file_) return;
+  if (status < 0) {
+    l->end_file(status);
+    return l->lost(status);
+  }
+  l->start_file_job();
+}
+
+void UvLink::end_file(int status) {
+  FileSend* f = std::exchange(file_, nullptr);
+  auto done = std::move(f->done);
+  delete f;
+  if (done) done(status);
+  if (status == 0 && !closed_) drain();
+}
+
+// After close(): the link goes once libuv has closed its handles and no pool job still
+// uses it; writes and file sends that never went out end as cancelled.
+void UvLink::maybe_free() {
+  if (!tcp_closed_ || jobs_ > 0) return;
+  if (poll_open_) {
+    auto* p = reinterpret_cast<uv_handle_t*>(&poll_);
+    if (!uv_is_closing(p)) {
+      uv_close(p, [](uv_handle_t* h) {
+        auto* l = static_cast<UvLink*>(h->data);
+        l->poll_open_ = false;
+        l->maybe_free();
+      });
+    }
+    return;
+  }
+  if (file_) end_file(UV_ECANCELED);
+  while (!held_.empty()) {
+    std::unique_ptr<Held> h = std::move(held_.front());
+    held_.pop_front();
+    if (h->done) h->done(UV_ECANCELED);
+  }
+  if (dup_fd_ >= 0) ::close(dup_fd_);
+  delete this;
 }
 
 bool UvLink::shutdown(std::function<void()> done) {
@@ -191,10 +399,15 @@ void UvLink::close() {
     uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));  // resolve_callback deletes the link
     return;
   }
+  if (poll_open_) uv_poll_stop(&poll_);  // a file send waiting for room ends at maybe_free
   auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
   if (!uv_is_closing(h)) uv_close(h, close_callback);
 }
 
-void UvLink::close_callback(uv_handle_t* h) { delete static_cast<UvLink*>(h->data); }
+void UvLink::close_callback(uv_handle_t* h) {
+  auto* l = static_cast<UvLink*>(h->data);
+  l->tcp_closed_ = true;
+  l->maybe_free();
+}
 
 }  // namespace ferry::sdk

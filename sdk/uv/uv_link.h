@@ -6,6 +6,9 @@
 //   [x] getaddrinfo + TCP connect, TCP_NODELAY
 //   [x] reads handed to a hook as they arrive (one 64 KiB buffer per link)
 //   [x] writes of an owned string, and of borrowed buffers (zero copy) with a completion
+//   [x] file bytes with sendfile(2) (zero copy, no user-space copy at all), in order with the
+//       writes around them: a pool job per call on a dup() of the socket, uv_poll on the dup
+//       for room (the socket itself is libuv's), writes queued behind it meanwhile
 //   [x] graceful shutdown (flush, FIN) and hard close; hooks never run after close()
 //   [ ] TLS (issue: transport security is not in the foundation issue)
 //
@@ -15,7 +18,9 @@
 
 #include <uv.h>
 
+#include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,14 +50,20 @@ class UvLink {
   // Queues borrowed buffers as one write. 0: `done(status)` runs exactly once when libuv is
   // finished with them (also on close). Nonzero: not queued, `done` never runs.
   int write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int status)> done);
+  // Sends `len` bytes of the open file `fd` from `offset` with sendfile(2): after every byte
+  // queued before, before every byte queued after. 0: `done(status)` runs exactly once, when
+  // they are all in the socket or the link failed or closed; the caller keeps `fd` open
+  // until then. A file that ends before offset + len fails the link (a frame cannot be left
+  // half sent). Nonzero: not queued, `done` never runs.
+  int send_file(int fd, uint64_t offset, uint64_t len, std::function<void(int status)> done);
   // Sends FIN after queued writes, then runs `done` (the link is not closed by it; after
   // close() `done` never runs).
   bool shutdown(std::function<void()> done);
   void close();
 
  private:
-  UvLink(uv_loop_t* loop, LinkHooks hooks) : loop_(loop), hooks_(std::move(hooks)) {}
-  ~UvLink() = default;
+  UvLink(uv_loop_t* loop, LinkHooks hooks);
+  ~UvLink();
   static void resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo* res);
   static void connect_callback(uv_connect_t* req, int status);
   static void alloc_callback(uv_handle_t* h, size_t hint, uv_buf_t* buf);
@@ -63,6 +74,17 @@ class UvLink {
   static void shutdown_callback(uv_shutdown_t* req, int status);
   static void close_callback(uv_handle_t* h);
   void lost(int uv_status);
+  // File sends: writes wait in held_ while one is queued or running.
+  struct Held;
+  struct FileSend;
+  bool holding() const { return file_ != nullptr || !held_.empty(); }
+  void drain();
+  void start_file_job();
+  static void file_work(uv_work_t* req);
+  static void file_after(uv_work_t* req, int status);
+  static void on_writable(uv_poll_t* h, int status, int events);
+  void end_file(int status);
+  void maybe_free();  // once libuv and the pool are done with everything
 
   uv_loop_t* loop_;
   LinkHooks hooks_;
@@ -75,6 +97,14 @@ class UvLink {
   bool tcp_open_ = false;
   bool connected_ = false;
   bool closed_ = false;  // close() called: no more hooks
+  bool tcp_closed_ = false;  // its close callback ran
+  std::deque<std::unique_ptr<Held>> held_;
+  FileSend* file_ = nullptr;  // the file send in progress (a pool job, or waiting for room)
+  unsigned uv_writes_ = 0;    // uv_write requests not completed yet
+  unsigned jobs_ = 0;         // sendfile jobs on the pool
+  int dup_fd_ = -1;           // a dup() of the socket for sendfile and uv_poll
+  uv_poll_t poll_{};
+  bool poll_open_ = false;
   char read_buf_[64 * 1024];
 };
 

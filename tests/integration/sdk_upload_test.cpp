@@ -3,7 +3,8 @@
 // once (with the thumbnail for an image), both sides get progress events and READY, and the
 // file resd stores has the right SHA-256. A second test pauses at half the file, kills resd
 // with SIGKILL, restarts it on the same port and resumes: the upload completes with the right
-// hash and the SDK re-sent at most about one window of chunks.
+// hash and the SDK re-sent at most about one window of chunks. A third checks that chunks
+// the hash pass has already summed go out with sendfile.
 //
 // How: the servers run as child processes (tests/support/process.h); the two clients use only
 // ferry.h, except the re-send check, which reads the SDK's own upload counters through the
@@ -220,6 +221,29 @@ TEST_F(SdkUpload, resd_killed_at_half_resumes_and_resends_about_one_window) {
   EXPECT_GE(written, size);
   EXPECT_LE(written - size, (32u << 20) + (16u << 20)) << "written " << written;
   EXPECT_EQ(ferry_upload_cancel(alice->client(), id), FERRY_ENOTFOUND);
+}
+
+TEST_F(SdkUpload, chunks_the_hash_pass_has_summed_go_out_with_sendfile) {
+  // Under 64 MiB the file is hashed (and every 1 MiB chunk summed) before it is announced,
+  // so every chunk may go out with sendfile, its bytes never copied into the SDK.
+  const uint64_t size = (40u << 20) + 12345;
+  std::string path = dir.sub("sendfile.bin");
+  write_noise(path, size, 21);
+  char id[FERRY_LOCAL_ID_SIZE];
+  ASSERT_EQ(ferry_send_file(alice->client(), "bob", path.c_str(), FERRY_KIND_FILE, nullptr, id),
+            FERRY_OK);
+  Seen& s = wa.own[id];
+  ASSERT_TRUE(pump([&] { return s.final_status != 0 && s.final_status != FERRY_MSG_UPLOADING &&
+                                s.final_status != FERRY_MSG_PENDING; }));
+  ASSERT_EQ(s.final_status, FERRY_MSG_READY) << ferry_err_name(s.final_err);
+  // resd checked every chunk's sum and the whole file's SHA-256 before READY.
+  EXPECT_EQ(sha256_file(stored(s.sha256)), sha256_file(path));
+  const sdk::UploadIoStats* st = alice->client()->driver->upload_stats();
+  ASSERT_NE(st, nullptr);
+  EXPECT_GE(st->chunk_bytes_written.load(), size);
+  // All of it, unless a chunk had to be sent again (a re-send reads the file).
+  EXPECT_GE(st->file_bytes_sent.load(), size / 2) << "sent " << st->chunk_bytes_written.load();
+  EXPECT_LE(st->file_bytes_sent.load(), st->chunk_bytes_written.load());
 }
 
 }  // namespace
