@@ -266,6 +266,7 @@ bool UploadIo::send_from_file(const ReadJob& job, uint64_t now_ms) {
   if (k >= t.ready.load(std::memory_order_acquire) || t.used[k] ||
       job.length != std::min<uint64_t>(t.chunk, job.size - job.offset))
     return false;
+  if (to->prepare_file_sends() != 0) return false;
   int fd = open_file(job.cid, job.path);
   if (fd < 0) return false;
   std::string detail;
@@ -286,12 +287,14 @@ bool UploadIo::send_from_file(const ReadJob& job, uint64_t now_ms) {
   std::string out = manager_.poll_send(job.lane);
   if (!out.empty()) to->write(std::move(out));
   uv_buf_t prefix = uv_buf_init(reinterpret_cast<char*>(c->prefix), sizeof c->prefix);
-  int fd_rc = to->write_parts(&prefix, 1, [](int) {});
-  if (fd_rc == 0) {
-    fd_rc = to->send_file(fd, job.offset, job.length,
-                          [this, c](int status) { end_file_chunk(c, status); });
+  // The link is ready for file sends (above) and connected: once the prefix is queued the
+  // send_file cannot be refused, so no frame is left half sent.
+  int rc = to->write_parts(&prefix, 1, [](int) {});
+  if (rc == 0) {
+    rc = to->send_file(fd, job.offset, job.length,
+                       [this, c](int status) { end_file_chunk(c, status); });
   }
-  if (fd_rc != 0) end_file_chunk(c, fd_rc);
+  if (rc != 0) end_file_chunk(c, rc);
   kick_();
   return true;
 }

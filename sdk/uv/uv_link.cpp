@@ -218,7 +218,7 @@ void UvLink::write_callback(uv_write_t* req, int status) {
 
 // --- File sends ---------------------------------------------------------------------------------
 
-int UvLink::send_file(int fd, uint64_t offset, uint64_t len, std::function<void(int)> done) {
+int UvLink::prepare_file_sends() {
   if (!connected_ || closed_) return UV_ENOTCONN;
   if (dup_fd_ < 0) {
     // sendfile and uv_poll work on a dup: libuv owns the socket's own descriptor and its
@@ -235,6 +235,11 @@ int UvLink::send_file(int fd, uint64_t offset, uint64_t len, std::function<void(
     poll_.data = this;
     poll_open_ = true;
   }
+  return 0;
+}
+
+int UvLink::send_file(int fd, uint64_t offset, uint64_t len, std::function<void(int)> done) {
+  if (int rc = prepare_file_sends(); rc != 0) return rc;
   auto h = std::make_unique<Held>();
   h->kind = Held::Kind::File;
   h->fd = fd;

@@ -56,6 +56,10 @@ class UvLink {
   // until then. A file that ends before offset + len fails the link (a frame cannot be left
   // half sent). Nonzero: not queued, `done` never runs.
   int send_file(int fd, uint64_t offset, uint64_t len, std::function<void(int status)> done);
+  // Readies the link for send_file (a dup of the socket and its poll handle): call it before
+  // queueing whatever precedes a file send, so that send_file itself cannot fail and leave a
+  // frame's prefix on the wire without its bytes. 0 or a libuv error.
+  int prepare_file_sends();
   // Sends FIN after queued writes, then runs `done` (the link is not closed by it; after
   // close() `done` never runs).
   bool shutdown(std::function<void()> done);
