@@ -1,5 +1,7 @@
 #include "sdk/uv/uv_link.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -306,12 +308,25 @@ void UvLink::file_work(uv_work_t* req) {
   auto* f = static_cast<FileSend*>(req->data);
   off_t off = static_cast<off_t>(f->offset);
   size_t want = static_cast<size_t>(std::min<uint64_t>(f->left, 1u << 30));
+  // sendfile has no MSG_NOSIGNAL: into a connection the peer reset it raises SIGPIPE, which
+  // would kill the app. Blocked on this pool thread while it runs (the pool may have been
+  // started by an app thread), and an EPIPE's pending SIGPIPE taken back before unblocking.
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, &old);
   ssize_t n;
   do {
     n = ::sendfile(f->link->dup_fd_, f->fd, &off, want);
   } while (n < 0 && errno == EINTR);
   f->result = n;
   f->err = n < 0 ? errno : 0;
+  if (n < 0 && f->err == EPIPE) {
+    struct timespec none = {0, 0};
+    while (sigtimedwait(&pipe, nullptr, &none) == SIGPIPE) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void UvLink::file_after(uv_work_t* req, int) {

@@ -1,5 +1,7 @@
 #include "sdk/uv/uv_loop.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -56,6 +58,14 @@ UvLoop::~UvLoop() {
 }
 
 void UvLoop::run() {
+  // A write to a connection the peer reset raises SIGPIPE, whose default kills the process;
+  // libuv leaves that to the app, and a library must not change the app's signal handling.
+  // Blocked on ferry's own thread (and so on libuv's pool threads it starts from here), the
+  // write just fails with EPIPE. The send_file job blocks it itself too (uv_link.cpp).
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   // uv_run returns only with no request in flight: whatever was retired can go now.
   retired_.clear();
