@@ -216,22 +216,20 @@ bool DownloadIo::start_fetch(const FetchJob& job) {
     if (!any) finish_split(*raw);  // every segment was already complete: verify it
     return true;
   }
-  if (!why.empty()) {
-    // A record that cannot be trusted: the bytes it described cannot be either.
-    ::unlink(segments_path(job.partial).c_str());
-    partial_size = job.size + 1;  // plan_resume truncates
-  }
-  ResumePlan plan = plan_resume(partial_size, job.size, job.sha256);
-  if (plan.action == ResumePlan::Action::Verify) {
-    f.reset();
-    return finish_early(job, fd, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, plan.offset);
-  }
-  if (plan.action == ResumePlan::Action::Truncate && ::ftruncate(fd, 0) != 0) {
+  // A record that cannot be trusted: the bytes it described cannot be either.
+  bool distrust = !why.empty();
+  if (distrust) ::unlink(segments_path(job.partial).c_str());
+  ResumePlan plan = plan_resume(distrust ? 0 : partial_size, job.size, job.sha256);
+  if ((distrust || plan.action == ResumePlan::Action::Truncate) && ::ftruncate(fd, 0) != 0) {
     f.reset();
     return finish_early(job, fd,
                         {FetchOutcome::Kind::Fail, FERRY_EIO,
                          errno_text("cannot truncate", job.partial, errno), ""},
                         0);
+  }
+  if (plan.action == ResumePlan::Action::Verify) {
+    f.reset();
+    return finish_early(job, fd, {FetchOutcome::Kind::Complete, FERRY_OK, "", ""}, plan.offset);
   }
   // Splitting needs the size and the hash (If-Range on every range, a whole-file check).
   f->may_split = job.size > 0 && !job.sha256.empty();
@@ -250,8 +248,6 @@ void DownloadIo::start_transfer(Fetch& f, uint32_t seg, uint64_t from, uint64_t 
   auto t = std::make_unique<Transfer>();
   t->io = this;
   t->fetch = &f;
-  t->job = f.job;
-  t->fd = f.fd;
   t->seg = seg;
   t->end = end;
   t->requested = t->start = t->pos = from;
@@ -325,7 +321,7 @@ void DownloadIo::decide(Transfer& t) {
   t.decided = true;
   long status = 0;
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
-  t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.job.size);
+  t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.fetch->job.size);
   uint64_t rtt = round_trip_us(t.easy);
   if (rtt > 0 && (t.fetch->rtt_us == 0 || rtt < t.fetch->rtt_us)) t.fetch->rtt_us = rtt;
   if (t.plan.action == ResponsePlan::Action::Restart && (t.end > 0 || t.fetch->split())) {
@@ -337,7 +333,7 @@ void DownloadIo::decide(Transfer& t) {
                     ": the server's content changed, or it does not serve ranges";
     // The next fetch starts over in one piece; it never splits again (a server or proxy
     // that ignores ranges would otherwise make every split start the file over).
-    unsplittable_.insert(t.job.partial);
+    unsplittable_.insert(t.fetch->job.partial);
     return;
   }
   if (t.fetch->may_split && (t.plan.action == ResponsePlan::Action::Append ||
@@ -346,7 +342,7 @@ void DownloadIo::decide(Transfer& t) {
   if (t.plan.action == ResponsePlan::Action::Restart) {
     // The whole file follows: start the partial (and the hash) afresh.
     // No writer exists yet (it starts at the first body byte, after this).
-    if (::ftruncate(t.fd, 0) != 0) t.write_errno = errno;
+    if (::ftruncate(t.fetch->fd, 0) != 0) t.write_errno = errno;
     t.start = t.pos = 0;
   }
 }
@@ -368,13 +364,13 @@ size_t DownloadIo::write_cb(char* data, size_t size, size_t n, void* userp) {
   if (t->end > 0 && t->pos + len >= t->end) {
     // Its segment ends here (an answer that goes on, cut at the next segment's start).
     take = static_cast<size_t>(t->end - t->pos);
-  } else if (t->job.size > 0 && t->pos + len > t->job.size) {
+  } else if (t->fetch->job.size > 0 && t->pos + len > t->fetch->job.size) {
     t->write_errno = EFBIG;  // more bytes than the message has: never store them
     return 0;
   }
   try {
     if (!t->writer)
-      t->writer = std::make_unique<DownloadWriter>(t->fd, t->start, t->start == 0 && t->end == 0,
+      t->writer = std::make_unique<DownloadWriter>(t->fetch->fd, t->start, t->start == 0 && t->end == 0,
                                                    &t->io->wake_);
     if (take > 0 && !t->writer->put(data, take)) {
       // The writer is 8 MiB behind: stop reading the socket until it catches up (on_wake).
@@ -402,17 +398,17 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
   uint64_t on_disk = t.writer ? t.writer->written() : t.start;
   if (t.write_errno == EFBIG) {
     t.truncated = true;
-    if (::ftruncate(t.fd, 0) != 0) { /* the size check on the next attempt truncates */
+    if (::ftruncate(t.fetch->fd, 0) != 0) { /* the size check on the next attempt truncates */
     }
     return {K::Retry, FERRY_EHTTP, "the server sent more bytes than the file has", ""};
   }
   if (t.write_errno) {
-    return {K::Fail, FERRY_EIO, errno_text("cannot write", t.job.partial, t.write_errno), ""};
+    return {K::Fail, FERRY_EIO, errno_text("cannot write", t.fetch->job.partial, t.write_errno), ""};
   }
   if (rc != CURLE_OK && !t.decided) {
     // No answer at all: refused, reset, timed out. The bytes on disk stay for the retry.
     std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
-    return {K::Retry, FERRY_EHTTP, "cannot fetch " + t.job.url + ": " + why, ""};
+    return {K::Retry, FERRY_EHTTP, "cannot fetch " + t.fetch->job.url + ": " + why, ""};
   }
   decide(t);
   std::string body = t.error_body;
@@ -426,7 +422,7 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
         return {K::Retry, FERRY_EHTTP,
                 "transfer cut at byte " + std::to_string(on_disk) + ": " + why, ""};
       }
-      if (uint64_t want = t.end > 0 ? t.end : t.job.size; want > 0 && on_disk != want) {
+      if (uint64_t want = t.end > 0 ? t.end : t.fetch->job.size; want > 0 && on_disk != want) {
         return {K::Retry, FERRY_EHTTP,
                 "the answer ended at byte " + std::to_string(on_disk) + " of " +
                     std::to_string(want),
@@ -440,8 +436,8 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
       return {K::Complete, FERRY_OK, "", ""};
     case ResponsePlan::Action::StartOver:
       t.truncated = true;
-      if (::ftruncate(t.fd, 0) != 0)
-        return {K::Fail, FERRY_EIO, "cannot truncate " + t.job.partial, ""};
+      if (::ftruncate(t.fetch->fd, 0) != 0)
+        return {K::Fail, FERRY_EIO, "cannot truncate " + t.fetch->job.partial, ""};
       return {K::Retry, t.plan.err, detail, ""};
     case ResponsePlan::Action::RefreshUrl:
       return {K::RefreshUrl, t.plan.err, detail, ""};
@@ -626,7 +622,7 @@ void DownloadIo::check_multi_info() {
     if (m->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
-    if (t) done.push_back({{t->job.job, t, t->serial}, m->data.result});
+    if (t) done.push_back({{t->fetch->job.job, t, t->serial}, m->data.result});
   }
   for (const auto& [r, rc] : done) {
     if (alive(r)) on_transfer_done(*r.t, rc);

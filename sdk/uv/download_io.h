@@ -90,7 +90,8 @@ class DownloadIo {
   void end_failed_starts();
   void note_done(Fetch& f, const Transfer& t);
   void save_segments(Fetch& f, bool durable);
-  uint64_t held(const Fetch& f) const;
+  void note_all(Fetch& f);
+  uint64_t held(Fetch& f);  // what the parts hold now (their records brought up to date)
   void after_socket_action();
   void report_progress(Fetch& f, bool force);
   FetchOutcome outcome_of(Transfer& t, CURLcode rc);

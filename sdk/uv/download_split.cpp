@@ -47,10 +47,14 @@ void DownloadIo::note_done(Fetch& f, const Transfer& t) {
   if (disk > s.next()) s.done = std::min(disk, s.end) - s.start;
 }
 
-// Rewrites the record with what every part holds now.
-void DownloadIo::save_segments(Fetch& f, bool durable) {
+void DownloadIo::note_all(Fetch& f) {
   for (auto& t : f.parts)
     if (t) note_done(f, *t);
+}
+
+// Rewrites the record with what every part holds now.
+void DownloadIo::save_segments(Fetch& f, bool durable) {
+  note_all(f);
   std::string detail;
   if (!write_segments_file(segments_path(f.job.partial), encode_segments(f.job.size, f.segs),
                            durable, detail)) {
@@ -138,19 +142,13 @@ void DownloadIo::finish_split(Fetch& f) {
   fed_ = true;
 }
 
-uint64_t DownloadIo::held(const Fetch& f) const {
+uint64_t DownloadIo::held(Fetch& f) {
   if (!f.split()) {
     const Transfer* t = f.parts.empty() ? nullptr : f.parts[0].get();
     return t ? t->on_disk() : f.reported;
   }
-  uint64_t sum = 0;
-  for (size_t i = 0; i < f.segs.size(); i++) {
-    const Segment& s = f.segs[i];
-    uint64_t disk = s.next();
-    if (const Transfer* t = f.parts[i].get()) disk = std::max(disk, t->on_disk());
-    sum += std::min(disk, s.end) - s.start;
-  }
-  return sum;
+  note_all(f);
+  return segments_held(f.segs);
 }
 
 }  // namespace ferry::sdk

@@ -22,11 +22,9 @@ namespace ferry::sdk {
 struct DownloadIo::Transfer {
   DownloadIo* io = nullptr;
   uint64_t serial = 0;  // unique in this DownloadIo: a freed transfer's address may be reused
-  Fetch* fetch = nullptr;
-  FetchJob job;
+  Fetch* fetch = nullptr;  // its fetch: the job and the partial's fd (it outlives its parts)
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  int fd = -1;             // the fetch's partial file (the Fetch owns it)
   uint32_t seg = 0;        // its segment, when the fetch is split
   uint64_t end = 0;        // where its bytes end (exclusive); 0 = the file's end
   bool reached_end = false;  // it stopped itself at `end` (an open-ended answer, cut)

@@ -283,9 +283,7 @@ bool UploadIo::send_from_file(const ReadJob& job, uint64_t now_ms) {
     end_file_chunk(c, UV_ECANCELED);
     return true;
   }
-  // Control frames the manager queued (an OPEN, a PONG) go first, in order.
-  std::string out = manager_.poll_send(job.lane);
-  if (!out.empty()) to->write(std::move(out));
+  send_control(job.lane, to);
   uv_buf_t prefix = uv_buf_init(reinterpret_cast<char*>(c->prefix), sizeof c->prefix);
   // The link is ready for file sends (above) and connected: once the prefix is queued the
   // send_file cannot be refused, so no frame is left half sent.
@@ -297,6 +295,12 @@ bool UploadIo::send_from_file(const ReadJob& job, uint64_t now_ms) {
   if (rc != 0) end_file_chunk(c, rc);
   kick_();
   return true;
+}
+
+// Control frames the manager queued for the lane (an OPEN, a PONG) go before a chunk, in order.
+void UploadIo::send_control(uint32_t lane, UvLink* to) {
+  std::string out = manager_.poll_send(lane);
+  if (!out.empty()) to->write(std::move(out));
 }
 
 void UploadIo::end_file_chunk(FileChunk* c, int status) {
@@ -367,9 +371,7 @@ void UploadIo::finish_read(ReadWork* w) {
                                                  w->prefix, t);
   UvLink* to = send ? link(w->job.lane) : nullptr;
   if (to && to->connected()) {
-    // Control frames the manager queued (an OPEN, a PONG) go first, in order.
-    std::string out = manager_.poll_send(w->job.lane);
-    if (!out.empty()) to->write(std::move(out));
+    send_control(w->job.lane, to);
     uv_buf_t bufs[2] = {
         uv_buf_init(reinterpret_cast<char*>(w->prefix), sizeof w->prefix),
         uv_buf_init(w->buf.data.get(), w->job.length)};

@@ -17,12 +17,6 @@
 namespace ferry::sdk {
 namespace {
 
-struct WriteReq {
-  uv_write_t req{};
-  std::string data;  // owned bytes (write()), empty for borrowed buffers
-  std::function<void(int)> done;
-};
-
 int connect_error(int uv_status) {
   if (uv_status == UV_ECONNREFUSED) return FERRY_ECONNREFUSED;
   if (uv_status == UV_ETIMEDOUT) return FERRY_ETIMEDOUT;
@@ -30,6 +24,12 @@ int connect_error(int uv_status) {
 }
 
 }  // namespace
+
+struct UvLink::WriteReq {
+  uv_write_t req{};
+  std::string data;  // owned bytes (write()), empty for borrowed buffers
+  std::function<void(int)> done;
+};
 
 // A write queued behind a file send: owned bytes, borrowed buffers, or another file send.
 struct UvLink::Held {
@@ -178,15 +178,22 @@ void UvLink::write_copy(std::string_view data) {
   queue_write(std::string(data.substr(from)));
 }
 
+// uv_write of `w`'s buffers; on success write_callback owns `w` (released here), on failure
+// the caller still has it (and its `done`).
+int UvLink::start_write(std::unique_ptr<WriteReq>& w, const uv_buf_t* bufs, unsigned n) {
+  w->req.data = w.get();
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, write_callback);
+  if (rc != 0) return rc;
+  uv_writes_++;
+  w.release();
+  return 0;
+}
+
 void UvLink::queue_write(std::string data) {
   auto w = std::make_unique<WriteReq>();
   w->data = std::move(data);
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  w->req.data = w.get();
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_callback);
-  if (rc != 0) return lost(rc);
-  uv_writes_++;
-  w.release();  // write_callback owns it now
+  if (int rc = start_write(w, &buf, 1); rc != 0) lost(rc);
 }
 
 int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int)> done) {
@@ -201,12 +208,7 @@ int UvLink::write_parts(const uv_buf_t* bufs, unsigned n, std::function<void(int
   }
   auto w = std::make_unique<WriteReq>();
   w->done = std::move(done);
-  w->req.data = w.get();
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, write_callback);
-  if (rc != 0) return rc;
-  uv_writes_++;
-  w.release();
-  return 0;
+  return start_write(w, bufs, n);
 }
 
 void UvLink::write_callback(uv_write_t* req, int status) {
@@ -280,15 +282,11 @@ void UvLink::drain() {
     }
     auto w = std::make_unique<WriteReq>();
     w->done = std::move(item->done);
-    w->req.data = w.get();
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), item->bufs.data(),
-                      static_cast<unsigned>(item->bufs.size()), write_callback);
+    int rc = start_write(w, item->bufs.data(), static_cast<unsigned>(item->bufs.size()));
     if (rc != 0) {
       if (w->done) w->done(rc);
       return lost(rc);
     }
-    uv_writes_++;
-    w.release();
   }
 }
 

@@ -73,6 +73,8 @@ class UvLink {
   static void alloc_callback(uv_handle_t* h, size_t hint, uv_buf_t* buf);
   static void read_callback(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void write_callback(uv_write_t* req, int status);
+  struct WriteReq;
+  int start_write(std::unique_ptr<WriteReq>& w, const uv_buf_t* bufs, unsigned n);
   void queue_write(std::string data);  // uv_write of what uv_try_write left
   size_t try_write_now(std::string_view data, size_t& from);
   static void shutdown_callback(uv_shutdown_t* req, int status);
