@@ -16,7 +16,20 @@ namespace {
 
 uint64_t bit(uint32_t lane) { return uint64_t{1} << lane; }
 
+// ferry-resd's chunk below 1 GiB, for counting an upload's chunks before its UPLOAD_STATE.
+constexpr uint32_t kGuessChunk = 1u << 20;
+
 }  // namespace
+
+uint64_t UploadManager::chunks_for_lanes() const {
+  uint64_t n = window_ ? window_->remaining_chunks() : 0;
+  for (const auto& p : uploads_) {
+    if (p->phase == Phase::Open || p->phase == Phase::Opening) {
+      n += (p->rec.size + kGuessChunk - 1) / kGuessChunk;
+    }
+  }
+  return n;
+}
 
 uint32_t UploadManager::lanes_up() const {
   uint32_t n = rphase_ == RPhase::Ready ? 1 : 0;
@@ -25,16 +38,20 @@ uint32_t UploadManager::lanes_up() const {
 }
 
 // Asks the controller how many lanes to run, then dials the missing ones and closes the
-// newest surplus ones. Only once lane 0 is up: extra lanes follow the primary.
+// newest surplus ones. Extra lanes follow the primary: only once lane 0 is up, or while it
+// is still greeting on a path its handshake has timed (the long-path start then comes a
+// round trip sooner, and the lanes are up when the first UPLOAD_STATE arrives).
 void UploadManager::steer_lanes(uint64_t now) {
-  if (!lane_capable_ || lanes_.size() <= 1 || rphase_ != RPhase::Ready || !window_) return;
+  if (!lane_capable_ || lanes_.size() <= 1) return;
+  bool early = rphase_ == RPhase::Greeting && !window_;
+  if (!early && (rphase_ != RPhase::Ready || !window_)) return;
   LaneController::Inputs in;
   in.lanes_up = lanes_up();
   // The path's round trip, not the queue our window keeps in the socket buffers: with 32 MiB
   // in flight srtt grows to seconds and the intervals would never end on a slow link.
-  in.srtt_ms = window_->min_rtt_ms(0).value_or(0);
-  in.waiting_chunks = window_->remaining_chunks();
-  in.chunk_bytes = window_->chunk_size();
+  in.srtt_ms = window_ ? window_->min_rtt_ms(0).value_or(0) : 0;
+  in.waiting_chunks = chunks_for_lanes();
+  in.chunk_bytes = window_ && window_->chunk_size() ? window_->chunk_size() : kGuessChunk;
   controller_.tick(now, in);
   uint32_t want = std::min<uint32_t>(controller_.target(), static_cast<uint32_t>(lanes_.size()));
   for (uint32_t l = static_cast<uint32_t>(lanes_.size()) - 1; l >= 1; l--) {
@@ -104,18 +121,22 @@ void UploadManager::close_lane(uint32_t lane, uint64_t now, bool close_socket) {
   }
 }
 
-// OPENs every upload that still has chunks to send on every extra lane that is up and has
-// not refused it. An upload joins a lane when that lane's UPLOAD_STATE arrives.
+// OPENs every upload that still has chunks to send on every extra lane that is connected
+// and has not refused it.
 void UploadManager::open_extra_lanes(uint64_t now) {
   for (uint32_t l = 1; l < lanes_.size(); l++) {
-    if (lanes_[l].phase == RPhase::Ready) open_on_lane(l, now);
+    if (lanes_[l].phase == RPhase::Ready || lanes_[l].phase == RPhase::Greeting) {
+      open_on_lane(l, now);
+    }
   }
 }
 
-// Also called right behind the lane's HELLO (see open_uploads): only then, so the HELLO and
-// its OPENs leave at the same instant and the server's HELLO still times the path.
+// Also called right behind the lane's HELLO, in the same write. The upload joins the lane at
+// once: its chunks follow the OPEN without waiting a round trip for UPLOAD_STATE, as resd
+// reads a connection's frames in order and what it holds is known from lane 0 already. A
+// refused OPEN gives the lane's chunks back (on_lane_state; their NACKs unknown_slot too).
 void UploadManager::open_on_lane(uint32_t l, uint64_t now) {
-  if (!window_) return;
+  if (!window_ || !window_->has_lane(l)) return;
   Lane& x = lanes_[l];
   for (auto& p : uploads_) {
     Upload& u = *p;
@@ -128,6 +149,7 @@ void UploadManager::open_on_lane(uint32_t l, uint64_t now) {
     u.lane_slots[l] = slot;
     proto::encode_upload_open(x.out, proto::UploadOpen{slot, u.ticket});
     x.last_send_ms = now;
+    window_->attach(u.slot, l);
   }
 }
 
@@ -151,7 +173,8 @@ void UploadManager::on_lane_state(Upload& u, uint32_t lane, const proto::UploadS
     case UploadStatus::SlotInUse:
     case UploadStatus::UnknownSlot:
     case UploadStatus::Internal:
-      // This lane cannot carry the upload; the others still do.
+      // This lane cannot carry the upload; the others still do (and take its chunks back).
+      if (window_ && u.slot != 0) window_->detach(u.slot, lane);
       slots_.erase(st.slot);
       u.lane_slots.erase(ls);
       u.refused |= bit(lane);
@@ -220,7 +243,15 @@ void UploadManager::on_connected(uint32_t lane, uint64_t now) {
   x.last_recv_ms = now;
   x.last_send_ms = now;
   proto::encode_frame(x.out, proto::FrameType::Hello, wire::hello_body(config_.agent));
-  open_on_lane(lane, now);  // the OPENs ride with the HELLO
+  x.hello_sent_ms = now;
+  // A lane dialed while lane 0 was greeting joins the window when it is made.
+  if (window_) window_->add_lane(lane);
+  open_on_lane(lane, now);  // the OPENs, and then chunks, ride with the HELLO
+}
+
+void UploadManager::on_handshake_rtt(uint32_t lane, uint64_t rtt_us) {
+  // Lane 0's is the first sample of a new connection; later lanes add nothing new.
+  if (lane == 0 && rphase_ == RPhase::Dialing) controller_.on_path_rtt(rtt_us / 1000);
 }
 
 void UploadManager::on_connect_failed(uint32_t lane, int err, const std::string& detail,
@@ -269,8 +300,7 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
   if (x.phase == RPhase::Greeting) {
     proto::Json j = f.type == FrameType::Hello ? proto::json_parse(f.body) : nullptr;
     wire::ServerHello hello;
-    if (!j || !wire::parse_hello(j.get(), hello, err) || hello.proto != proto::kProtocolVersion ||
-        !window_) {
+    if (!j || !wire::parse_hello(j.get(), hello, err) || hello.proto != proto::kProtocolVersion) {
       close_lane(lane, now, true);
       controller_.on_lane_failed(now, lane);
       return;
@@ -279,9 +309,8 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
       x.heartbeat_ms = static_cast<uint32_t>(std::max<uint64_t>(hello.heartbeat_ms, 100));
     }
     x.phase = RPhase::Ready;
-    // The server answers HELLO before it looks at the OPENs that came with it.
-    controller_.on_path_rtt(now - x.last_send_ms);
-    window_->add_lane(lane);
+    // The server answers HELLO before it looks at the OPENs and chunks that came with it.
+    controller_.on_path_rtt(now - x.hello_sent_ms);
     return;  // the caller's pump_resource OPENs the uploads here
   }
   switch (f.type) {

@@ -241,6 +241,10 @@ class UploadManager {
   void on_bytes(uint32_t lane, const char* data, size_t len, uint64_t now_ms);
   void on_disconnected(uint32_t lane, int err, const std::string& detail, uint64_t now_ms);
   std::string poll_send(uint32_t lane);
+  // The kernel's round trip of `lane`'s TCP handshake (TCP_INFO), given just before
+  // on_connected. On lane 0 it times the path a round trip before the server's HELLO does,
+  // so on a long path the extra lanes are dialed while lane 0 is still greeting.
+  void on_handshake_rtt(uint32_t lane, uint64_t rtt_us);
   uint32_t lane_slots() const { return static_cast<uint32_t>(lanes_.size()); }  // lane ids < this
 
   void handle_timeout(uint64_t now_ms);
@@ -338,6 +342,9 @@ class UploadManager {
   void close_lane(uint32_t lane, uint64_t now_ms, bool close_socket);
   void open_extra_lanes(uint64_t now_ms);
   void open_on_lane(uint32_t lane, uint64_t now_ms);
+  // Chunks a lane dialed now would carry: the window's work left, or before the window
+  // exists (lane 0 still greeting) an estimate from the uploads being opened.
+  uint64_t chunks_for_lanes() const;
   void on_lane_state(Upload& u, uint32_t lane, const proto::UploadState& st, uint64_t now_ms);
   void on_chunk_ack(uint32_t lane, proto::ChunkAck ack, uint64_t now_ms);
   void handle_lane_frame(uint32_t lane, const proto::Frame& f, uint64_t now_ms);
@@ -368,6 +375,7 @@ class UploadManager {
     std::string out;
     uint64_t last_recv_ms = 0;
     uint64_t last_send_ms = 0;
+    uint64_t hello_sent_ms = 0;  // its answer times the path
     uint32_t heartbeat_ms = 10000;
     bool draining = false;  // surplus: takes no new chunks, closes when its chunks are acked
     uint64_t drain_until = 0;

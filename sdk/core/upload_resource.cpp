@@ -42,8 +42,12 @@ void UploadManager::pump_resource(uint64_t now) {
   }
   if (rphase_ == RPhase::Idle) return dial(now);
   // A ticket that came while our HELLO is unanswered: its OPEN follows the HELLO at once
-  // (resd answers HELLO before it reads the next frame).
-  if (rphase_ == RPhase::Greeting) return open_uploads(now);
+  // (resd answers HELLO before it reads the next frame), and on a long path the extra
+  // lanes are dialed for it.
+  if (rphase_ == RPhase::Greeting) {
+    open_uploads(now);
+    return steer_lanes(now);
+  }
   if (rphase_ != RPhase::Ready) return;
   steer_lanes(now);  // may send uploads of a closed lane back to Open, OPENed below
   open_uploads(now);
@@ -170,6 +174,7 @@ void UploadManager::on_connected(uint64_t now) {
   send_frame(proto::FrameType::Hello, wire::hello_body(config_.agent), now);
   hello_sent_ms_ = now;
   open_uploads(now);  // in the same write: the server's HELLO is the round trip for both
+  steer_lanes(now);  // on a path the handshake timed as long, the extra lanes now
 }
 
 void UploadManager::on_connect_failed(int err, const std::string& detail, uint64_t now) {
@@ -224,7 +229,13 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     controller_.on_path_rtt(now - hello_sent_ms_);
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
-    controller_.reset(now);
+    // Lanes dialed while we greeted (steer_lanes) join it. The controller was reset when
+    // the previous connection dropped: resetting it here would close them again.
+    for (uint32_t l = 1; l < lanes_.size(); l++) {
+      if (lanes_[l].phase == RPhase::Greeting || lanes_[l].phase == RPhase::Ready) {
+        window_->add_lane(l);
+      }
+    }
     return pump_resource(now);
   }
   switch (f.type) {
@@ -388,8 +399,10 @@ std::optional<ReadJob> UploadManager::poll_read(uint64_t now) { return poll_read
 
 std::optional<ReadJob> UploadManager::poll_read(uint64_t now, uint32_t lane) {
   if (rphase_ != RPhase::Ready || !window_) return std::nullopt;
-  if (lane != 0 && (lane >= lanes_.size() || lanes_[lane].phase != RPhase::Ready ||
-                    lanes_[lane].draining)) {
+  // An extra lane sends as soon as its HELLO and OPENs are queued (open_on_lane).
+  if (lane != 0 && (lane >= lanes_.size() || lanes_[lane].draining ||
+                    (lanes_[lane].phase != RPhase::Ready &&
+                     lanes_[lane].phase != RPhase::Greeting))) {
     return std::nullopt;
   }
   std::optional<SendChunk> sc;

@@ -193,6 +193,7 @@ bool UploadIo::connect_resource(uint32_t lane, const std::string& addr, uint64_t
   LinkHooks hooks;
   hooks.on_connect = [this, lane](int status, const std::string& detail) {
     if (status == 0) {
+      if (UvLink* l = link(lane)) manager_.on_handshake_rtt(lane, l->tcp_rtt_us());
       manager_.on_connected(lane, now());
     } else {
       links_[lane] = nullptr;

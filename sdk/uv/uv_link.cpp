@@ -1,5 +1,7 @@
 #include "sdk/uv/uv_link.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/sendfile.h>
@@ -24,6 +26,15 @@ int connect_error(int uv_status) {
 }
 
 }  // namespace
+
+uint64_t UvLink::tcp_rtt_us() const {
+  uv_os_fd_t fd;
+  if (!connected_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return 0;
+  struct tcp_info info {};
+  socklen_t len = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+  return info.tcpi_rtt;
+}
 
 struct UvLink::WriteReq {
   uv_write_t req{};

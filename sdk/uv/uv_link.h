@@ -43,6 +43,9 @@ class UvLink {
   UvLink& operator=(const UvLink&) = delete;
 
   bool connected() const { return connected_; }
+  // The kernel's smoothed round trip of the connection (TCP_INFO), in microseconds; right
+  // after connecting that is the handshake's. 0 when unknown.
+  uint64_t tcp_rtt_us() const;
   // Queues bytes (ignored when not connected; a failure is reported through on_lost).
   void write(std::string data);
   // The same for bytes the caller keeps: copied only if the socket does not take them all now.

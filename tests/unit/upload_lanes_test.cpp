@@ -50,6 +50,11 @@ struct Options {
   bool takeover = false;  // resd before lanes: a new OPEN drops the older lane's slot
   uint64_t chunks = 64;
   uint32_t per_lane_per_tick = 1;  // chunks one lane delivers per 10 ms tick
+  uint64_t handshake_rtt_us = 0;  // told before each on_connected (0: not told)
+  // A round trip per tick: resd's answers arrive at the next tick, and so does a dial's
+  // connect.
+  bool hold_replies = false;
+  bool refuse_lane_opens = false;  // OPENs on lanes 1.. get SLOT_IN_USE
 };
 
 class Harness {
@@ -70,6 +75,11 @@ class Harness {
   }
 
   void start() {
+    announce();
+    grant();
+  }
+
+  void announce() {
     PendingUpload u;
     u.cid = "c1";
     u.to = "bob";
@@ -84,7 +94,12 @@ class Harness {
     m_.on_chat_online(now_);
     std::string body;
     ASSERT_TRUE(m_.next_chat_request(1, body));
-    std::string size = std::to_string(u.size);
+    m_.after_chat_requests(now_);  // dials the resource server if its address is known
+  }
+
+  // The chat server's answer to send_media: the message and its upload ticket.
+  void grant() {
+    std::string size = std::to_string(o_.chunks * kChunk);
     proto::Json j = proto::json_parse(
         R"({"message":{"id":42,"cid":"c1","from":"alice","to":"bob","kind":"file","ts":1,)"
         R"("status":"uploading","media":{"name":"f","size":)" + size +
@@ -96,6 +111,12 @@ class Harness {
   // One 10 ms tick: connections, control frames, reads, deliveries, acks.
   void tick() {
     now_ += 10;
+    for (uint32_t lane : std::exchange(dialing_, {})) connect(lane);
+    for (auto& [lane, bytes] : std::exchange(held_replies_, {})) {
+      if (!up_.count(lane)) continue;
+      heard_.insert(lane);
+      m_.on_bytes(lane, bytes.data(), bytes.size(), now_);
+    }
     m_.handle_timeout(now_);
     pump();
     // resd: each lane delivers a few of its queued chunks per tick.
@@ -120,8 +141,11 @@ class Harness {
       while (auto d = m_.poll_connect_lane()) {
         EXPECT_EQ(d->addr, "127.0.0.1:7421");
         dials_++;
-        m_.on_connected(d->lane, now_);
-        up_.insert(d->lane);
+        if (o_.hold_replies) {
+          dialing_.push_back(d->lane);
+        } else {
+          connect(d->lane);
+        }
       }
       for (uint32_t l : std::set<uint32_t>(up_)) control(l, m_.poll_send(l));
       for (uint32_t l : std::set<uint32_t>(up_)) {
@@ -157,11 +181,17 @@ class Harness {
           }
           in_flight_[c.index] = l;
           if (held_.count(c.index)) duplicates_++;
-          sent_on_[l]++;
+          if (sent_on_[l]++ == 0 && !heard_.count(l)) chunks_before_answer_++;
           wire_[l].push_back({c.slot, c.index});
         }
       }
     }
+  }
+
+  void connect(uint32_t lane) {
+    if (o_.handshake_rtt_us) m_.on_handshake_rtt(lane, o_.handshake_rtt_us);
+    m_.on_connected(lane, now_);
+    up_.insert(lane);
   }
 
   void control(uint32_t lane, const std::string& bytes) {
@@ -183,10 +213,18 @@ class Harness {
             it = it->second != lane ? (taken_.insert(it->first), slot_lane_.erase(it)) : ++it;
           }
         }
-        slot_lane_[open.slot] = lane;
         opens_++;
         proto::UploadState s;
         s.slot = open.slot;
+        if (o_.refuse_lane_opens && lane != 0) {
+          taken_.insert(open.slot);  // its chunks are NACKed unknown_slot
+          s.status = proto::UploadStatus::SlotInUse;
+          std::string out;
+          proto::encode_upload_state(out, s);
+          feed_raw(lane, out);
+          continue;
+        }
+        slot_lane_[open.slot] = lane;
         s.chunk_size = kChunk;
         s.file_size = o_.chunks * kChunk;
         s.total_chunks = o_.chunks;
@@ -252,6 +290,8 @@ class Harness {
   }
   void feed_raw(uint32_t lane, const std::string& bytes) {
     if (!up_.count(lane)) return;
+    if (o_.hold_replies) return held_replies_.push_back({lane, bytes});
+    heard_.insert(lane);
     m_.on_bytes(lane, bytes.data(), bytes.size(), now_);
   }
 
@@ -274,6 +314,10 @@ class Harness {
   std::set<uint64_t> held_;
   std::map<uint64_t, uint32_t> in_flight_;
   std::map<uint32_t, uint64_t> sent_on_;
+  std::vector<std::pair<uint32_t, std::string>> held_replies_;
+  std::vector<uint32_t> dialing_;
+  std::set<uint32_t> heard_;  // lanes on which the client has heard from resd
+  int chunks_before_answer_ = 0;  // lanes whose first chunk left before any answer
   bool done_sent_ = false;
   uint32_t lanes_peak_ = 0;
   int dials_ = 0, opens_ = 0, double_flight_ = 0, duplicates_ = 0;
@@ -349,6 +393,89 @@ TEST(upload_lanes, max_lanes_one_never_dials_a_second_connection) {
   EXPECT_EQ(h.dials_, 1);
   EXPECT_EQ(h.lanes_peak_, 1u);
   EXPECT_EQ(h.opens_, 1);
+}
+
+// A long handshake (TCP_INFO's round trip of lane 0's connect) starts the long-path lanes at
+// once, while lane 0 still waits for the server's HELLO, instead of a round trip later; and an
+// extra lane sends chunks right behind its HELLO and OPEN, before resd has answered either.
+TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
+  Options o;
+  o.max_lanes = 16;
+  o.hold_replies = true;
+  o.handshake_rtt_us = 40000;
+  Harness h(o);
+  h.start();
+  h.pump();
+  h.tick();  // lane 0 connects: HELLO and OPEN go out
+  EXPECT_EQ(h.dials_, 12);  // very_long_path_lanes, before any answer from resd
+  EXPECT_TRUE(h.sent_on_.empty());  // lane 0 waits for its UPLOAD_STATE (what resd holds)
+  // The other lanes connect as lane 0's HELLO and UPLOAD_STATE arrive: the window opens.
+  h.tick();
+  EXPECT_EQ(h.m_.lanes_up(), 1u);  // the other lanes' HELLOs are not answered yet ...
+  EXPECT_EQ(h.sent_on_.size(), 12u);  // ... and every lane already carries chunks
+  EXPECT_EQ(h.chunks_before_answer_, 11);
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+  EXPECT_EQ(h.double_flight_, 0);
+  EXPECT_EQ(h.duplicates_, 0);
+}
+
+// The resource server's address is known before the ticket (an earlier grant, or the chat
+// server's answer to auth), so lane 0 is dialed while send_media is out; when the ticket
+// comes after lane 0 connected, the long-path lanes are dialed then, not a round trip later.
+TEST(upload_lanes, a_ticket_during_lane_0s_greeting_dials_the_lanes_at_once) {
+  Options o;
+  o.max_lanes = 16;
+  o.hold_replies = true;
+  o.handshake_rtt_us = 40000;
+  Harness h(o);
+  h.m_.set_resource_hint("127.0.0.1:7421");
+  h.announce();
+  h.pump();
+  h.tick();  // lane 0 connects; no upload to open yet
+  EXPECT_EQ(h.dials_, 1);
+  h.grant();
+  h.pump();
+  EXPECT_EQ(h.dials_, 12);
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+}
+
+// Without a handshake sample the lanes wait for the server's HELLO to time the path (here
+// one 10 ms tick: a long path, four lanes).
+TEST(upload_lanes, no_handshake_sample_no_early_lanes) {
+  Options o;
+  o.max_lanes = 16;
+  o.hold_replies = true;
+  Harness h(o);
+  h.start();
+  h.pump();
+  h.tick();  // lane 0 connects
+  EXPECT_EQ(h.dials_, 1);
+  h.tick();  // its HELLO's answer times the path
+  EXPECT_EQ(h.dials_, 4);
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+}
+
+// The chunks an extra lane sent behind an OPEN that resd refuses go back to the pool and
+// out on lane 0; the lane carries the upload no more.
+TEST(upload_lanes, a_refused_open_gives_the_lanes_chunks_back) {
+  Options o;
+  o.max_lanes = 16;
+  o.hold_replies = true;
+  o.handshake_rtt_us = 40000;
+  o.refuse_lane_opens = true;
+  Harness h(o);
+  h.start();
+  h.pump();
+  h.tick();
+  h.tick();
+  EXPECT_EQ(h.chunks_before_answer_, 11);  // sent before the refusal could be known
+  std::map<uint32_t, uint64_t> early = h.sent_on_;
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+  for (uint32_t l = 1; l < 12; l++) EXPECT_EQ(h.sent_on_[l], early[l]) << "lane " << l;
 }
 
 }  // namespace
