@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -346,44 +347,65 @@ int run_upload(Args& args) {
 
   std::vector<double> raw, tus, fer, r_raw, r_tus, sdk_cpu, resd_cpu, busy;
   long peak_rss_kb = 0;
+  // The order turns every round, so each contender runs first, second and third equally
+  // often: on this machine's disk (a virtual device; ext4 mounted with `discard`) a writer's
+  // speed depends on what the one before it wrote and freed, and with a fixed order the same
+  // contender always paid (docs/benchmarks.md, session 13). Each one's output is deleted
+  // right after it (ferry's from the second round on is dropped by resd itself: the same
+  // bytes are stored already), and the file system is synced before each one starts.
   for (int i = 0; i < runs; i++) {
-    double r = raw_copy(file, work + "/raw-copy.bin");
-    std::filesystem::remove(work + "/raw-copy.bin");
-    double t = 0;
-    if (!skip_tus) {
+    double r = 0, t = 0, f = 0;
+    Timed ft;
+    auto run_raw = [&] {
+      r = raw_copy(file, work + "/raw-copy.bin");
+      std::filesystem::remove(work + "/raw-copy.bin");
+    };
+    auto run_tus = [&] {
+      if (skip_tus) return;
       Timed tt = run_timed({"node", tus_dir + "/client.mjs",
                             "http://" + tusd.address() + "/files", file, "0"},
                            work + "/tus-out.txt");
       t = tt.status == 0 ? mb_s_from_json(tt.out) : 0;
       for (auto& e : std::filesystem::directory_iterator(work + "/tus"))
         std::filesystem::remove(e.path());
+    };
+    auto run_ferry = [&] {
+      // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
+      std::string sender = "s" + std::to_string(i);
+      run_timed(cli(sender, {"register", sender + "x", "bench-password"}), work + "/out.txt");
+      // CPU of both ferry processes over the upload: on 2 cores it, not the disk, bounds
+      // ferry (docs/benchmarks.md, "Where the CPU goes").
+      double resd_cpu0 = process_cpu_seconds(servers.resd.pid());
+      ft = run_timed(cli(sender, {"send-file", "receiver", file, "--json"}), work + "/f.txt");
+      double resd_cpu1 = process_cpu_seconds(servers.resd.pid());
+      f = ft.status == 0 ? double(size) / 1e6 / ft.seconds : 0;
+      sdk_cpu.push_back(ft.cpu_seconds);
+      if (resd_cpu0 >= 0 && resd_cpu1 >= resd_cpu0) {
+        resd_cpu.push_back(resd_cpu1 - resd_cpu0);
+        // Share of the machine's two cores both processes kept busy for the upload's wall
+        // time.
+        if (ft.seconds > 0) busy.push_back((ft.cpu_seconds + resd_cpu.back()) / (2 * ft.seconds));
+      }
+      peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
+      if (ft.status != 0) fprintf(stderr, "ferry-bench: send-file exited %d\n", ft.status);
+    };
+    std::function<void()> order[3] = {run_raw, run_tus, run_ferry};
+    for (int k = 0; k < 3; k++) {
+      sync();
+      order[(i + k) % 3]();
     }
-    // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
-    std::string sender = "s" + std::to_string(i);
-    run_timed(cli(sender, {"register", sender + "x", "bench-password"}), work + "/out.txt");
-    // CPU of both ferry processes over the upload: on 2 cores it, not the disk, bounds ferry
-    // (docs/benchmarks.md, "Where the CPU goes").
-    double resd_cpu0 = process_cpu_seconds(servers.resd.pid());
-    Timed ft = run_timed(cli(sender, {"send-file", "receiver", file, "--json"}), work + "/f.txt");
-    double resd_cpu1 = process_cpu_seconds(servers.resd.pid());
-    double f = ft.status == 0 ? double(size) / 1e6 / ft.seconds : 0;
-    sdk_cpu.push_back(ft.cpu_seconds);
-    if (resd_cpu0 >= 0 && resd_cpu1 >= resd_cpu0) {
-      resd_cpu.push_back(resd_cpu1 - resd_cpu0);
-      // Share of the machine's two cores both processes kept busy for the upload's wall time.
-      if (ft.seconds > 0) busy.push_back((ft.cpu_seconds + resd_cpu.back()) / (2 * ft.seconds));
-    }
-    peak_rss_kb = std::max(peak_rss_kb, ft.max_rss_kb);
-    if (ft.status != 0) fprintf(stderr, "ferry-bench: send-file exited %d\n", ft.status);
     raw.push_back(r);
     tus.push_back(t);
     fer.push_back(f);
     if (r > 0) r_raw.push_back(f / r);
     if (t > 0) r_tus.push_back(f / t);
     if (!args.json) {
-      printf("  round %d: raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s (%.2f s; CPU: SDK %.2f s, "
-             "resd %.2f s)\n",
-             i + 1, r, t, f, ft.seconds, ft.cpu_seconds, resd_cpu.empty() ? 0.0 : resd_cpu.back());
+      static const char* const kOrder[3] = {"raw, tus, ferry", "tus, ferry, raw",
+                                            "ferry, raw, tus"};
+      printf("  round %d (%s): raw %.0f MB/s  tus %.0f MB/s  ferry %.0f MB/s (%.2f s; CPU: SDK "
+             "%.2f s, resd %.2f s)\n",
+             i + 1, kOrder[i % 3], r, t, f, ft.seconds, ft.cpu_seconds,
+             resd_cpu.empty() ? 0.0 : resd_cpu.back());
     }
   }
   servers.stop();
