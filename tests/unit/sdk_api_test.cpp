@@ -184,12 +184,16 @@ TEST(sdk_api, shared_loop_orders_wakes_and_publishes_once_per_iteration) {
   }
   a.name = "a";
   b.name = "b";
-  // One batch: the loop thread is held inside the first post until all three are queued
-  // (whether it has started running it yet or not, the three land in one batch).
-  std::atomic<bool> queued{false};
+  // One batch: the loop thread is inside the first post, so it took its batch before any of
+  // the three were queued, and it is held there until all three are: they land in the next
+  // batch together. (Queued while the loop was still taking the first post's batch, the
+  // first wake could join it and publish before "posted".)
+  std::atomic<bool> entered{false}, queued{false};
   loop.post([&] {
+    entered = true;
     while (!queued) std::this_thread::yield();
   });
+  while (!entered) std::this_thread::yield();
   loop.wake(&a);
   loop.post([&] { log.push_back("posted"); });
   loop.wake(&b);
