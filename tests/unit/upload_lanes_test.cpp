@@ -395,14 +395,21 @@ TEST(upload_lanes, max_lanes_one_never_dials_a_second_connection) {
   EXPECT_EQ(h.opens_, 1);
 }
 
+// The default lane cap, and a round trip per tick (resd's answers and connects take one);
+// `handshake_us` is the handshake round trip the adapter reports (0: none).
+Options round_trips(uint64_t handshake_us) {
+  Options o;
+  o.max_lanes = 16;
+  o.hold_replies = true;
+  o.handshake_rtt_us = handshake_us;
+  return o;
+}
+
 // A long handshake (TCP_INFO's round trip of lane 0's connect) starts the long-path lanes at
 // once, while lane 0 still waits for the server's HELLO, instead of a round trip later; and an
 // extra lane sends chunks right behind its HELLO and OPEN, before resd has answered either.
 TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
-  Options o;
-  o.max_lanes = 16;
-  o.hold_replies = true;
-  o.handshake_rtt_us = 40000;
+  Options o = round_trips(40000);
   Harness h(o);
   h.start();
   h.pump();
@@ -424,10 +431,7 @@ TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
 // server's answer to auth), so lane 0 is dialed while send_media is out; when the ticket
 // comes after lane 0 connected, the long-path lanes are dialed then, not a round trip later.
 TEST(upload_lanes, a_ticket_during_lane_0s_greeting_dials_the_lanes_at_once) {
-  Options o;
-  o.max_lanes = 16;
-  o.hold_replies = true;
-  o.handshake_rtt_us = 40000;
+  Options o = round_trips(40000);
   Harness h(o);
   h.m_.set_resource_hint("127.0.0.1:7421");
   h.announce();
@@ -444,9 +448,7 @@ TEST(upload_lanes, a_ticket_during_lane_0s_greeting_dials_the_lanes_at_once) {
 // Without a handshake sample the lanes wait for the server's HELLO to time the path (here
 // one 10 ms tick: a long path, four lanes).
 TEST(upload_lanes, no_handshake_sample_no_early_lanes) {
-  Options o;
-  o.max_lanes = 16;
-  o.hold_replies = true;
+  Options o = round_trips(0);
   Harness h(o);
   h.start();
   h.pump();
@@ -461,10 +463,7 @@ TEST(upload_lanes, no_handshake_sample_no_early_lanes) {
 // The chunks an extra lane sent behind an OPEN that resd refuses go back to the pool and
 // out on lane 0; the lane carries the upload no more.
 TEST(upload_lanes, a_refused_open_gives_the_lanes_chunks_back) {
-  Options o;
-  o.max_lanes = 16;
-  o.hold_replies = true;
-  o.handshake_rtt_us = 40000;
+  Options o = round_trips(40000);
   o.refuse_lane_opens = true;
   Harness h(o);
   h.start();
