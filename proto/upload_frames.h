@@ -123,6 +123,17 @@ struct UploadDone {
   std::string message;
 };
 
+// ferry-resd's chunk size for a file: 1 MiB keeps a resume's re-send (about one window) small
+// and lets small files spread over many chunks in flight; from 1 GiB on, 4 MiB chunks quarter
+// the per-chunk costs (frames, acks, ledger entries: a 64 GiB file has 16384 chunks, not
+// 65536). UPLOAD_STATE is what counts; a sender may only assume this before it arrives.
+inline constexpr uint32_t kSmallChunkBytes = 1u << 20;
+inline constexpr uint32_t kLargeChunkBytes = 4u << 20;
+inline constexpr uint64_t kLargeFileBytes = 1ull << 30;
+inline constexpr uint32_t resd_chunk_size(uint64_t file_size) {
+  return file_size >= kLargeFileBytes ? kLargeChunkBytes : kSmallChunkBytes;
+}
+
 // ceil(file_size / chunk_size) without overflow; chunk_size must be > 0.
 uint64_t chunk_count(uint64_t file_size, uint32_t chunk_size);
 // Bytes of chunk `index` (the tail may be shorter); index must be < chunk_count().

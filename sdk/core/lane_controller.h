@@ -9,9 +9,10 @@
 // assumed there: every extra lane must prove itself.
 //
 // The loop: start with 1 lane (long_path_lanes, 4, when the path's round trip -- the first
-// connection's TCP handshake, or its greeting -- says the path is long, at least long_path_rtt_ms: one loss-bound stream is then the rule, and
-// waiting for a slow link to prove it costs many seconds; very_long_path_lanes, 12, from
-// very_long_path_rtt_ms) and measure goodput. While there is
+// connection's TCP handshake, or its greeting -- says the path is long, at least
+// long_path_rtt_ms: one loss-bound stream is then the rule, and waiting for a slow link to
+// prove it costs many seconds; very_long_path_lanes, 12, from very_long_path_rtt_ms) and
+// measure goodput. While there is
 // enough work left (at least min_waiting_chunks unsent, and at the measured goodput at least
 // twice what the probe's warm-up and interval take), probe: ask for more lanes, wait until they
 // are up, measure again. Goodput rose by at least keep_gain: keep them and probe again at once. It
@@ -75,7 +76,8 @@ class LaneController {
   // Bytes that became durable on the server (any upload, any lane).
   void on_durable(uint64_t bytes) { durable_ += bytes; }
   // A round trip of the path without data queued ahead (a connection's TCP handshake, or
-  // HELLO -> server HELLO on a fresh connection). The smallest sample is kept, also across reset(): the path has not changed.
+  // HELLO -> server HELLO on a fresh connection). The smallest sample is kept, also across
+  // reset(): the path has not changed.
   void on_path_rtt(uint64_t rtt_ms);
   // Every lane went away (the primary connection dropped or uploads ended): back to 1 lane,
   // and the probing state starts over (the backoff is kept: the link has not changed).

@@ -16,19 +16,23 @@ namespace {
 
 uint64_t bit(uint32_t lane) { return uint64_t{1} << lane; }
 
-// ferry-resd's chunk below 1 GiB, for counting an upload's chunks before its UPLOAD_STATE.
-constexpr uint32_t kGuessChunk = 1u << 20;
-
 }  // namespace
 
-uint64_t UploadManager::chunks_for_lanes() const {
-  uint64_t n = window_ ? window_->remaining_chunks() : 0;
+LaneController::Inputs UploadManager::lane_inputs() const {
+  LaneController::Inputs in;
+  in.lanes_up = lanes_up();
+  // The path's round trip, not the queue our window keeps in the socket buffers: with 32 MiB
+  // in flight srtt grows to seconds and the intervals would never end on a slow link.
+  in.srtt_ms = window_ ? window_->min_rtt_ms(0).value_or(0) : 0;
+  in.waiting_chunks = window_ ? window_->remaining_chunks() : 0;
+  in.chunk_bytes = window_ ? window_->chunk_size() : 0;
   for (const auto& p : uploads_) {
-    if (p->phase == Phase::Open || p->phase == Phase::Opening) {
-      n += (p->rec.size + kGuessChunk - 1) / kGuessChunk;
-    }
+    if (p->phase != Phase::Open && p->phase != Phase::Opening) continue;
+    uint32_t chunk = proto::resd_chunk_size(p->rec.size);
+    in.waiting_chunks += proto::chunk_count(p->rec.size, chunk);
+    if (in.chunk_bytes == 0) in.chunk_bytes = chunk;
   }
-  return n;
+  return in;
 }
 
 uint32_t UploadManager::lanes_up() const {
@@ -42,17 +46,12 @@ uint32_t UploadManager::lanes_up() const {
 // is still greeting on a path its handshake has timed (the long-path start then comes a
 // round trip sooner, and the lanes are up when the first UPLOAD_STATE arrives).
 void UploadManager::steer_lanes(uint64_t now) {
-  if (!lane_capable_ || lanes_.size() <= 1) return;
-  bool early = rphase_ == RPhase::Greeting && !window_;
-  if (!early && (rphase_ != RPhase::Ready || !window_)) return;
-  LaneController::Inputs in;
-  in.lanes_up = lanes_up();
-  // The path's round trip, not the queue our window keeps in the socket buffers: with 32 MiB
-  // in flight srtt grows to seconds and the intervals would never end on a slow link.
-  in.srtt_ms = window_ ? window_->min_rtt_ms(0).value_or(0) : 0;
-  in.waiting_chunks = chunks_for_lanes();
-  in.chunk_bytes = window_ && window_->chunk_size() ? window_->chunk_size() : kGuessChunk;
-  controller_.tick(now, in);
+  // Greeting: lane 0's HELLO is out (the window comes with its answer).
+  if (!lane_capable_ || lanes_.size() <= 1 ||
+      (rphase_ != RPhase::Greeting && rphase_ != RPhase::Ready)) {
+    return;
+  }
+  controller_.tick(now, lane_inputs());
   uint32_t want = std::min<uint32_t>(controller_.target(), static_cast<uint32_t>(lanes_.size()));
   for (uint32_t l = static_cast<uint32_t>(lanes_.size()) - 1; l >= 1; l--) {
     Lane& x = lanes_[l];
@@ -125,9 +124,7 @@ void UploadManager::close_lane(uint32_t lane, uint64_t now, bool close_socket) {
 // and has not refused it.
 void UploadManager::open_extra_lanes(uint64_t now) {
   for (uint32_t l = 1; l < lanes_.size(); l++) {
-    if (lanes_[l].phase == RPhase::Ready || lanes_[l].phase == RPhase::Greeting) {
-      open_on_lane(l, now);
-    }
+    if (lanes_[l].open()) open_on_lane(l, now);
   }
 }
 

@@ -342,9 +342,9 @@ class UploadManager {
   void close_lane(uint32_t lane, uint64_t now_ms, bool close_socket);
   void open_extra_lanes(uint64_t now_ms);
   void open_on_lane(uint32_t lane, uint64_t now_ms);
-  // Chunks a lane dialed now would carry: the window's work left, or before the window
-  // exists (lane 0 still greeting) an estimate from the uploads being opened.
-  uint64_t chunks_for_lanes() const;
+  // What the lane controller is told: the window's work left plus the uploads still being
+  // opened (counted in ferry-resd's chunks until their UPLOAD_STATE says).
+  LaneController::Inputs lane_inputs() const;
   void on_lane_state(Upload& u, uint32_t lane, const proto::UploadState& st, uint64_t now_ms);
   void on_chunk_ack(uint32_t lane, proto::ChunkAck ack, uint64_t now_ms);
   void handle_lane_frame(uint32_t lane, const proto::Frame& f, uint64_t now_ms);
@@ -379,6 +379,8 @@ class UploadManager {
     uint32_t heartbeat_ms = 10000;
     bool draining = false;  // surplus: takes no new chunks, closes when its chunks are acked
     uint64_t drain_until = 0;
+    // Connected and greeted, or greeting: its HELLO is out, so OPENs and chunks may follow.
+    bool open() const { return phase == RPhase::Greeting || phase == RPhase::Ready; }
   };
   RPhase rphase_ = RPhase::Idle;
   std::string raddr_;  // address of the connection (the latest grant's `resource`)

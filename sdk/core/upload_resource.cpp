@@ -232,9 +232,7 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     // Lanes dialed while we greeted (steer_lanes) join it. The controller was reset when
     // the previous connection dropped: resetting it here would close them again.
     for (uint32_t l = 1; l < lanes_.size(); l++) {
-      if (lanes_[l].phase == RPhase::Greeting || lanes_[l].phase == RPhase::Ready) {
-        window_->add_lane(l);
-      }
+      if (lanes_[l].open()) window_->add_lane(l);
     }
     return pump_resource(now);
   }
@@ -400,9 +398,8 @@ std::optional<ReadJob> UploadManager::poll_read(uint64_t now) { return poll_read
 std::optional<ReadJob> UploadManager::poll_read(uint64_t now, uint32_t lane) {
   if (rphase_ != RPhase::Ready || !window_) return std::nullopt;
   // An extra lane sends as soon as its HELLO and OPENs are queued (open_on_lane).
-  if (lane != 0 && (lane >= lanes_.size() || lanes_[lane].draining ||
-                    (lanes_[lane].phase != RPhase::Ready &&
-                     lanes_[lane].phase != RPhase::Greeting))) {
+  if (lane != 0 &&
+      (lane >= lanes_.size() || lanes_[lane].draining || !lanes_[lane].open())) {
     return std::nullopt;
   }
   std::optional<SendChunk> sc;

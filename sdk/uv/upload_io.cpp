@@ -12,6 +12,7 @@
 
 #include "proto/chunk_sum.h"
 #include "proto/hex.h"
+#include "proto/upload_frames.h"
 #include "sdk/include/ferry.h"
 #include "sdk/media/thumbnail.h"
 #include "sdk/uv/file_identity.h"
@@ -246,14 +247,6 @@ void UploadIo::pump_reads(uint64_t now_ms) {
   }
 }
 
-// The chunk size the hash pass sums at, before resd has said (it answers the OPEN, which
-// the hash pass does not wait for): ferry-resd's own choice, 1 MiB below 1 GiB and 4 MiB
-// from 1 GiB on (servers/resource/core/resd_core.h). Only a guess: with a server that
-// chooses otherwise the chunks take the read path, as before.
-uint64_t UploadIo::expected_chunk_size(uint64_t file_size) {
-  return file_size >= (1ull << 30) ? 4u << 20 : 1u << 20;
-}
-
 // A chunk whose sum the hash pass already has goes out as its prefix + sendfile from the
 // file, never read into the process. False: it takes the read path (no sum yet, another
 // chunk size, sent from the file once already, the file or the link not usable).
@@ -401,7 +394,10 @@ void UploadIo::start_prepare(PrepareJob job) {
   w->job = std::move(job);
   if (w->job.hash && w->job.size > 0) {
     auto t = std::make_shared<ChunkSumTable>();
-    t->chunk = expected_chunk_size(w->job.size);
+    // The hash pass does not wait for resd's answer to the OPEN: it sums at ferry-resd's
+    // chunk size. Only a guess: with a server that chooses otherwise the chunks take the
+    // read path, as before.
+    t->chunk = proto::resd_chunk_size(w->job.size);
     size_t n = static_cast<size_t>((w->job.size + t->chunk - 1) / t->chunk);
     t->sums.resize(n);
     t->used.assign(n, false);

@@ -98,7 +98,6 @@ class UploadIo {
   void pump_reads(uint64_t now_ms);
   void start_read(ReadJob job, uint64_t now_ms);
   bool send_from_file(const ReadJob& job, uint64_t now_ms);
-  static uint64_t expected_chunk_size(uint64_t file_size);
   void end_file_chunk(FileChunk* c, int status);
   void send_control(uint32_t lane, UvLink* to);
   void finish_read(ReadWork* w);

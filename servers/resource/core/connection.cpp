@@ -17,10 +17,6 @@ constexpr size_t kDirectReadMinBytes = 64 * 1024;
 constexpr size_t kDirectReadMaxBytes = 256 * 1024;
 }  // namespace
 
-uint32_t choose_chunk_size(uint64_t file_size) {
-  return file_size >= kLargeFileBytes ? kLargeChunkBytes : kSmallChunkBytes;
-}
-
 const char* job_kind_name(JobKind kind) {
   switch (kind) {
     case JobKind::Create:

@@ -48,13 +48,11 @@ namespace ferry::resource {
 using ConnId = uint64_t;
 inline constexpr int64_t kNoTimeout = INT64_MAX;
 
-// Chunk size policy: 1 MiB keeps a resume's re-send (about one window) small and lets small
-// files spread over many chunks in flight; from 1 GiB on, 4 MiB chunks quarter the per-chunk
-// costs (frames, acks, ledger entries: a 64 GiB file has 16384 chunks, not 65536).
-inline constexpr uint32_t kSmallChunkBytes = 1u << 20;
-inline constexpr uint32_t kLargeChunkBytes = 4u << 20;
-inline constexpr uint64_t kLargeFileBytes = 1ull << 30;
-uint32_t choose_chunk_size(uint64_t file_size);
+// Chunk size policy: proto::resd_chunk_size (the SDK assumes it before UPLOAD_STATE says).
+using proto::kLargeChunkBytes;
+using proto::kLargeFileBytes;
+using proto::kSmallChunkBytes;
+inline uint32_t choose_chunk_size(uint64_t file_size) { return proto::resd_chunk_size(file_size); }
 // HELLO's max_frame: the largest CHUNK (largest chunk + 28-byte prefix) plus slack that also
 // covers UPLOAD_OPEN with a 4096-byte ticket.
 inline constexpr uint32_t kMaxFrameBody = kLargeChunkBytes + 4096;
