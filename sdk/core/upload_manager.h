@@ -101,8 +101,8 @@ struct UploadManagerConfig {
   uint32_t heartbeat_ms = 10000;  // PING on an idle resource connection
   // Answer deadline for UPLOAD_OPEN, in heartbeats of the resource connection (the lower of
   // ours and resd's): 6 = twice the silence after which the connection counts as dead (60 s
-  // with the default heartbeat). It is at least 2 x the window's RTO, so an OPEN queued
-  // behind a full window on a slow link is not given up early, and it doubles for the
+  // with the default heartbeat). An OPEN sent behind chunks still in flight gets at least
+  // 2 x the window's RTO, so on a slow link it is not given up early; it doubles for the
   // re-sent OPEN. Verifying adds 1 s per 32 MiB of file (resd hashes the whole file).
   uint32_t answer_deadline_heartbeats = 6;
   uint32_t max_frame_body = 1u << 20;  // largest control frame accepted from resd
@@ -291,6 +291,8 @@ class UploadManager {
     // verdict. open_tries counts the OPENs sent on this connection without an answer.
     uint64_t answer_deadline = 0;
     uint32_t open_tries = 0;
+    uint64_t open_sent_ms = 0;  // when the last OPEN went out
+    bool open_behind_chunks = false;  // ... behind chunks still in flight on its connection
     bool upload_done = false;  // the resource server said UPLOAD_DONE ok
     uint64_t ready_poll_at = 0;
     bool uploading_reported = false;  // UPLOADING status emitted in this run
@@ -350,6 +352,7 @@ class UploadManager {
   void handle_lane_frame(uint32_t lane, const proto::Frame& f, uint64_t now_ms);
   void lane_timeouts(uint64_t now_ms);
   uint64_t answer_timeout_ms() const;
+  void arm_open_deadline(Upload& u);
   // False when the connection was dropped (the caller must not touch the window).
   bool check_answer_deadlines(uint64_t now_ms);
 

@@ -67,11 +67,24 @@ void UploadManager::open_uploads(uint64_t now) {
     proto::encode_upload_open(out_, proto::UploadOpen{slot, u.ticket});
     last_send_ms_ = now;
     u.phase = Phase::Opening;
-    // The re-sent OPEN gets twice the time: an answer that is merely slow is not chased by
-    // ever more OPENs.
-    u.answer_deadline = now + (answer_timeout_ms() << std::min<uint32_t>(u.open_tries, 4));
+    u.open_sent_ms = now;
+    u.open_behind_chunks = window_ && window_->in_flight_bytes(0) > 0;
     u.open_tries++;
+    arm_open_deadline(u);
   }
+}
+
+// An OPEN's answer may wait behind the chunks sent before it (answer_timeout_ms), but an OPEN
+// on an idle connection, as on every new one, waits for nothing but resd: its heartbeats are
+// the measure. The re-sent OPEN gets twice the time: an answer that is merely slow is not
+// chased by ever more OPENs. Armed again when the server's HELLO answers: the OPENs that rode
+// behind our HELLO were timed with our own heartbeat, and a server that asks for a shorter
+// one would otherwise leave a lost answer waiting out ours (60 s, not 6 of its heartbeats).
+void UploadManager::arm_open_deadline(Upload& u) {
+  uint64_t t = uint64_t{config_.answer_deadline_heartbeats} * heartbeat_ms_;
+  if (u.open_behind_chunks) t = answer_timeout_ms();
+  uint32_t doublings = std::min<uint32_t>(u.open_tries > 0 ? u.open_tries - 1 : 0, 4);
+  u.answer_deadline = u.open_sent_ms + (t << doublings);
 }
 
 // How long an OPEN may go unanswered (see UploadManagerConfig::answer_deadline_heartbeats).
@@ -229,6 +242,9 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     controller_.on_path_rtt(now - hello_sent_ms_);
     rbackoff_.reset();
     window_ = std::make_unique<UploadWindow>(config_.window);
+    for (auto& p : uploads_) {
+      if (p->phase == Phase::Opening) arm_open_deadline(*p);
+    }
     // Lanes dialed while we greeted (steer_lanes) join it. The controller was reset when
     // the previous connection dropped: resetting it here would close them again.
     for (uint32_t l = 1; l < lanes_.size(); l++) {

@@ -200,7 +200,7 @@ class Media : public ::testing::Test {
   }
 
   // --- resource server ---
-  void res_connect() {
+  void res_connect(uint32_t server_heartbeat_ms = 10000) {
     std::optional<std::string> addr = m().poll_connect();
     ASSERT_TRUE(addr);
     EXPECT_EQ(*addr, "127.0.0.1:7421");
@@ -212,7 +212,8 @@ class Media : public ::testing::Test {
     // res_sent_frames() (expect_open) sees them first.
     res_pending.assign(hello.begin() + 1, hello.end());
     for (const proto::Frame& f : res_pending) EXPECT_EQ(f.type, FrameType::UploadOpen);
-    feed_res(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+    feed_res(FrameType::Hello,
+             R"({"proto":1,"heartbeat_ms":)" + std::to_string(server_heartbeat_ms) + "}");
   }
   std::vector<proto::Frame> res_sent_frames() {
     res_bytes = m().poll_send();
@@ -302,9 +303,9 @@ class Media : public ::testing::Test {
   }
   // Time passes on healthy connections: both servers answer the heartbeats (a PONG every
   // 5 s), so neither connection is declared dead.
-  void live_for(uint64_t ms) {
+  void live_for(uint64_t ms, uint64_t max_step_ms = 5000) {
     for (uint64_t left = ms; left > 0;) {
-      uint64_t step = std::min<uint64_t>(left, 5000);
+      uint64_t step = std::min<uint64_t>(left, max_step_ms);
       left -= step;
       advance(step);
       feed_chat(FrameType::Pong, "");
@@ -756,6 +757,27 @@ TEST_F(Media, sdk_media_unanswered_open_is_resent_then_reconnects) {
   EXPECT_EQ(m().active(), 1u);
   int err = 0;
   for (int st : statuses(events(), &err)) EXPECT_NE(st, FERRY_MSG_FAILED) << err;
+}
+
+// Regression (chaos_upload.upload_state_lost_then_link_clean took 60 s): the OPEN rides behind
+// our HELLO, before the server's HELLO says its heartbeat. A server with a 500 ms heartbeat
+// makes the deadline 6 of those (3 s), not 6 of ours (60 s).
+TEST_F(Media, sdk_media_open_deadline_follows_the_servers_heartbeat) {
+  make_core();
+  std::string cid = submit(2 * kMiB);
+  prepare();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(12, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  res_connect(500);
+  proto::UploadOpen first = expect_open();
+  live_for(2500, 250);  // answering its heartbeats, so the connection stays up
+  EXPECT_TRUE(res_sent_frames().empty()) << "OPEN re-sent before its deadline";
+  live_for(500, 250);  // 3 s: the deadline
+  proto::UploadOpen second = expect_open();
+  EXPECT_NE(second.slot, first.slot);
+  EXPECT_FALSE(m().poll_close());
+  state(second.slot, 2 * kMiB, {});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1}));
 }
 
 // The re-sent OPEN is answered: the upload goes on over the same connection, and a late
