@@ -49,6 +49,13 @@ bool make_file(const std::string& path, uint64_t size) {
   return fclose(f) == 0;
 }
 
+bool vary_file(const std::string& path, uint64_t round) {
+  FILE* f = fopen(path.c_str(), "r+b");
+  if (!f) return false;
+  bool ok = fwrite(&round, 1, sizeof round, f) == sizeof round;
+  return fclose(f) == 0 && ok;
+}
+
 double process_cpu_seconds(pid_t pid) {
   FILE* f = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
   if (!f) return -1;

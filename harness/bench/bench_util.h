@@ -15,6 +15,8 @@ double now_s();
 uint64_t parse_size(const std::string& s);
 // Writes `size` pseudo-random bytes (incompressible, distinct per block).
 bool make_file(const std::string& path, uint64_t size);
+// Overwrites the file's first 8 bytes with `round`: the same size, another SHA-256.
+bool vary_file(const std::string& path, uint64_t round);
 
 struct Timed {
   int status = -1;

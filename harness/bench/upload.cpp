@@ -308,9 +308,24 @@ int run_upload(Args& args) {
   int runs = atoi(args.take("--runs", "3").c_str());
   bool skip_tus = args.take_flag("--no-tus");
   std::string base = args.take("--dir", "/var/tmp");
-  if (!args.rest.empty() || size == 0 || runs < 1) {
+  std::string disk = args.take("--disk", "fresh");
+  if (!args.rest.empty() || size == 0 || runs < 1 || (disk != "fresh" && disk != "freed")) {
     fprintf(stderr, "ferry-bench upload: bad arguments (see --help)\n");
     return 2;
+  }
+  bool fresh = disk == "fresh";
+  // --disk fresh keeps what every contender wrote until the end: the source, plus per round
+  // a raw copy, tus's file and resd's stored file (--disk freed: the source plus two files).
+  uint64_t need = fresh ? size * (1 + 3 * uint64_t(runs)) + (64ull << 20) : size * 3;
+  std::error_code ec;
+  std::filesystem::space_info space = std::filesystem::space(base, ec);
+  if (ec || space.available < need) {
+    fprintf(stderr,
+            "ferry-bench upload: --disk %s needs %.1f GB free in %s, %s %.1f GB; use fewer "
+            "--runs, a smaller --size, another --dir, or --disk freed\n",
+            disk.c_str(), double(need) / 1e9, base.c_str(), ec ? "cannot tell; assumed" : "it has",
+            ec ? 0.0 : double(space.available) / 1e9);
+    return 1;
   }
   std::string work = base + "/ferry-bench-upload-" + std::to_string(getpid());
   std::filesystem::create_directories(work);
@@ -347,18 +362,36 @@ int run_upload(Args& args) {
 
   std::vector<double> raw, tus, fer, r_raw, r_tus, sdk_cpu, resd_cpu, busy;
   long peak_rss_kb = 0;
-  // The order turns every round, so each contender runs first, second and third equally
-  // often: on this machine's disk (a virtual device; ext4 mounted with `discard`) a writer's
-  // speed depends on what the one before it wrote and freed, and with a fixed order the same
-  // contender always paid (docs/benchmarks.md, session 13). Each one's output is deleted
-  // right after it (ferry's from the second round on is dropped by resd itself: the same
-  // bytes are stored already), and the file system is synced before each one starts.
+  // The disk must be the same for all three. On this machine's (a virtual device; ext4
+  // mounted with `discard`) a buffered writer runs at ~450 MB/s into fresh blocks and at up
+  // to ~1.5 GB/s into blocks freed moments before (docs/benchmarks.md, sessions 13-14), so a
+  // contender that runs right after another's output is deleted is measured on another disk.
+  //   fresh (default): nothing is deleted until the end, and 8 bytes of the source change
+  //     every round (all three send the same bytes within a round), so resd keeps each
+  //     round's file too instead of dropping it as already stored: no one writes into freed
+  //     blocks. Needs 3 x size per round.
+  //   freed: before each contender a file of the same size is written, synced and deleted,
+  //     so every one of them writes right after that much space was freed.
+  // The order turns every round as well (raw-tus-ferry, tus-ferry-raw, ferry-raw-tus), and
+  // the file system is synced before each contender starts.
+  auto free_space_before = [&] {
+    if (fresh) return;
+    std::string freer = work + "/freed.bin";
+    make_file(freer, size);
+    sync();
+    std::filesystem::remove(freer);
+  };
   for (int i = 0; i < runs; i++) {
     double r = 0, t = 0, f = 0;
     Timed ft;
+    if (fresh && !vary_file(file, uint64_t(i) + 1)) {
+      fprintf(stderr, "ferry-bench: cannot change %s\n", file.c_str());
+      return 1;
+    }
     auto run_raw = [&] {
-      r = raw_copy(file, work + "/raw-copy.bin");
-      std::filesystem::remove(work + "/raw-copy.bin");
+      std::string out = work + "/raw-copy-" + std::to_string(i) + ".bin";
+      r = raw_copy(file, out);
+      if (!fresh) std::filesystem::remove(out);
     };
     auto run_tus = [&] {
       if (skip_tus) return;
@@ -366,8 +399,10 @@ int run_upload(Args& args) {
                             "http://" + tusd.address() + "/files", file, "0"},
                            work + "/tus-out.txt");
       t = tt.status == 0 ? mb_s_from_json(tt.out) : 0;
-      for (auto& e : std::filesystem::directory_iterator(work + "/tus"))
-        std::filesystem::remove(e.path());
+      if (!fresh) {
+        for (auto& e : std::filesystem::directory_iterator(work + "/tus"))
+          std::filesystem::remove(e.path());
+      }
     };
     auto run_ferry = [&] {
       // A fresh sender per round, so "instant send" (same hash, same sender) never kicks in.
@@ -391,6 +426,7 @@ int run_upload(Args& args) {
     };
     std::function<void()> order[3] = {run_raw, run_tus, run_ferry};
     for (int k = 0; k < 3; k++) {
+      free_space_before();
       sync();
       order[(i + k) % 3]();
     }
@@ -419,6 +455,7 @@ int run_upload(Args& args) {
     cJSON_AddStringToObject(j, "mode", "upload");
     cJSON_AddNumberToObject(j, "size_bytes", double(size));
     cJSON_AddNumberToObject(j, "runs", runs);
+    cJSON_AddStringToObject(j, "disk", disk.c_str());
     cJSON_AddNumberToObject(j, "ferry_mb_s", f_med);
     cJSON_AddNumberToObject(j, "raw_mb_s", raw_med);
     cJSON_AddNumberToObject(j, "tus_mb_s", tus_med);
@@ -436,7 +473,10 @@ int run_upload(Args& args) {
     cJSON_free(s);
     cJSON_Delete(j);
   } else {
-    printf("ferry-bench upload: %.0f MiB, %d rounds (medians)\n", double(size) / 1048576.0, runs);
+    printf("ferry-bench upload: %.0f MiB, %d rounds (medians), --disk %s (%s)\n",
+           double(size) / 1048576.0, runs, disk.c_str(),
+           fresh ? "every contender writes into fresh blocks"
+                 : "every contender writes right after as much was freed");
     printf("  %-26s %10.0f MB/s\n", "raw TCP copy + fsync", raw_med);
     printf("  %-26s %10.0f MB/s\n", "tus (one PATCH, no fsync)", tus_med);
     printf("  %-26s %10.0f MB/s\n", "ferry send-file to READY", f_med);
