@@ -41,11 +41,15 @@ void WorkerPool::push(Lane& lane, Work&& w) {
 }
 
 void WorkerPool::post(JobResult&& r) {
+  bool was_empty;
   {
     std::lock_guard<std::mutex> lock(results_mu_);
+    was_empty = results_.empty();
     results_.push_back(std::move(r));
   }
-  wake_();  // uv_async_send coalesces: one loop wake-up drains all results
+  // The loop drains every result once woken; results queued behind one it has not taken yet
+  // need no wake of their own.
+  if (was_empty) wake_();
 }
 
 void WorkerPool::run(Lane& lane) {

@@ -8,7 +8,8 @@
 // hash from write lets the two biggest costs per byte (page-cache copy, SHA-256) use both
 // cores; a chunk's result is posted only once it is hashed, so the loop's per-connection
 // queued-bytes bound still covers every payload the workers hold. Results go back to the
-// libuv loop through `wake` (uv_async).
+// libuv loop through `wake` (a LoopWake), called when the results queue goes from empty to
+// not empty: the loop must take results with poll_result() until it says there are none.
 //
 // Owner: the libuv adapter (uv/server.cpp). submit() and poll_result() are called on the loop
 // thread only. stop() lets each thread finish the job it is running, drops queued jobs (they

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "servers/common/uv/address.h"
+#include "servers/common/uv/loop_wake.h"
 #include "servers/common/uv/signals.h"
 #include "servers/common/uv/tcp_server.h"
 #include "servers/resource/store/workers.h"
@@ -48,7 +49,7 @@ struct Server {
   server::Signals signals;
   uv_check_t check;
   uv_timer_t core_timer;
-  uv_async_t results;
+  server::LoopWake results;  // the file workers' results are waiting
   std::unique_ptr<WorkerPool> pool;
   sockaddr_storage chat_addr{};
   LinkConn* link = nullptr;
@@ -183,7 +184,7 @@ void close_loop_handles(Server& s) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s.check), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&s.core_timer), nullptr);
   server::tcp_server_close_timers(s.tcp);
-  uv_close(reinterpret_cast<uv_handle_t*>(&s.results), nullptr);
+  s.results.close();
 }
 
 // Feeds finished jobs and due timeouts to the core, then drains all of its outputs. Called
@@ -260,11 +261,13 @@ int run_server(ResdCore& core, FileStore& store, const ServerOptions& options) {
   std::string bound_text = server::describe_address(bound);
   core.set_advertise(options.advertise.empty() ? bound_text : options.advertise);
 
-  uv_async_init(s->loop, &s->results, [](uv_async_t* a) { pump(*static_cast<Server*>(a->data)); });
-  s->results.data = s.get();
-  uv_async_t* results = &s->results;
-  s->pool =
-      std::make_unique<WorkerPool>(store, options.workers, [results] { uv_async_send(results); });
+  Server* sp = s.get();
+  if (int rc = s->results.start(s->loop, [sp] { pump(*sp); }); rc != 0) {
+    fprintf(stderr, "%s: cannot set up the workers' wake-up: %s\n", kName, uv_strerror(rc));
+    return 1;
+  }
+  server::LoopWake* results = &s->results;
+  s->pool = std::make_unique<WorkerPool>(store, options.workers, [results] { results->notify(); });
   uv_check_init(s->loop, &s->check);
   s->check.data = s.get();
   uv_check_start(&s->check, [](uv_check_t* h) { pump(*static_cast<Server*>(h->data)); });

@@ -1,5 +1,5 @@
 // The libuv adapter for ResdCore: moves bytes between TCP sockets and the core, runs the
-// core's jobs on the file workers and feeds their results back (uv_async), keeps the chat
+// core's jobs on the file workers and feeds their results back (LoopWake), keeps the chat
 // link's TCP connection, drives the core's timer, and handles SIGTERM/SIGINT. It holds no
 // upload logic.
 //
@@ -10,7 +10,7 @@
 //   [x] back-pressure: uv_read_stop while a connection's chunks queued at the workers exceed
 //       the bound (checked inside read_cb too, so one callback cannot overshoot by much)
 //   [x] output coalesced: one uv_write per connection per loop iteration
-//   [x] file workers (workers.h) with results delivered by uv_async
+//   [x] file workers (workers.h) with results delivered by a LoopWake (an eventfd)
 //   [x] chat link: connect, reconnect with the core's backoff, one write per iteration
 //   [x] graceful close: final bytes written, FIN, linger up to 2 s for the peer's EOF
 //   [x] SIGTERM/SIGINT: ERROR shutting_down to all, close link, workers finish their
