@@ -313,6 +313,18 @@ class Media : public ::testing::Test {
     }
   }
 
+  // A new core with one upload of `size` submitted, hashed and announced, and its grant for
+  // `ticket` answered as message `id`: the resource connection is next. Returns its cid.
+  std::string granted_upload(uint64_t size, uint64_t id, const std::string& ticket) {
+    make_core();
+    std::string cid = submit(size);
+    prepare();
+    Req r = one_request("send_media");
+    respond(r.rid,
+            R"("message":)" + media_msg(id, cid, "uploading", size) + "," + grant(ticket));
+    return cid;
+  }
+
   // Announce, get the grant, connect to the resource server and answer the OPEN.
   uint32_t announce_and_open(const std::string& cid, uint64_t size, uint64_t id,
                              std::vector<proto::ChunkRange> held = {}) {
@@ -567,11 +579,7 @@ TEST_F(Media, sdk_media_hash_later_restart_rebinds_or_rehashes) {
 }
 
 TEST_F(Media, sdk_media_ticket_expiry_asks_upload_ticket_and_reopens) {
-  make_core();
-  std::string cid = submit(2 * kMiB);
-  prepare();
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + media_msg(9, cid, "uploading", 2 * kMiB) + "," + grant("OLD"));
+  granted_upload(2 * kMiB, 9, "OLD");
   res_connect();
   proto::UploadOpen open = expect_open();
   state(open.slot, 0, {}, proto::UploadStatus::TicketExpired);
@@ -584,11 +592,7 @@ TEST_F(Media, sdk_media_ticket_expiry_asks_upload_ticket_and_reopens) {
 }
 
 TEST_F(Media, sdk_media_disk_full_retries_with_backoff_and_never_fails) {
-  make_core();
-  std::string cid = submit(2 * kMiB);
-  prepare();
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + media_msg(9, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  granted_upload(2 * kMiB, 9, "T");
   res_connect();
   proto::UploadOpen open = expect_open();
   events();
@@ -728,11 +732,7 @@ TEST_F(Media, sdk_media_cut_resource_connection_reconnects_and_reopens) {
 // deadline (6 heartbeats: 60 s here), a late answer for the old slot is ignored, and a second
 // unanswered OPEN (deadline doubled) drops the connection and OPENs again on a new one.
 TEST_F(Media, sdk_media_unanswered_open_is_resent_then_reconnects) {
-  make_core();
-  std::string cid = submit(2 * kMiB);
-  prepare();
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + media_msg(12, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  granted_upload(2 * kMiB, 12, "T");
   res_connect();
   proto::UploadOpen first = expect_open();
   live_for(55000);
@@ -763,11 +763,7 @@ TEST_F(Media, sdk_media_unanswered_open_is_resent_then_reconnects) {
 // our HELLO, before the server's HELLO says its heartbeat. A server with a 500 ms heartbeat
 // makes the deadline 6 of those (3 s), not 6 of ours (60 s).
 TEST_F(Media, sdk_media_open_deadline_follows_the_servers_heartbeat) {
-  make_core();
-  std::string cid = submit(2 * kMiB);
-  prepare();
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + media_msg(12, cid, "uploading", 2 * kMiB) + "," + grant("T"));
+  granted_upload(2 * kMiB, 12, "T");
   res_connect(500);
   proto::UploadOpen first = expect_open();
   live_for(2500, 250);  // answering its heartbeats, so the connection stays up
@@ -783,11 +779,7 @@ TEST_F(Media, sdk_media_open_deadline_follows_the_servers_heartbeat) {
 // The re-sent OPEN is answered: the upload goes on over the same connection, and a late
 // answer to the first OPEN changes nothing (its slot was given up).
 TEST_F(Media, sdk_media_lost_upload_state_recovers_on_same_connection) {
-  make_core();
-  std::string cid = submit(3 * kMiB);
-  prepare();
-  Req r = one_request("send_media");
-  respond(r.rid, R"("message":)" + media_msg(13, cid, "uploading", 3 * kMiB) + "," + grant("T"));
+  granted_upload(3 * kMiB, 13, "T");
   res_connect();
   proto::UploadOpen first = expect_open();
   live_for(60000);
