@@ -1315,6 +1315,46 @@ TEST(ResourceCoreLink, bind_push_binds_and_finishes_a_complete_upload) {
   EXPECT_EQ(h.count(JobKind::Bind), 1u);
 }
 
+// Regression (a 64 MiB upload through a 40 ms link waited 62 s for READY after its last
+// ack): chatd's bind push can overtake the client's first OPEN, which carries the unbound
+// ticket. resd remembers it, and the upload starts bound and finishes without another OPEN.
+// A remembered bind for another message, or one older than early_bind_ttl_ms, binds nothing.
+TEST(ResourceCoreLink, a_bind_push_before_the_open_binds_the_new_upload) {
+  ResdConfig cfg;
+  cfg.early_bind_ttl_ms = 1000;
+  Harness h = linked_harness(cfg);
+  LinkPeer p;
+  link_up(h, p);
+  auto bind = [&](uint64_t id, const std::string& content) {
+    LinkPeer::reply(h, FrameType::Push,
+                    R"({"event":"bind","message_id":)" + std::to_string(id) + R"(,"sha256":")" +
+                        proto::hex_encode(proto::sha256(content)) + "\"}");
+  };
+  std::string file = pattern(2 * kMiB, 39);
+  bind(42, file);  // before any OPEN of message 42
+  bind(43, file);  // never OPENed here
+  h.connect(1);
+  h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
+  h.state(1);
+  upload_all(h, 1, 1, file, {0, 1});
+  EXPECT_EQ(h.count(JobKind::Bind), 0u) << "bound from its creation, no separate bind";
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_TRUE(h.core.is_done(42));
+
+  // Too old: the upload stays unbound until a bound ticket or a fresh push comes.
+  std::string other = pattern(2 * kMiB, 40);
+  bind(44, other);
+  h.advance(1500);
+  h.open(1, 2, h.unbound_ticket(5, 44, other.size()));
+  h.state(1);
+  upload_all(h, 1, 2, other, {0, 1});
+  EXPECT_FALSE(h.core.is_done(44));
+  bind(44, other);
+  EXPECT_EQ(h.count(JobKind::Bind), 1u);
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_TRUE(h.core.is_done(44));
+}
+
 TEST(ResourceCoreLink, progress_is_throttled_per_upload) {
   ResdConfig cfg;
   cfg.progress_interval_ms = 250;

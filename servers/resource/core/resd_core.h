@@ -62,6 +62,7 @@ struct ResdConfig {
   int64_t upload_ttl_ms = 24ll * 3600 * 1000;  // idle incomplete uploads are deleted after it
   int64_t idle_timeout_ms = 60000;             // data connections silent this long are closed
   int64_t heartbeat_ms = 20000;                // advertised in HELLO
+  int64_t early_bind_ttl_ms = 60000;           // a bind pushed before its upload's OPEN
   uint64_t max_queued_bytes = 64u << 20;       // per connection, chunk bytes waiting for workers
   // The same over every connection: lanes and many clients multiply the per-connection bound,
   // this one holds whatever their number.
@@ -257,7 +258,8 @@ class ResdCore {
   void on_chunk(Conn& c, int64_t now_ms);
   void open_reply(Upload& u, Lane who);
   void issue_bind(Upload& u);
-  void bind_from_chat(uint64_t message_id, const std::string& sha256_hex);
+  void bind_from_chat(uint64_t message_id, const std::string& sha256_hex, int64_t now_ms);
+  std::optional<proto::Sha256> take_early_bind(uint64_t message_id, int64_t now_ms);
   void send_state_error(Conn& c, uint32_t slot, proto::UploadStatus status,
                         const std::string& message);
   void send_done(const Lane& who, const proto::UploadDone& done);
@@ -292,6 +294,16 @@ class ResdCore {
   std::unordered_map<uint64_t, Upload> uploads_;   // by message id
   std::unordered_map<uint64_t, DoneRecord> done_;  // finished uploads by message id
   std::unordered_set<uint64_t> cancelled_;         // cancelled message ids (refreshed by chatd)
+  // chatd's bind pushes for uploads not OPENed here yet (bind_from_chat), oldest first: the
+  // push can overtake the client's first OPEN, and the upload then starts bound.
+  struct EarlyBind {
+    uint64_t message_id = 0;
+    proto::Sha256 hash{};
+    int64_t at_ms = 0;
+  };
+  std::deque<EarlyBind> early_binds_;
+  static constexpr size_t kMaxEarlyBinds = 1024;
+
   std::deque<Job> jobs_;
   std::deque<std::string> logs_;
 };

@@ -206,6 +206,12 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
     }
     return open_reply(u, {c.id, slot});
   }
+  if (unbound) {
+    if (std::optional<proto::Sha256> early = take_early_bind(id, now_ms)) {
+      hash = *early;
+      log("upload " + std::to_string(id) + ": bound by the chat server before its first OPEN");
+    }
+  }
   Upload u;
   u.meta.message_id = id;
   u.meta.user_id = t.user_id;
@@ -657,14 +663,41 @@ void ResdCore::cancel(uint64_t message_id, int64_t now_ms) {
 // The chat server bound the hash of an upload sent "hash later" (its bind_hash op), over the
 // authenticated link: the same as an OPEN with the bound ticket, without waiting for the
 // client to send one. Unknown, finished or already bound uploads ignore it.
-void ResdCore::bind_from_chat(uint64_t message_id, const std::string& sha256_hex) {
-  auto it = uploads_.find(message_id);
+void ResdCore::bind_from_chat(uint64_t message_id, const std::string& sha256_hex,
+                              int64_t now_ms) {
   proto::Sha256 hash;
-  if (it == uploads_.end() || !parse_sha(sha256_hex, hash)) return;
+  if (!parse_sha(sha256_hex, hash)) return;
+  auto it = uploads_.find(message_id);
+  if (it == uploads_.end()) {
+    // Not OPENed here yet: chatd pushes the bind as it answers the client's bind_hash, which
+    // can overtake the client's first OPEN (sent with the unbound ticket) on a long path.
+    // Dropped, it left the upload unbound until the client's verdict deadline ran out and it
+    // OPENed again (60 s after the last chunk; docs/benchmarks.md, session 14). Remembered
+    // for a while instead (a bounded list: chatd pushes every bind to every resd it has).
+    if (done_.count(message_id) || cancelled_.count(message_id)) return;
+    while (!early_binds_.empty() && (early_binds_.size() >= kMaxEarlyBinds ||
+                                     now_ms - early_binds_.front().at_ms > config_.early_bind_ttl_ms)) {
+      early_binds_.pop_front();
+    }
+    early_binds_.push_back({message_id, hash, now_ms});
+    return;
+  }
   Upload& u = it->second;
   if (u.meta.file_hash != proto::Sha256{} || u.phase == Phase::Deleting) return;
   u.meta.file_hash = hash;
   if (u.phase == Phase::Active) issue_bind(u);  // Creating: binds once the create lands
+}
+
+// The hash chatd bound for `message_id` before its upload was OPENed here, if it is recent.
+std::optional<proto::Sha256> ResdCore::take_early_bind(uint64_t message_id, int64_t now_ms) {
+  for (auto it = early_binds_.begin(); it != early_binds_.end(); ++it) {
+    if (it->message_id != message_id) continue;
+    EarlyBind b = *it;
+    early_binds_.erase(it);
+    if (now_ms - b.at_ms > config_.early_bind_ttl_ms) return std::nullopt;
+    return b.hash;
+  }
+  return std::nullopt;
 }
 
 // Periodic work: retries of failed Persist/Finalize jobs, throttled progress, expiry.
@@ -704,7 +737,7 @@ void ResdCore::drain_link(int64_t now_ms) {
         cancel(e.message_id, now_ms);
         break;
       case LinkEvent::Kind::Bind:
-        bind_from_chat(e.message_id, e.text);
+        bind_from_chat(e.message_id, e.text, now_ms);
         break;
       case LinkEvent::Kind::DoneAcked:
         issue_unowned(JobKind::Unnotify, e.message_id);
