@@ -1286,6 +1286,13 @@ TEST(ResourceCoreLink, cancel_push_deletes_the_partial_upload) {
   EXPECT_TRUE(h.deleted.count(42));
 }
 
+// chatd's bind push for message `id` with `sha256_hex` (not checked: bad ones are tested).
+void push_bind(Harness& h, uint64_t id, const std::string& sha256_hex) {
+  LinkPeer::reply(h, FrameType::Push,
+                  R"({"event":"bind","message_id":)" + std::to_string(id) + R"(,"sha256":")" +
+                      sha256_hex + "\"}");
+}
+
 // chatd's bind push (after a bind_hash) binds an unbound upload like a bound OPEN would: an
 // upload whose chunks are all durable verifies and finishes without the client's help. A
 // malformed or unknown one, or one for an upload bound already, changes nothing.
@@ -1298,11 +1305,7 @@ TEST(ResourceCoreLink, bind_push_binds_and_finishes_a_complete_upload) {
   h.open(1, 1, h.unbound_ticket(5, 42, file.size()));
   h.state(1);
   upload_all(h, 1, 1, file, {0, 1});
-  auto bind = [&](uint64_t id, const std::string& sha) {
-    LinkPeer::reply(h, FrameType::Push,
-                    R"({"event":"bind","message_id":)" + std::to_string(id) + R"(,"sha256":")" +
-                        sha + "\"}");
-  };
+  auto bind = [&](uint64_t id, const std::string& sha) { push_bind(h, id, sha); };
   std::string hex = proto::hex_encode(proto::sha256(file));
   bind(42, "zz");
   bind(77, hex);
@@ -1326,9 +1329,7 @@ TEST(ResourceCoreLink, a_bind_push_before_the_open_binds_the_new_upload) {
   LinkPeer p;
   link_up(h, p);
   auto bind = [&](uint64_t id, const std::string& content) {
-    LinkPeer::reply(h, FrameType::Push,
-                    R"({"event":"bind","message_id":)" + std::to_string(id) + R"(,"sha256":")" +
-                        proto::hex_encode(proto::sha256(content)) + "\"}");
+    push_bind(h, id, proto::hex_encode(proto::sha256(content)));
   };
   std::string file = pattern(2 * kMiB, 39);
   bind(42, file);  // before any OPEN of message 42
