@@ -332,10 +332,10 @@ TEST(ResourceCore, hello_announces_max_frame) {
 }
 
 TEST(ResourceCore, chunk_size_policy) {
-  EXPECT_EQ(choose_chunk_size(0), kSmallChunkBytes);
-  EXPECT_EQ(choose_chunk_size(kLargeFileBytes - 1), kSmallChunkBytes);
-  EXPECT_EQ(choose_chunk_size(kLargeFileBytes), kLargeChunkBytes);
-  EXPECT_EQ(choose_chunk_size(5ull << 40), kLargeChunkBytes);
+  EXPECT_EQ(proto::resd_chunk_size(0), kSmallChunkBytes);
+  EXPECT_EQ(proto::resd_chunk_size(kLargeFileBytes - 1), kSmallChunkBytes);
+  EXPECT_EQ(proto::resd_chunk_size(kLargeFileBytes), kLargeChunkBytes);
+  EXPECT_EQ(proto::resd_chunk_size(5ull << 40), kLargeChunkBytes);
 }
 
 TEST(ResourceCore, open_good_ticket_reports_geometry) {

@@ -50,8 +50,4 @@ void LoopWake::close() {
   });
 }
 
-LoopWake::~LoopWake() {
-  if (fd_ >= 0 && !polling_) ::close(fd_);
-}
-
 }  // namespace ferry::server

@@ -9,7 +9,8 @@
 //
 // notify() may be called from any thread, any number of times; wake-ups coalesce, so the
 // callback must take everything that is waiting (e.g. drain a queue until it is empty).
-// close() on the loop thread, once no other thread will call notify() any more.
+// close() on the loop thread, once no other thread will call notify() any more; destroy the
+// LoopWake only after the loop has run close()'s callback (it closes the eventfd).
 #pragma once
 
 #include <uv.h>
@@ -23,7 +24,6 @@ class LoopWake {
   LoopWake() = default;
   LoopWake(const LoopWake&) = delete;
   LoopWake& operator=(const LoopWake&) = delete;
-  ~LoopWake();
 
   int start(uv_loop_t* loop, std::function<void()> on_wake);  // 0 or a negative errno
   void notify();

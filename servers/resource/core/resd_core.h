@@ -52,7 +52,6 @@ inline constexpr int64_t kNoTimeout = INT64_MAX;
 using proto::kLargeChunkBytes;
 using proto::kLargeFileBytes;
 using proto::kSmallChunkBytes;
-inline uint32_t choose_chunk_size(uint64_t file_size) { return proto::resd_chunk_size(file_size); }
 // HELLO's max_frame: the largest CHUNK (largest chunk + 28-byte prefix) plus slack that also
 // covers UPLOAD_OPEN with a 4096-byte ticket.
 inline constexpr uint32_t kMaxFrameBody = kLargeChunkBytes + 4096;

@@ -216,7 +216,7 @@ void ResdCore::on_upload_open(Conn& c, std::string_view body, int64_t now_ms) {
   u.meta.message_id = id;
   u.meta.user_id = t.user_id;
   u.meta.file_size = t.size;
-  u.meta.chunk_size = choose_chunk_size(t.size);
+  u.meta.chunk_size = proto::resd_chunk_size(t.size);
   u.meta.file_hash = hash;
   u.meta.created_ms = now_ms;
   u.last_active_ms = now_ms;
