@@ -3,7 +3,7 @@
 // that verify with the right claims, cid retries, the shared group commit), upload_ticket and
 // cancel_upload rights, the HELLO challenge, peer_auth with good and bad MACs, which ops each
 // kind of connection may use, progress throttling, upload_done idempotency and mismatch, the
-// catch-up cancels, page size bounds, and the schema migration from user_version 1.
+// catch-up cancels and binds, page size bounds, and the schema migration from user_version 1.
 // How: the real core over a real SqliteStore in a temp dir, driven synchronously through the
 // shared fixture in chat_harness.h (fake clock, instant fake hasher, no timers fired); a "resd"
 // is just another connection that computes the MAC with the test's key (test::peer_mac). No
@@ -724,6 +724,36 @@ TEST_F(ChatMediaTest, catch_up_cancels_follow_peer_auth) {
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(num(cancels[0].body.get(), "message_id"), new_id);
   (void)kept;
+}
+
+// A bind pushed while no resource server was linked reaches the next one that links, while the
+// upload is still uploading and the bind is recent; finished, cancelled or old binds do not.
+TEST_F(ChatMediaTest, catch_up_binds_follow_peer_auth) {
+  ConnId first = resd();
+  ConnId alice = user("alice");
+  user("bob");
+  uint64_t lost = num(msg(rpc(alice, later_req(2, "cid-bind-1"))), "id");
+  uint64_t done = num(msg(rpc(alice, later_req(3, "cid-bind-2"))), "id");
+  uint64_t gone = num(msg(rpc(alice, later_req(4, "cid-bind-3"))), "id");
+  uint64_t old = num(msg(rpc(alice, later_req(5, "cid-bind-4"))), "id");
+  core_->on_close(first);  // the link drops: binds from now on reach no resource server
+  pump();
+  ASSERT_EQ(core_->peer_count(), 0u);
+  ASSERT_TRUE(ok(rpc(alice, bind_req(old, kSha2))));
+  now_ += 10 * 60 * 1000 + 1;  // past bind_catchup_ms
+  alice = login("alice");
+  ASSERT_TRUE(ok(rpc(alice, bind_req(lost, kSha))));
+  ASSERT_TRUE(ok(rpc(alice, bind_req(done, kSha))));
+  ASSERT_TRUE(ok(rpc(alice, bind_req(gone, kSha2))));
+  ASSERT_TRUE(ok(rpc(alice, id_req("cancel_upload", gone))));
+  ConnId second = resd();
+  ASSERT_TRUE(ok(rpc(second, done_req(done))));  // the new resource server finished this one
+  pushes(second, "bind");
+  ConnId third = resd();
+  auto binds = pushes(third, "bind");
+  ASSERT_EQ(binds.size(), 1u) << "only the recent bind of an upload still uploading";
+  EXPECT_EQ(num(binds[0].body.get(), "message_id"), lost);
+  EXPECT_EQ(str(binds[0].body.get(), "sha256"), kSha);
 }
 
 // ---- progress -------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ struct CoreConfig {
   int64_t upload_ticket_lifetime_ms = 24 * 3600 * 1000;
   // How far back a linking resource server is sent `cancel` events (section 7).
   int64_t cancel_catchup_ms = 7 * 24 * 3600 * 1000LL;
+  // How far back, and how many, `bind` events a linking resource server is sent (section 7).
+  // Kept in memory only: they matter for the minutes after a bind, and a chat server restart
+  // is covered by the client's bind_hash retry, which lands in the new server's list.
+  int64_t bind_catchup_ms = 10 * 60 * 1000;
+  size_t bind_catchup_max = 1024;
   // Response bodies of sync/history stop growing past this (at least one message is always
   // returned; `more` tells the client to page on). Media thumbnails make a message up to
   // ~87 KiB, so 1000 of them would otherwise be an 87 MiB frame.
@@ -218,6 +223,7 @@ class ChatCore {
   bool find_media_for_peer(Conn& c, uint64_t rid, uint64_t id, StoredMessage& m);
   void push_progress(const StoredMessage& m, uint64_t done);
   void push_cancel(uint64_t message_id, Conn* only);
+  void replay_binds(Conn& peer);  // the recent binds, to a resource server that just linked
 
   ChatStore& store_;
   CoreConfig config_;
@@ -237,6 +243,17 @@ class ChatCore {
   // Name cache: users are never renamed or deleted, so entries never go stale.
   std::unordered_map<std::string, uint64_t> id_by_name_;
   std::unordered_map<uint64_t, std::string> name_by_id_;
+
+  // Binds pushed lately, oldest first (CoreConfig::bind_catchup_ms). A push sent while no
+  // resource server was linked (a link blip, or a client's bind_hash that beat the resd's
+  // relink after a chat server restart) would otherwise leave a fully uploaded file unbound
+  // until the client's verdict deadline (a minute) makes it OPEN again with the bound ticket.
+  struct RecentBind {
+    uint64_t message_id = 0;
+    std::string sha256;
+    int64_t at_ms = 0;
+  };
+  std::deque<RecentBind> recent_binds_;
 
   std::deque<HashJob> hash_queue_;
   std::unordered_map<uint64_t, AuthJob> auth_jobs_;

@@ -22,6 +22,11 @@ namespace {
 
 bool media_kind_has_thumb(const std::string& kind) { return kind == "image" || kind == "video"; }
 
+std::string bind_event(uint64_t message_id, const std::string& sha256) {
+  return "{\"event\":\"bind\",\"message_id\":" + std::to_string(message_id) +
+         ",\"sha256\":\"" + sha256 + "\"}";
+}
+
 }  // namespace
 
 void ChatCore::op_send_media(Conn& c, uint64_t rid, const cJSON* req) {
@@ -200,10 +205,26 @@ void ChatCore::op_bind_hash(Conn& c, uint64_t rid, const cJSON* req) {
 }
 
 void ChatCore::push_bind(const StoredMessage& m) {
-  std::string body = "{\"event\":\"bind\",\"message_id\":" + std::to_string(m.id) +
-                     ",\"sha256\":\"" + m.media.sha256 + "\"}";
+  std::string body = bind_event(m.id, m.media.sha256);
   for (ConnId id : peers_) {
     if (Conn* p = find(id)) send_frame(*p, FrameType::Push, body);
+  }
+  recent_binds_.push_back({m.id, m.media.sha256, now_ms_});
+  while (recent_binds_.size() > config_.bind_catchup_max) recent_binds_.pop_front();
+}
+
+// Only uploads still uploading are sent: the others need no bind, and a resource server keeps
+// a bind for an upload it does not know for a while (its early binds).
+void ChatCore::replay_binds(Conn& peer) {
+  while (!recent_binds_.empty() &&
+         recent_binds_.front().at_ms < now_ms_ - config_.bind_catchup_ms) {
+    recent_binds_.pop_front();
+  }
+  for (const RecentBind& b : recent_binds_) {
+    StoredMessage m;
+    if (store_.find_message(b.message_id, m) != StoreStatus::Ok) continue;
+    if (m.status != MessageStatus::Uploading || m.media.sha256 != b.sha256) continue;
+    send_frame(peer, FrameType::Push, bind_event(b.message_id, b.sha256));
   }
 }
 

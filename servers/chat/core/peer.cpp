@@ -89,6 +89,7 @@ void ChatCore::op_peer_auth(Conn& c, uint64_t rid, const cJSON* req) {
   if (has_http) http_address_ = http;
   respond_raw_ok(c, rid, "");
   for (uint64_t id : cancelled) push_cancel(id, &c);
+  replay_binds(c);
 }
 
 // Finds a media message for a peer op; answers unknown_message and returns false when there
