@@ -728,6 +728,8 @@ TEST_F(ChatMediaTest, catch_up_cancels_follow_peer_auth) {
 
 // A bind pushed while no resource server was linked reaches the next one that links, while the
 // upload is still uploading and the bind is recent; finished, cancelled or old binds do not.
+// The catch-up comes after the peer_auth answer and the cancels, oldest bind first, one per
+// message however often the client bound it.
 TEST_F(ChatMediaTest, catch_up_binds_follow_peer_auth) {
   ConnId first = resd();
   ConnId alice = user("alice");
@@ -736,24 +738,65 @@ TEST_F(ChatMediaTest, catch_up_binds_follow_peer_auth) {
   uint64_t done = num(msg(rpc(alice, later_req(3, "cid-bind-2"))), "id");
   uint64_t gone = num(msg(rpc(alice, later_req(4, "cid-bind-3"))), "id");
   uint64_t old = num(msg(rpc(alice, later_req(5, "cid-bind-4"))), "id");
+  uint64_t again = num(msg(rpc(alice, later_req(6, "cid-bind-5"))), "id");
   core_->on_close(first);  // the link drops: binds from now on reach no resource server
   pump();
   ASSERT_EQ(core_->peer_count(), 0u);
   ASSERT_TRUE(ok(rpc(alice, bind_req(old, kSha2))));
   now_ += 10 * 60 * 1000 + 1;  // past bind_catchup_ms
   alice = login("alice");
+  ASSERT_TRUE(ok(rpc(alice, bind_req(again, kSha2))));
   ASSERT_TRUE(ok(rpc(alice, bind_req(lost, kSha))));
   ASSERT_TRUE(ok(rpc(alice, bind_req(done, kSha))));
   ASSERT_TRUE(ok(rpc(alice, bind_req(gone, kSha2))));
+  ASSERT_TRUE(ok(rpc(alice, bind_req(again, kSha2))));  // asked again: now the newest
   ASSERT_TRUE(ok(rpc(alice, id_req("cancel_upload", gone))));
   ConnId second = resd();
+  auto to_second = pushes(second, "bind");
+  ASSERT_EQ(to_second.size(), 3u);  // not `old` (expired) nor `gone` (cancelled)
   ASSERT_TRUE(ok(rpc(second, done_req(done))));  // the new resource server finished this one
-  pushes(second, "bind");
-  ConnId third = resd();
-  auto binds = pushes(third, "bind");
-  ASSERT_EQ(binds.size(), 1u) << "only the recent bind of an upload still uploading";
-  EXPECT_EQ(num(binds[0].body.get(), "message_id"), lost);
+
+  std::string challenge;
+  ConnId third = greeted(&challenge);
+  frame(third, FrameType::Request,
+        R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac(kKey, challenge) +
+            R"(","advertise":"127.0.0.1:7421"})");
+  Received answer = take(third);
+  EXPECT_EQ(answer.type, FrameType::Response);
+  EXPECT_TRUE(ok(answer)) << answer.raw;
+  Received cancel = take(third);
+  EXPECT_EQ(str(cancel.body.get(), "event"), "cancel") << cancel.raw;
+  EXPECT_EQ(num(cancel.body.get(), "message_id"), gone);
+  std::vector<uint64_t> ids;
+  std::vector<std::string> hashes;
+  for (Received r = take(third); r.type == FrameType::Push; r = take(third)) {
+    EXPECT_EQ(str(r.body.get(), "event"), "bind") << r.raw;
+    ids.push_back(num(r.body.get(), "message_id"));
+    hashes.push_back(str(r.body.get(), "sha256"));
+    if (peers_[third].frames.empty()) break;
+  }
+  EXPECT_EQ(ids, (std::vector<uint64_t>{lost, again}));
+  EXPECT_EQ(hashes, (std::vector<std::string>{kSha, kSha2}));
+}
+
+// After a chat server restart no resource server is linked until one relinks, so bind_hash
+// answers no_resource_server; the hash is stored all the same, and the resd that links next
+// is told.
+TEST_F(ChatMediaTest, a_bind_before_any_resd_links_reaches_the_first_that_does) {
+  resd();
+  ConnId alice = user("alice");
+  user("bob");
+  uint64_t id = num(msg(rpc(alice, later_req(2, "cid-restart-1"))), "id");
+  open_core();  // chatd restarts: same database, nothing linked, no resource address
+  alice = login("alice");
+  EXPECT_EQ(code_of(rpc(alice, bind_req(id, kSha))), "no_resource_server");
+  ConnId p = resd();
+  auto binds = pushes(p, "bind");
+  ASSERT_EQ(binds.size(), 1u);
+  EXPECT_EQ(num(binds[0].body.get(), "message_id"), id);
   EXPECT_EQ(str(binds[0].body.get(), "sha256"), kSha);
+  // The client asks again once linked: the bound ticket, as usual.
+  EXPECT_EQ(claims_of(rpc(alice, bind_req(id, kSha)), now_).sha256_hex, kSha);
 }
 
 // ---- progress -------------------------------------------------------------------------------

@@ -52,8 +52,9 @@ struct CoreConfig {
   // How far back a linking resource server is sent `cancel` events (section 7).
   int64_t cancel_catchup_ms = 7 * 24 * 3600 * 1000LL;
   // How far back, and how many, `bind` events a linking resource server is sent (section 7).
-  // Kept in memory only: they matter for the minutes after a bind, and a chat server restart
-  // is covered by the client's bind_hash retry, which lands in the new server's list.
+  // Kept in memory only: they matter for the minutes after a bind. A bind that was answered
+  // before a chat server restart had its push sent then; the client's bind_hash after a
+  // restart is remembered even while no resource server is linked.
   int64_t bind_catchup_ms = 10 * 60 * 1000;
   size_t bind_catchup_max = 1024;
   // Response bodies of sync/history stop growing past this (at least one message is always
@@ -223,7 +224,7 @@ class ChatCore {
   bool find_media_for_peer(Conn& c, uint64_t rid, uint64_t id, StoredMessage& m);
   void push_progress(const StoredMessage& m, uint64_t done);
   void push_cancel(uint64_t message_id, Conn* only);
-  void replay_binds(Conn& peer);  // the recent binds, to a resource server that just linked
+  StoreStatus binds_to_replay(std::vector<std::string>& events);  // for a linking resd
 
   ChatStore& store_;
   CoreConfig config_;
@@ -244,10 +245,11 @@ class ChatCore {
   std::unordered_map<std::string, uint64_t> id_by_name_;
   std::unordered_map<uint64_t, std::string> name_by_id_;
 
-  // Binds pushed lately, oldest first (CoreConfig::bind_catchup_ms). A push sent while no
-  // resource server was linked (a link blip, or a client's bind_hash that beat the resd's
-  // relink after a chat server restart) would otherwise leave a fully uploaded file unbound
-  // until the client's verdict deadline (a minute) makes it OPEN again with the bound ticket.
+  // Binds pushed lately, oldest first, one per message (CoreConfig::bind_catchup_ms). A push
+  // sent while no resource server was linked (a link blip, or a client's bind_hash that beat
+  // the resd's relink after a chat server restart) would otherwise leave a fully uploaded
+  // file unbound until the client's verdict deadline (a minute) makes it OPEN again with the
+  // bound ticket.
   struct RecentBind {
     uint64_t message_id = 0;
     std::string sha256;

@@ -194,14 +194,16 @@ void ChatCore::op_bind_hash(Conn& c, uint64_t rid, const cJSON* req) {
                          "message " + std::to_string(m.id) + " is " +
                              message_status_name(m.status));
   }
+  // The resource server may hold every chunk already: it binds and verifies now rather than
+  // when the client next OPENs with the bound ticket. Pushed (and remembered for the
+  // catch-up) even when no resource server is linked yet, as after a chat server restart:
+  // the hash is stored, and the resd that links next gets the bind.
+  push_bind(m);
   if (resource_address_.empty()) {
     return respond_error(c, rid, "no_resource_server",
                          "no resource server has linked to this chat server yet; try later");
   }
   respond_raw_ok(c, rid, "\"message\":" + message_json(m) + ",\"upload\":" + upload_json(m));
-  // The resource server may hold every chunk already: it binds and verifies now rather than
-  // when the client next OPENs with the bound ticket.
-  push_bind(m);
 }
 
 void ChatCore::push_bind(const StoredMessage& m) {
@@ -209,23 +211,35 @@ void ChatCore::push_bind(const StoredMessage& m) {
   for (ConnId id : peers_) {
     if (Conn* p = find(id)) send_frame(*p, FrameType::Push, body);
   }
+  // One entry per message (a client asks again after a reconnect): the latest time counts.
+  for (auto it = recent_binds_.begin(); it != recent_binds_.end(); ++it) {
+    if (it->message_id == m.id) {
+      recent_binds_.erase(it);
+      break;
+    }
+  }
   recent_binds_.push_back({m.id, m.media.sha256, now_ms_});
   while (recent_binds_.size() > config_.bind_catchup_max) recent_binds_.pop_front();
 }
 
-// Only uploads still uploading are sent: the others need no bind, and a resource server keeps
-// a bind for an upload it does not know for a while (its early binds).
-void ChatCore::replay_binds(Conn& peer) {
+// The `bind` events for a resource server that links now: recent binds of messages still
+// uploading (the others need no bind; a resd keeps a bind for an upload it does not know yet
+// for a while, its early binds), oldest first. Failed if the store fails.
+StoreStatus ChatCore::binds_to_replay(std::vector<std::string>& events) {
+  events.clear();
   while (!recent_binds_.empty() &&
          recent_binds_.front().at_ms < now_ms_ - config_.bind_catchup_ms) {
     recent_binds_.pop_front();
   }
   for (const RecentBind& b : recent_binds_) {
     StoredMessage m;
-    if (store_.find_message(b.message_id, m) != StoreStatus::Ok) continue;
+    StoreStatus s = store_.find_message(b.message_id, m);
+    if (s == StoreStatus::Failed) return s;
+    if (s != StoreStatus::Ok) continue;
     if (m.status != MessageStatus::Uploading || m.media.sha256 != b.sha256) continue;
-    send_frame(peer, FrameType::Push, bind_event(b.message_id, b.sha256));
+    events.push_back(bind_event(b.message_id, b.sha256));
   }
+  return StoreStatus::Ok;
 }
 
 void ChatCore::op_cancel_upload(Conn& c, uint64_t rid, const cJSON* req) {

@@ -76,7 +76,9 @@ void ChatCore::op_peer_auth(Conn& c, uint64_t rid, const cJSON* req) {
   }
   // Read before linking: if the store fails, the resd reconnects and the catch-up reruns.
   std::vector<uint64_t> cancelled;
-  if (store_.cancelled_since(now_ms_ - config_.cancel_catchup_ms, cancelled) != StoreStatus::Ok) {
+  std::vector<std::string> binds;
+  if (store_.cancelled_since(now_ms_ - config_.cancel_catchup_ms, cancelled) != StoreStatus::Ok ||
+      binds_to_replay(binds) != StoreStatus::Ok) {
     return respond_error(c, rid, "internal", store_.last_error());
   }
   c.state = State::Peer;
@@ -89,7 +91,7 @@ void ChatCore::op_peer_auth(Conn& c, uint64_t rid, const cJSON* req) {
   if (has_http) http_address_ = http;
   respond_raw_ok(c, rid, "");
   for (uint64_t id : cancelled) push_cancel(id, &c);
-  replay_binds(c);
+  for (const std::string& b : binds) send_frame(c, FrameType::Push, b);
 }
 
 // Finds a media message for a peer op; answers unknown_message and returns false when there
