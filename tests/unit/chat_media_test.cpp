@@ -46,12 +46,21 @@ class ChatMediaTest : public harness::ChatHarness {
  protected:
   ChatMediaTest() : ChatHarness({"chat-media", 1u << 26, /*run_timeouts=*/false, kKey}) {}
 
-  // A linked resource server announcing `advertise`.
-  ConnId resd(const std::string& advertise = "127.0.0.1:7421") {
+  // A resource server that sent its peer_auth; the answer and any catch-up pushes that follow
+  // it are left unread, in the order they came.
+  ConnId linking_resd(const std::string& advertise = "127.0.0.1:7421") {
     std::string challenge;
     ConnId id = greeted(&challenge);
-    Received r = rpc(id, R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac(kKey, challenge) +
-                             R"(","advertise":")" + advertise + R"("})");
+    frame(id, FrameType::Request,
+          R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac(kKey, challenge) +
+              R"(","advertise":")" + advertise + R"("})");
+    return id;
+  }
+  // A linked resource server announcing `advertise` (its answer read; catch-up pushes left).
+  ConnId resd(const std::string& advertise = "127.0.0.1:7421") {
+    ConnId id = linking_resd(advertise);
+    Received r = take(id);
+    EXPECT_EQ(r.type, FrameType::Response);
     EXPECT_TRUE(ok(r)) << r.raw;
     return id;
   }
@@ -712,11 +721,7 @@ TEST_F(ChatMediaTest, catch_up_cancels_follow_peer_auth) {
   alice = login("alice");
   ASSERT_TRUE(ok(rpc(alice, id_req("cancel_upload", new_id))));
   now_ += 2000;  // old_id was cancelled more than 7 days ago now
-  std::string challenge;
-  ConnId p = greeted(&challenge);
-  frame(p, FrameType::Request,
-        R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac(kKey, challenge) +
-            R"(","advertise":"127.0.0.1:7421"})");
+  ConnId p = linking_resd();
   Received resp = take(p);
   EXPECT_EQ(resp.type, FrameType::Response);  // the answer comes first
   EXPECT_TRUE(ok(resp));
@@ -756,11 +761,7 @@ TEST_F(ChatMediaTest, catch_up_binds_follow_peer_auth) {
   ASSERT_EQ(to_second.size(), 3u);  // not `old` (expired) nor `gone` (cancelled)
   ASSERT_TRUE(ok(rpc(second, done_req(done))));  // the new resource server finished this one
 
-  std::string challenge;
-  ConnId third = greeted(&challenge);
-  frame(third, FrameType::Request,
-        R"({"op":"peer_auth","rid":1,"mac":")" + peer_mac(kKey, challenge) +
-            R"(","advertise":"127.0.0.1:7421"})");
+  ConnId third = linking_resd();
   Received answer = take(third);
   EXPECT_EQ(answer.type, FrameType::Response);
   EXPECT_TRUE(ok(answer)) << answer.raw;
