@@ -250,9 +250,9 @@ class ChatCore {
   // the resd's relink after a chat server restart) would otherwise leave a fully uploaded
   // file unbound until the client's verdict deadline (a minute) makes it OPEN again with the
   // bound ticket.
+  // The hash is the stored message's: a message is bound once (another hash is a conflict).
   struct RecentBind {
     uint64_t message_id = 0;
-    std::string sha256;
     int64_t at_ms = 0;
   };
   std::deque<RecentBind> recent_binds_;

@@ -218,7 +218,7 @@ void ChatCore::push_bind(const StoredMessage& m) {
       break;
     }
   }
-  recent_binds_.push_back({m.id, m.media.sha256, now_ms_});
+  recent_binds_.push_back({m.id, now_ms_});
   while (recent_binds_.size() > config_.bind_catchup_max) recent_binds_.pop_front();
 }
 
@@ -236,8 +236,8 @@ StoreStatus ChatCore::binds_to_replay(std::vector<std::string>& events) {
     StoreStatus s = store_.find_message(b.message_id, m);
     if (s == StoreStatus::Failed) return s;
     if (s != StoreStatus::Ok) continue;
-    if (m.status != MessageStatus::Uploading || m.media.sha256 != b.sha256) continue;
-    events.push_back(bind_event(b.message_id, b.sha256));
+    if (m.status != MessageStatus::Uploading) continue;
+    events.push_back(bind_event(m.id, m.media.sha256));
   }
   return StoreStatus::Ok;
 }
