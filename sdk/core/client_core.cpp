@@ -38,6 +38,7 @@ ClientCore::ClientCore(CoreConfig config, StateStore& store, RandomSource random
     if (it->entry.server_id != 0) acked_[it->entry.server_id] = it->entry.cid;
   }
   uploads_.set_user(session_.user);
+  uploads_.set_resource_hint(store_.resource_hint(), 0);
   uploads_.load(0);
   downloads_.load();
 }
@@ -113,6 +114,7 @@ void ClientCore::on_connected(uint64_t now) {
   // before it reads the next frame, so the answer to it comes one round trip sooner. With
   // nothing to authenticate with, the HELLO's answer decides as before.
   if (session_.held() || auth_request_waiting()) authenticate(now);
+  pump_uploads(now);  // behind a stored session's auth (see pump_uploads)
 }
 
 void ClientCore::on_connect_failed(int err, const std::string& detail, uint64_t now) {

@@ -178,6 +178,8 @@ class ClientCore {
   void authenticate(uint64_t now);
   void send_user_request(const Request& r, uint64_t now);
   bool auth_request_waiting() const;
+  // A stored session's auth is on its way: requests may follow it on the wire.
+  bool session_auth_in_flight() const;
   void fail_request(const Request& r, int err, const std::string& detail);
   void handle_response(std::string_view body, uint64_t now);
   void on_auth_response(bool ok, const cJSON* body, int err, const std::string& msg, uint64_t now);
@@ -186,7 +188,7 @@ class ClientCore {
   void on_history_response(const InFlight& f, bool ok, const cJSON* body, int err,
                            const std::string& msg, uint64_t now);
   void become_online(uint64_t request_id, uint64_t now);
-  void note_resource_hint(const cJSON* body);
+  void note_resource_hint(const cJSON* body, uint64_t now_ms);
   void expire_requests(uint64_t now);
 
   // client_delivery.cpp: sync, pushes, dedup, outbox.

@@ -34,8 +34,12 @@ bool ClientCore::upload_cancel(const std::string& cid, uint64_t now) {
 void ClientCore::pump_uploads(uint64_t now) {
   note_own_uploads();  // in the same store batch as the message id the upload just learnt
   // send_media needs an authenticated connection and nothing else: it does not wait for the
-  // sync (our own media message in a sync is recognised by its cid and not delivered).
-  if (phase_ != Phase::Online) return;
+  // sync (our own media message in a sync is recognised by its cid and not delivered). Nor
+  // for a stored session's auth answer: chatd reads a connection's requests in order and
+  // checks a token at once, so the request rides right behind the auth and its answer
+  // comes a round trip sooner. Should the token be refused, the request is answered
+  // not_authenticated and goes again after the next login (UploadManager::on_chat_error).
+  if (phase_ != Phase::Online && !session_auth_in_flight()) return;
   std::string body;
   for (;;) {
     uint64_t rid = next_rid_;

@@ -64,6 +64,12 @@ bool ClientCore::auth_request_waiting() const {
                      [&](auto& kv) { return is_auth(kv.second.kind); });
 }
 
+bool ClientCore::session_auth_in_flight() const {
+  if (phase_ != Phase::Authenticating) return false;
+  return std::any_of(in_flight_.begin(), in_flight_.end(),
+                     [](auto& kv) { return kv.second.kind == Kind::Auth; });
+}
+
 void ClientCore::send_user_request(const Request& r, uint64_t now) {
   uint64_t rid = new_rid();
   std::string body = r.kind == Kind::Register ? wire::register_body(rid, r.user, r.password)
@@ -209,7 +215,7 @@ void ClientCore::on_auth_response(bool ok, const cJSON* body, int err, const std
       session_.user_id = user_id;
       store_.set_session(session_);
     }
-    note_resource_hint(body);
+    note_resource_hint(body, now);
     return become_online(0, now);
   }
   if (err != FERRY_EAUTH) return go_offline(err, "auth: " + msg, now, true);
@@ -251,15 +257,19 @@ void ClientCore::on_login_response(const InFlight& f, bool ok, const cJSON* body
     store_.set_session(s);
   }
   session_ = std::move(s);
-  note_resource_hint(body);
+  note_resource_hint(body, now);
   become_online(f.request.request_id, now);
 }
 
 // The resource server's address, when the chat server has one, comes with every
 // authentication (docs/protocol.md, register): the uploads dial it while send_media is out.
-void ClientCore::note_resource_hint(const cJSON* body) {
+// The store keeps it for the next process, which dials it while its first send_media rides
+// behind the auth (pump_uploads).
+void ClientCore::note_resource_hint(const cJSON* body, uint64_t now) {
   const cJSON* r = cJSON_GetObjectItemCaseSensitive(body, "resource");
-  if (cJSON_IsString(r)) uploads_.set_resource_hint(r->valuestring);
+  if (!cJSON_IsString(r)) return;
+  store_.set_resource_hint(r->valuestring);
+  uploads_.set_resource_hint(r->valuestring, now);
 }
 
 void ClientCore::become_online(uint64_t request_id, uint64_t now) {

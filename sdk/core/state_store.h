@@ -48,6 +48,15 @@ class StateStore {
   // (another user logged in, or logout).
   virtual bool reset(const Session& s) = 0;
 
+  // The resource server's address the chat server named last ("" if none): the next process
+  // dials it while its first send_media is on the way. The deployment's, not the user's, so
+  // reset() keeps it. A store that keeps nothing across processes need not hold it.
+  virtual std::string resource_hint() { return {}; }
+  virtual bool set_resource_hint(const std::string& address) {
+    (void)address;
+    return true;
+  }
+
   // Brackets a burst of writes from one input (one read of the socket) so a durable store can
   // commit them together. Nesting is not supported; the default does nothing.
   virtual void batch_begin() {}

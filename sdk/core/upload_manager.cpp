@@ -172,15 +172,20 @@ bool UploadManager::next_chat_request(uint64_t rid, std::string& body) {
 void UploadManager::on_chat_online(uint64_t now) {
   (void)now;
   // A READY push sent while we were offline is lost: ask again (send_media is idempotent).
-  // A bind_hash whose answer was lost goes again (it is idempotent too).
+  // A bind_hash whose answer was lost goes again (it is idempotent too). A request that rode
+  // behind the auth on this connection is answered on it: nothing to ask again.
   for (auto& u : uploads_) {
+    if (u->chat_rid != 0) continue;
     if (u->phase == Phase::WaitReady) u->phase = Phase::Announce;
     if (!u->bound && !u->rec.sha256.empty()) u->bind_needed = true;
   }
 }
 
-void UploadManager::set_resource_hint(const std::string& address) {
-  if (raddr_.empty()) raddr_ = address;  // a grant's address, once there is one, wins
+void UploadManager::set_resource_hint(const std::string& address, uint64_t now) {
+  if (raddr_granted_ || address.empty() || address == raddr_) return;
+  // The stored hint was stale: leave the connection it started for the chat server's word.
+  if (rphase_ != RPhase::Idle) drop_resource(FERRY_OK, "resource server moved", now, true);
+  raddr_ = address;
 }
 
 void UploadManager::after_chat_requests(uint64_t now) { pump_resource(now); }
@@ -272,6 +277,7 @@ void UploadManager::on_grant(Upload& u, const cJSON* grant, uint64_t now) {
     if (rphase_ != RPhase::Idle) drop_resource(FERRY_OK, "resource server moved", now, true);
     raddr_ = g.resource;
   }
+  raddr_granted_ = true;
   u.phase = Phase::Open;
   pump_resource(now);
 }

@@ -190,10 +190,12 @@ class UploadManager {
                         const std::string& code, const std::string& msg, uint64_t now_ms);
   void on_chat_online(uint64_t now_ms);
   void on_chat_offline();
-  // The resource server's address from the chat server's authentication answer. Until a
-  // grant names one, a send_media on its way dials it, so the connection (and its HELLO) is
-  // up when the ticket arrives and the OPEN goes at once: one round trip less per upload.
-  void set_resource_hint(const std::string& address);
+  // The resource server's address from the chat server's authentication answer, or the one
+  // the store kept from the last process. Until a grant names one, a send_media on its way
+  // dials it, so the connection (and its HELLO) is up when the ticket arrives and the OPEN
+  // goes at once: one round trip less per upload. A newer hint replaces an older one (and its
+  // connection); a grant's address wins over both.
+  void set_resource_hint(const std::string& address, uint64_t now_ms);
   // After the chat side moved (requests handed out, answers taken): the resource connection
   // may be dialed now, or let go.
   void after_chat_requests(uint64_t now_ms);
@@ -387,6 +389,7 @@ class UploadManager {
   };
   RPhase rphase_ = RPhase::Idle;
   std::string raddr_;  // address of the connection (the latest grant's `resource`)
+  bool raddr_granted_ = false;  // raddr_ came from a grant, not a hint
   Backoff rbackoff_;
   uint64_t reconnect_at_ = 0;
   bool want_connect_ = false;

@@ -17,7 +17,7 @@ constexpr const char* kSchema =
     "  k INTEGER PRIMARY KEY CHECK (k = 1),"
     "  user TEXT NOT NULL, user_id INTEGER NOT NULL, token TEXT NOT NULL,"
     "  last_seen INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO state VALUES (1, '', 0, '', 0);"
+    "INSERT OR IGNORE INTO state (k, user, user_id, token, last_seen) VALUES (1, '', 0, '', 0);"
     "CREATE TABLE IF NOT EXISTS outbox("
     "  seq INTEGER PRIMARY KEY,"
     "  cid TEXT NOT NULL, to_user TEXT NOT NULL, text TEXT NOT NULL,"
@@ -79,13 +79,15 @@ bool SqliteStateStore::init(const std::string& path, std::string& err) {
     return false;
   }
   if (!migrate(err)) return false;
-  sqlite3_stmt* st = prepare("SELECT user, user_id, token, last_seen FROM state WHERE k = 1", err);
+  sqlite3_stmt* st =
+      prepare("SELECT user, user_id, token, last_seen, resource FROM state WHERE k = 1", err);
   if (!st) return false;
   if (sqlite3_step(st) == SQLITE_ROW) {
     session_.user = column_text(st, 0);
     session_.user_id = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
     session_.token = column_text(st, 2);
     last_seen_ = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+    resource_hint_ = column_text(st, 4);
   }
   sqlite3_finalize(st);
   st_set_session_ = prepare("UPDATE state SET user = ?, user_id = ?, token = ? WHERE k = 1", err);
@@ -196,6 +198,27 @@ bool SqliteStateStore::outbox_remove(const OutboxEntry& e) {
   begin_write();
   sqlite3_bind_int64(st_outbox_remove_, 1, e.store_key);
   return step_done(st_outbox_remove_);
+}
+
+std::string SqliteStateStore::resource_hint() {
+  std::lock_guard lock(mu_);
+  return resource_hint_;
+}
+
+bool SqliteStateStore::set_resource_hint(const std::string& address) {
+  std::lock_guard lock(mu_);
+  if (address == resource_hint_) return true;
+  begin_write();
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "UPDATE state SET resource = ? WHERE k = 1", -1, &st, nullptr) !=
+      SQLITE_OK) {
+    return false;
+  }
+  bind_text(st, 1, address);
+  bool ok = step_done(st);
+  sqlite3_finalize(st);
+  if (ok) resource_hint_ = address;
+  return ok;
 }
 
 bool SqliteStateStore::reset(const Session& s) {

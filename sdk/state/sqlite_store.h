@@ -50,6 +50,8 @@ class SqliteStateStore final : public StateStore, public DownloadStore {
   bool upload_set_done(const std::string& cid, uint64_t done) override;
   bool upload_remove(const std::string& cid) override;
   bool reset(const Session& s) override;
+  std::string resource_hint() override;
+  bool set_resource_hint(const std::string& address) override;
   // sqlite_downloads.cpp
   std::vector<PendingDownload> downloads() override;
   bool download_get(uint64_t message_id, PendingDownload& out) override;
@@ -61,8 +63,10 @@ class SqliteStateStore final : public StateStore, public DownloadStore {
  private:
   SqliteStateStore() = default;
   bool init(const std::string& path, std::string& err);
-  // sqlite_uploads.cpp: schema migration to version 2 (pending uploads) and its statements.
+  // sqlite_uploads.cpp: schema migration to version 2 (pending uploads) and its statements,
+  // and to version 4 (the state row's resource hint).
   bool migrate(std::string& err);
+  bool state_has_column(const char* name);
   bool prepare_uploads(std::string& err);
   void finalize_uploads();
   // sqlite_downloads.cpp: the version-3 table and its statements.
@@ -80,6 +84,7 @@ class SqliteStateStore final : public StateStore, public DownloadStore {
   bool batch_open_ = false;  // between batch_begin() and batch_end()
   bool in_batch_ = false;    // a transaction is open
   Session session_;          // cached: read on every ferry_client_user() / send
+  std::string resource_hint_;  // cached
   uint64_t last_seen_ = 0;
   sqlite3_stmt* st_set_session_ = nullptr;
   sqlite3_stmt* st_set_last_seen_ = nullptr;

@@ -11,7 +11,7 @@ namespace ferry::sdk {
 namespace {
 
 // 2: pending uploads (this file); 3: pending downloads (sqlite_downloads.cpp).
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kUploadsTable =
     "CREATE TABLE IF NOT EXISTS uploads("
@@ -78,6 +78,18 @@ bool run_done(sqlite3_stmt* st) {
 
 }  // namespace
 
+bool SqliteStateStore::state_has_column(const char* name) {
+  sqlite3_stmt* st = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db_, "SELECT 1 FROM pragma_table_info('state') WHERE name = ?", -1, &st,
+                         nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
 bool SqliteStateStore::migrate(std::string& err) {
   sqlite3_stmt* st = nullptr;
   int version = 0;
@@ -92,10 +104,14 @@ bool SqliteStateStore::migrate(std::string& err) {
     return false;
   }
   if (version == kSchemaVersion) return true;
-  // Each version only adds tables; one transaction adds what this file lacks and the version.
+  // Each version only adds tables or columns; one transaction adds what this file lacks and
+  // the version. The column is looked up rather than assumed from the version.
   std::string sql = "BEGIN IMMEDIATE;";
   if (version < 2) sql += kUploadsTable;
   if (version < 3) sql += downloads_table_sql();
+  if (!state_has_column("resource")) {
+    sql += "ALTER TABLE state ADD COLUMN resource TEXT NOT NULL DEFAULT '';";
+  }
   sql += "PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";COMMIT;";
   if (!exec(sql.c_str())) {
     err = std::string("cannot migrate the state database: ") + sqlite3_errmsg(db_);

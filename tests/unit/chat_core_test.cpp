@@ -354,6 +354,26 @@ TEST_F(ChatCoreTest, account_requests_behind_a_hash_wait_their_turn) {
   EXPECT_TRUE(ok(sync)) << sync.raw;
 }
 
+// The SDK sends requests right behind a stored session's auth (docs/protocol.md section 2):
+// a good token authenticates before the next request is read; after a refused one the
+// request is answered not_authenticated and the connection stays usable.
+TEST_F(ChatCoreTest, account_requests_behind_an_auth_follow_its_verdict) {
+  std::string token;
+  user("alice", &token);
+  ConnId good = greeted(), bad = greeted();
+  raw(good, encoded(FrameType::Request, R"({"op":"auth","rid":1,"token":")" + token + R"("})") +
+                encoded(FrameType::Request, R"({"op":"sync","rid":2})"));
+  raw(bad, encoded(FrameType::Request,
+                   R"({"op":"auth","rid":1,"token":")" + std::string(64, 'a') + R"("})") +
+               encoded(FrameType::Request, R"({"op":"sync","rid":2})"));
+  EXPECT_TRUE(ok(take(good)));
+  Received synced = take(good);
+  EXPECT_TRUE(ok(synced)) << synced.raw;
+  EXPECT_EQ(code_of(take(bad)), "auth_failed");
+  EXPECT_EQ(code_of(take(bad)), "not_authenticated");
+  EXPECT_TRUE(ok(rpc(bad, R"({"op":"auth","rid":3,"token":")" + token + R"("})")));
+}
+
 TEST_F(ChatCoreTest, account_client_gone_before_hash_finishes) {
   hold_hashes_ = true;
   ConnId c = greeted();

@@ -14,6 +14,8 @@ class FakeStore final : public StateStore {
  public:
   Session session() override { return session_; }
   bool set_session(const Session& s) override { return session_ = s, true; }
+  std::string resource_hint() override { return hint_; }
+  bool set_resource_hint(const std::string& a) override { return hint_ = a, true; }
   uint64_t last_seen() override { return last_seen_; }
   bool set_last_seen(uint64_t id) override { return last_seen_ = std::max(last_seen_, id), true; }
   std::vector<OutboxEntry> outbox() override { return outbox_; }
@@ -61,6 +63,7 @@ class FakeStore final : public StateStore {
   }
 
   Session session_;
+  std::string hint_;
   uint64_t last_seen_ = 0;
   std::vector<OutboxEntry> outbox_;
   std::vector<PendingUpload> uploads_;

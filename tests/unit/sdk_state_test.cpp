@@ -1,6 +1,7 @@
 // Proves the SQLite state store keeps the session, the sync position and the outbox across a
 // reopen (what an app restart does), that the sync position never moves backwards, that
-// reset() forgets everything but the new session, and that a batch commits its writes.
+// reset() forgets everything but the new session (and the resource server's address), and
+// that a batch commits its writes.
 // How: real SQLite files in a temporary directory, opened and reopened. No sockets.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+
+#include <sqlite3.h>
 
 #include "sdk/state/sqlite_store.h"
 
@@ -60,6 +63,38 @@ TEST(sdk_state, survives_reopen) {
   EXPECT_EQ(out[0].server_id, 40u);
   EXPECT_EQ(out[1].text, "second");
   EXPECT_EQ(out[1].server_id, 0u);
+}
+
+// The resource server's address is the deployment's: kept across a reopen and a reset (another
+// user), and added to a state file written before it existed (schema version 3).
+TEST(sdk_state, resource_hint_survives_reopen_reset_and_migration) {
+  TempDir dir;
+  {
+    auto s = open_store(dir.path_);
+    EXPECT_EQ(s->resource_hint(), "");
+    EXPECT_TRUE(s->set_resource_hint("198.18.0.1:7421"));
+    EXPECT_TRUE(s->reset(Session{"bob", 2, "t2"}));
+  }
+  {
+    auto s = open_store(dir.path_);
+    EXPECT_EQ(s->resource_hint(), "198.18.0.1:7421");
+    EXPECT_EQ(s->session().user, "bob");
+  }
+  // Back to what a version-3 SDK wrote: no column, version 3.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path_ + "/ferry-state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE state DROP COLUMN resource; PRAGMA user_version = 3;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  {
+    auto s = open_store(dir.path_);
+    EXPECT_EQ(s->resource_hint(), "");
+    EXPECT_EQ(s->session().user, "bob");
+    EXPECT_TRUE(s->set_resource_hint("198.18.0.1:7500"));
+  }
+  EXPECT_EQ(open_store(dir.path_)->resource_hint(), "198.18.0.1:7500");
 }
 
 TEST(sdk_state, last_seen_never_moves_back) {

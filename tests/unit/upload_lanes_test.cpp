@@ -433,7 +433,7 @@ TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
 TEST(upload_lanes, a_ticket_during_lane_0s_greeting_dials_the_lanes_at_once) {
   Options o = round_trips(40000);
   Harness h(o);
-  h.m_.set_resource_hint("127.0.0.1:7421");
+  h.m_.set_resource_hint("127.0.0.1:7421", h.now_);
   h.announce();
   h.pump();
   h.tick();  // lane 0 connects; no upload to open yet
