@@ -108,6 +108,12 @@ class ClientCore {
   // Sends the chat requests uploads wait for. The core calls it after its own inputs; the
   // adapter also calls it after feeding the upload manager directly (files, resource conn).
   void pump_uploads(uint64_t now_ms);
+  // The chat connection's peer address and handshake round trip (TCP_INFO), just before
+  // on_connected: the uploads' lanes take it for the resource server's path when that server
+  // has the same address (UploadManager::on_chat_path).
+  void on_chat_path(const std::string& peer_ip, uint64_t rtt_us) {
+    uploads_.on_chat_path(peer_ip, rtt_us);
+  }
   // The resource-connection and file side of uploads, driven by the adapter directly.
   UploadManager& uploads() { return uploads_; }
   // Downloads (client_downloads.cpp). The record is already in the store.

@@ -27,7 +27,9 @@ LaneController::Inputs UploadManager::lane_inputs() const {
   in.waiting_chunks = window_ ? window_->remaining_chunks() : 0;
   in.chunk_bytes = window_ ? window_->chunk_size() : 0;
   for (const auto& p : uploads_) {
-    if (p->phase != Phase::Open && p->phase != Phase::Opening) continue;
+    // Also an announce on its way: its chunks are the work the lanes dialed for it will do.
+    bool announcing = p->phase == Phase::Announce && p->chat_op == ChatOp::SendMedia;
+    if (p->phase != Phase::Open && p->phase != Phase::Opening && !announcing) continue;
     uint32_t chunk = proto::resd_chunk_size(p->rec.size);
     in.waiting_chunks += proto::chunk_count(p->rec.size, chunk);
     if (in.chunk_bytes == 0) in.chunk_bytes = chunk;
@@ -48,7 +50,7 @@ uint32_t UploadManager::lanes_up() const {
 void UploadManager::steer_lanes(uint64_t now) {
   // Greeting: lane 0's HELLO is out (the window comes with its answer).
   if (!lane_capable_ || lanes_.size() <= 1 ||
-      (rphase_ != RPhase::Greeting && rphase_ != RPhase::Ready)) {
+      (rphase_ != RPhase::Dialing && rphase_ != RPhase::Greeting && rphase_ != RPhase::Ready)) {
     return;
   }
   controller_.tick(now, lane_inputs());
@@ -65,7 +67,7 @@ void UploadManager::steer_lanes(uint64_t now) {
     // A surplus lane first drains: it takes no new chunks, and closes once its chunks in
     // flight are acked (closing at once would re-send them all on the other lanes), or
     // after two of its RTOs.
-    if (x.phase == RPhase::Ready && window_->in_flight_chunks(l) > 0) {
+    if (x.phase == RPhase::Ready && window_ && window_->in_flight_chunks(l) > 0) {
       if (!x.draining) {
         x.draining = true;
         x.drain_until = now + 2 * window_->rto_ms(l);

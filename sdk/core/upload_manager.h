@@ -196,6 +196,10 @@ class UploadManager {
   // goes at once: one round trip less per upload. A newer hint replaces an older one (and its
   // connection); a grant's address wins over both.
   void set_resource_hint(const std::string& address, uint64_t now_ms);
+  // The chat connection's peer IP and handshake round trip. A resource server on the same IP
+  // is taken to be on the same path: on a long one every lane is dialed together with lane 0,
+  // instead of after lane 0's own handshake has timed it (a round trip later).
+  void on_chat_path(const std::string& peer_ip, uint64_t rtt_us);
   // After the chat side moved (requests handed out, answers taken): the resource connection
   // may be dialed now, or let go.
   void after_chat_requests(uint64_t now_ms);
@@ -286,6 +290,10 @@ class UploadManager {
     // The window's key for the upload: the slot whose UPLOAD_STATE put it in the window
     // (0 = not in the window). Wire slots are never reused, so it stays unique.
     uint32_t slot = 0;
+    // In the window on a presumed UPLOAD_STATE (nothing held, the protocol's chunk size), its
+    // chunks sent right behind the OPEN; the server's own answer is still to come.
+    bool presumed = false;
+    bool no_presume = false;  // the server cut the file otherwise once: wait for its answer
     std::map<uint32_t, uint32_t> lane_slots;  // lane -> slot OPENed there (and not released)
     uint64_t refused = 0;  // bit L: lane L refused or forgot this upload; do not OPEN there
     uint64_t durable_seen = 0;  // durable bytes already told to the lane controller
@@ -327,6 +335,10 @@ class UploadManager {
   bool needs_resource() const;
   void pump_resource(uint64_t now_ms);
   void open_uploads(uint64_t now_ms);
+  bool may_presume(const Upload& u) const;
+  void ensure_window();
+  void presume_state(Upload& u, uint32_t slot, uint64_t now_ms);
+  void on_presumed_state(Upload& u, const proto::UploadState& st, uint64_t now_ms);
   void dial(uint64_t now_ms);
   void drop_resource(int err, const std::string& detail, uint64_t now_ms, bool close_socket);
   void send_frame(proto::FrameType type, std::string_view body, uint64_t now_ms);
@@ -390,6 +402,8 @@ class UploadManager {
   RPhase rphase_ = RPhase::Idle;
   std::string raddr_;  // address of the connection (the latest grant's `resource`)
   bool raddr_granted_ = false;  // raddr_ came from a grant, not a hint
+  std::string chat_ip_;  // on_chat_path
+  uint64_t chat_rtt_ms_ = 0;
   Backoff rbackoff_;
   uint64_t reconnect_at_ = 0;
   bool want_connect_ = false;

@@ -14,6 +14,19 @@
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
+namespace {
+
+// "host:port" or "[v6]:port" -> host.
+std::string host_of(const std::string& address) {
+  size_t colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+}  // namespace
 
 // True while some upload has been granted a ticket and is not finished with the resource
 // server: a ticket refresh or a disk_full retry keeps the connection (pings are cheaper than
@@ -46,7 +59,8 @@ void UploadManager::pump_resource(uint64_t now) {
   // lanes are dialed for it.
   if (rphase_ == RPhase::Greeting) {
     open_uploads(now);
-    return steer_lanes(now);
+    steer_lanes(now);
+    return open_extra_lanes(now);  // lanes dialed with lane 0 take a presumed upload at once
   }
   if (rphase_ != RPhase::Ready) return;
   steer_lanes(now);  // may send uploads of a closed lane back to Open, OPENed below
@@ -71,7 +85,71 @@ void UploadManager::open_uploads(uint64_t now) {
     u.open_behind_chunks = window_ && window_->in_flight_bytes(0) > 0;
     u.open_tries++;
     arm_open_deadline(u);
+    if (may_presume(u)) presume_state(u, slot, now);
   }
+}
+
+// A fresh upload (nothing known durable) need not wait a round trip for its UPLOAD_STATE:
+// the server can hold nothing of it, or only what we would merely send twice (duplicates are
+// harmless), and it cuts the file by proto::resd_chunk_size. So its chunks follow the OPEN
+// at once, on a window entry made from that presumption; the server's answer then merges what
+// it holds, or takes the upload back out (on_presumed_state). A resumed upload waits for the
+// answer, which says what to skip, and so does an OPEN sent again because the first went
+// unanswered.
+bool UploadManager::may_presume(const Upload& u) const {
+  return u.rec.done == 0 && u.rec.size > 0 && !u.rec.paused && !u.no_presume &&
+         u.open_tries == 1;
+}
+
+// The window of a connection is made by the server's HELLO, or before it by a presumed OPEN;
+// the lanes already connected join it.
+void UploadManager::ensure_window() {
+  if (window_) return;
+  window_ = std::make_unique<UploadWindow>(config_.window);
+  for (uint32_t l = 1; l < lanes_.size(); l++) {
+    if (lanes_[l].open()) window_->add_lane(l);
+  }
+}
+
+void UploadManager::presume_state(Upload& u, uint32_t slot, uint64_t now) {
+  ensure_window();
+  proto::UploadState st;
+  st.slot = slot;
+  st.status = proto::UploadStatus::Ok;
+  st.chunk_size = proto::resd_chunk_size(u.rec.size);
+  st.file_size = u.rec.size;
+  st.total_chunks = proto::chunk_count(u.rec.size, st.chunk_size);
+  if (!window_->add_upload(st, now, 0)) return;
+  u.slot = slot;
+  u.presumed = true;
+  u.durable_seen = 0;
+  u.phase = Phase::Sending;
+  u.progress_emitted = false;
+}
+
+// The server's UPLOAD_STATE for an OPEN whose chunks went out on a presumption.
+void UploadManager::on_presumed_state(Upload& u, const proto::UploadState& st, uint64_t now) {
+  u.presumed = false;
+  u.open_tries = 0;
+  if (st.status != proto::UploadStatus::Ok) {
+    release_slot(u);  // the chunks behind the OPEN are NACKed unknown_slot, found by no one
+    return on_upload_error(u, st.status, st.message, now);
+  }
+  if (st.file_size != u.rec.size) {
+    return fail_and_cancel(u, FERRY_EPROTO, "resource server has another size for the file",
+                           now);
+  }
+  if (st.chunk_size != proto::resd_chunk_size(u.rec.size) ||
+      st.total_chunks != proto::chunk_count(u.rec.size, st.chunk_size)) {
+    // Not the protocol's cut: our chunks are refused (their NACKs find no slot). OPEN again
+    // and wait for the server's word this time.
+    u.no_presume = true;
+    release_slot(u);
+    u.phase = Phase::Open;
+    return;
+  }
+  u.backoff.reset();
+  window_->merge_held(u.slot, st);
 }
 
 // An OPEN's answer may wait behind the chunks sent before it (answer_timeout_ms), but an OPEN
@@ -101,9 +179,10 @@ uint64_t UploadManager::answer_timeout_ms() const {
 bool UploadManager::check_answer_deadlines(uint64_t now) {
   for (auto& p : uploads_) {
     Upload& u = *p;
-    if (u.phase != Phase::Opening && u.phase != Phase::Verifying) continue;
+    bool opening = u.phase == Phase::Opening || u.presumed;
+    if (!opening && u.phase != Phase::Verifying) continue;
     if (now < u.answer_deadline) continue;
-    if (u.phase == Phase::Opening && u.open_tries >= 2) {
+    if (opening && u.open_tries >= 2) {
       drop_resource(FERRY_ETIMEDOUT, "resource server: no answer to UPLOAD_OPEN", now, true);
       return false;
     }
@@ -119,6 +198,17 @@ void UploadManager::dial(uint64_t now) {
   rphase_ = RPhase::Dialing;
   want_connect_ = true;
   last_recv_ms_ = now;  // the dial deadline counts from here
+  // The chat server's host, so the chat connection's handshake timed this path already: on a
+  // long one the lanes are dialed now, with lane 0 (docs/sdk.md, "Several connections").
+  if (chat_rtt_ms_ > 0 && !chat_ip_.empty() && host_of(raddr_) == chat_ip_) {
+    controller_.on_path_rtt(chat_rtt_ms_);
+    steer_lanes(now);
+  }
+}
+
+void UploadManager::on_chat_path(const std::string& peer_ip, uint64_t rtt_us) {
+  chat_ip_ = peer_ip;
+  chat_rtt_ms_ = rtt_us / 1000;
 }
 
 void UploadManager::drop_resource(int err, const std::string& detail, uint64_t now,
@@ -139,6 +229,7 @@ void UploadManager::drop_resource(int err, const std::string& detail, uint64_t n
   out_.clear();
   for (auto& u : uploads_) {
     u->slot = 0;
+    u->presumed = false;
     u->lane_slots.clear();
     u->refused = 0;
     u->open_tries = 0;  // a new connection, a new count
@@ -153,6 +244,7 @@ void UploadManager::drop_resource(int err, const std::string& detail, uint64_t n
 
 // Forgets every slot of the upload on every lane, and the upload in the window.
 void UploadManager::release_slot(Upload& u) {
+  u.presumed = false;
   for (const auto& [lane, slot] : u.lane_slots) slots_.erase(slot);
   u.lane_slots.clear();
   u.refused = 0;
@@ -241,14 +333,11 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     // looks at the OPENs sent with it or after it.
     controller_.on_path_rtt(now - hello_sent_ms_);
     rbackoff_.reset();
-    window_ = std::make_unique<UploadWindow>(config_.window);
-    for (auto& p : uploads_) {
-      if (p->phase == Phase::Opening) arm_open_deadline(*p);
-    }
     // Lanes dialed while we greeted (steer_lanes) join it. The controller was reset when
     // the previous connection dropped: resetting it here would close them again.
-    for (uint32_t l = 1; l < lanes_.size(); l++) {
-      if (lanes_[l].open()) window_->add_lane(l);
+    ensure_window();
+    for (auto& p : uploads_) {
+      if (p->phase == Phase::Opening || p->presumed) arm_open_deadline(*p);
     }
     return pump_resource(now);
   }
@@ -292,6 +381,7 @@ void UploadManager::on_upload_state(const proto::UploadState& st, uint64_t now) 
   if (it == slots_.end() || it->second.lane != 0) return;  // an upload that ended meanwhile
   Upload* u = find(it->second.cid);
   if (!u) return;
+  if (u->presumed && st.slot == u->slot) return on_presumed_state(*u, st, now);
   if (u->phase != Phase::Opening) return on_lane_state(*u, 0, st, now);
   u->open_tries = 0;  // answered: the connection and resd are fine
   if (st.status != proto::UploadStatus::Ok) {
@@ -412,7 +502,8 @@ void UploadManager::drain_window(uint64_t now) {
 std::optional<ReadJob> UploadManager::poll_read(uint64_t now) { return poll_read(now, 0); }
 
 std::optional<ReadJob> UploadManager::poll_read(uint64_t now, uint32_t lane) {
-  if (rphase_ != RPhase::Ready || !window_) return std::nullopt;
+  // Before the server's HELLO is in, only chunks behind a presumed OPEN (its window is made).
+  if ((rphase_ != RPhase::Ready && rphase_ != RPhase::Greeting) || !window_) return std::nullopt;
   // An extra lane sends as soon as its HELLO and OPENs are queued (open_on_lane).
   if (lane != 0 &&
       (lane >= lanes_.size() || lanes_[lane].draining || !lanes_[lane].open())) {

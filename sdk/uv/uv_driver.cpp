@@ -122,6 +122,8 @@ void UvDriver::start_connect() {
   LinkHooks hooks;
   hooks.on_connect = [this](int status, const std::string& detail) {
     if (status == 0) {
+      // The chat server's path predicts the resource server's when both share a host.
+      if (chat_) core_.on_chat_path(chat_->peer_ip(), chat_->tcp_rtt_us());
       core_.on_connected(now());
     } else {
       chat_ = nullptr;

@@ -36,6 +36,18 @@ uint64_t UvLink::tcp_rtt_us() const {
   return info.tcpi_rtt;
 }
 
+std::string UvLink::peer_ip() const {
+  struct sockaddr_storage sa {};
+  int len = sizeof sa;
+  if (!connected_ ||
+      uv_tcp_getpeername(&tcp_, reinterpret_cast<struct sockaddr*>(&sa), &len) != 0) {
+    return {};
+  }
+  char ip[64] = {};
+  if (uv_ip_name(reinterpret_cast<const struct sockaddr*>(&sa), ip, sizeof ip) != 0) return {};
+  return ip;
+}
+
 struct UvLink::WriteReq {
   uv_write_t req{};
   std::string data;  // owned bytes (write()), empty for borrowed buffers

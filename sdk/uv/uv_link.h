@@ -46,6 +46,8 @@ class UvLink {
   // The kernel's smoothed round trip of the connection (TCP_INFO), in microseconds; right
   // after connecting that is the handshake's. 0 when unknown.
   uint64_t tcp_rtt_us() const;
+  // The peer's IP address as text ("198.18.0.1", "::1"); "" when unknown.
+  std::string peer_ip() const;
   // Queues bytes (ignored when not connected; a failure is reported through on_lost).
   void write(std::string data);
   // The same for bytes the caller keeps: copied only if the socket does not take them all now.

@@ -811,6 +811,60 @@ TEST(ResourceCore, disk_full_on_create_then_resumes_when_space_frees) {
   EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
 }
 
+// A fresh upload's chunks may ride right behind its first OPEN (the SDK sends them before
+// UPLOAD_STATE). They wait, counted against the connection's read bound, until the file
+// exists, and are then taken as if they had come after the answer.
+TEST(ResourceCore, chunks_behind_the_first_open_wait_for_the_file) {
+  ResdConfig cfg;
+  cfg.max_queued_bytes = 2 * kMiB;
+  Harness h(cfg);
+  h.connect(1);
+  std::string file = pattern(3 * kMiB, 41);
+  h.hold = true;
+  h.open(1, 1, h.ticket(5, 42, file));
+  h.chunk(1, 1, 0, piece(file, 0));
+  h.chunk(1, 1, 2, piece(file, 2));
+  EXPECT_FALSE(h.next(1)) << "no NACK, no answer while the file is being created";
+  EXPECT_FALSE(h.core.wants_read(1)) << "the bytes held count as queued (2 MiB here)";
+  h.release();
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  proto::ChunkAck a = h.ack(1);  // one per chunk taken, the last one covers both
+  EXPECT_TRUE(a.nacks.empty());
+  if (a.selective.empty()) a = h.ack(1);
+  EXPECT_EQ(a.cumulative, 1u);
+  ASSERT_EQ(a.selective.size(), 1u);
+  EXPECT_EQ(a.selective[0], (proto::ChunkRange{2, 3}));
+  EXPECT_TRUE(h.core.wants_read(1));
+  upload_all(h, 1, 1, file, {1});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.files[42], file);
+  EXPECT_EQ(h.writes[42], 3);
+}
+
+// The create fails (disk full): the OPEN's answer says so, the chunks held behind it are
+// dropped without a word, and their bytes no longer count against the connection.
+TEST(ResourceCore, chunks_behind_a_failed_create_are_dropped) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(2 * kMiB, 42);
+  h.hold = true;
+  h.disk_full = true;
+  h.open(1, 1, h.ticket(5, 42, file));
+  h.chunk(1, 1, 0, piece(file, 0));
+  h.chunk(1, 1, 1, piece(file, 1));
+  h.release();
+  EXPECT_EQ(h.state(1).status, UploadStatus::DiskFull);
+  EXPECT_FALSE(h.next(1));
+  EXPECT_TRUE(h.core.wants_read(1));
+  EXPECT_FALSE(h.core.has_upload(42));
+  EXPECT_FALSE(h.closed.count(1));
+  h.disk_full = false;
+  h.open(1, 2, h.ticket(5, 42, file));
+  EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
+  upload_all(h, 1, 2, file, {0, 1});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+}
+
 TEST(ResourceCore, failed_write_is_nacked_write_failed_and_can_be_resent) {
   Harness h;
   h.connect(1);

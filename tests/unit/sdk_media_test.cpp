@@ -584,6 +584,104 @@ TEST_F(Media, sdk_media_hash_later_restart_rebinds_or_rehashes) {
   }
 }
 
+// A fresh upload's chunks follow its OPEN without waiting a round trip for UPLOAD_STATE: the
+// server holds nothing of it and cuts it by proto::resd_chunk_size. The answer, when it comes,
+// merges what the server does hold (a chunk sent twice is harmless).
+TEST_F(Media, sdk_media_fresh_upload_sends_chunks_behind_its_open) {
+  granted_upload(6 * kMiB, 60, "F");
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1, 2, 3})) << "before any UPLOAD_STATE";
+  state(open.slot, 6 * kMiB, {{5, 6}});  // it held the last chunk after all
+  ack(open.slot, 2);
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{4})) << "chunk 5 is held: not sent";
+  ack(open.slot, 6);
+  done(open.slot, 6 * kMiB);
+  push_status(60, "ready");
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
+}
+
+// Before the server's HELLO is in: the ticket came while lane 0 greeted, the OPEN rides
+// behind our HELLO, and so do the chunks.
+TEST_F(Media, sdk_media_chunks_ride_behind_hello_and_open) {
+  granted_upload(2 * kMiB, 61, "G");
+  ASSERT_TRUE(m().poll_connect());
+  m().on_connected(now);
+  std::vector<proto::Frame> sent = res_sent_frames();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].type, FrameType::Hello);
+  EXPECT_EQ(sent[1].type, FrameType::UploadOpen);
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1})) << "no answer from resd yet";
+}
+
+// An upload that resumes (bytes known durable) waits for the server's word on what it holds.
+TEST_F(Media, sdk_media_resumed_upload_waits_for_upload_state) {
+  PendingUpload u = stored_upload("resumed-cid", 4 * kMiB, 62);
+  u.done = 2 * kMiB;
+  store.upload_put(u);
+  make_core();
+  Req r = one_request("send_media");
+  respond(r.rid, R"("message":)" + media_msg(62, "resumed-cid", "uploading", 4 * kMiB) + "," +
+                     grant("R"));
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  EXPECT_TRUE(read_all().empty());
+  state(open.slot, 4 * kMiB, {{0, 2}});
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{2, 3}));
+}
+
+// A refused OPEN whose chunks already left: the upload takes the usual path (here a fresh
+// ticket), and the NACKs of the chunks behind the refused OPEN change nothing.
+TEST_F(Media, sdk_media_refused_open_with_chunks_behind_it_takes_the_usual_path) {
+  granted_upload(2 * kMiB, 63, "OLD");
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  EXPECT_EQ(read_all().size(), 2u);
+  state(open.slot, 0, {}, proto::UploadStatus::TicketExpired);
+  proto::ChunkAck nack;
+  nack.slot = open.slot;
+  nack.nacks = {{0, proto::NackReason::UnknownSlot}, {1, proto::NackReason::UnknownSlot}};
+  std::string bytes;
+  proto::encode_chunk_ack(bytes, nack);
+  feed_res_raw(bytes);
+  Req t = one_request("upload_ticket");
+  respond(t.rid, grant("NEW"));
+  proto::UploadOpen again = expect_open();
+  EXPECT_EQ(again.ticket, "NEW");
+  EXPECT_EQ(read_all(), (std::vector<uint64_t>{0, 1}));
+  state(again.slot, 2 * kMiB, {});
+  ack(again.slot, 2);
+  done(again.slot, 2 * kMiB);
+  push_status(63, "ready");
+  EXPECT_EQ(statuses(events()).back(), FERRY_MSG_READY);
+}
+
+// A server that cuts the file otherwise than the protocol's rule: the presumed chunks are
+// abandoned, and the upload OPENs again and waits for the answer before it sends.
+TEST_F(Media, sdk_media_other_chunk_size_reopens_and_waits) {
+  granted_upload(4 * kMiB, 64, "C");
+  res_connect();
+  proto::UploadOpen open = expect_open();
+  EXPECT_EQ(read_all().size(), 4u);
+  proto::UploadState st;
+  st.slot = open.slot;
+  st.status = proto::UploadStatus::Ok;
+  st.chunk_size = 2 * kMiB;
+  st.file_size = 4 * kMiB;
+  st.total_chunks = 2;
+  std::string bytes;
+  proto::encode_upload_state(bytes, st);
+  feed_res_raw(bytes);
+  proto::UploadOpen again = expect_open();
+  EXPECT_NE(again.slot, open.slot);
+  EXPECT_TRUE(read_all().empty()) << "waits for the server's answer this time";
+  st.slot = again.slot;
+  bytes.clear();
+  proto::encode_upload_state(bytes, st);
+  feed_res_raw(bytes);
+  EXPECT_EQ(read_all(2 * kMiB), (std::vector<uint64_t>{0, 1}));
+}
+
 TEST_F(Media, sdk_media_ticket_expiry_asks_upload_ticket_and_reopens) {
   granted_upload(2 * kMiB, 9, "OLD");
   res_connect();

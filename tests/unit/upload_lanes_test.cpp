@@ -406,8 +406,9 @@ Options round_trips(uint64_t handshake_us) {
 }
 
 // A long handshake (TCP_INFO's round trip of lane 0's connect) starts the long-path lanes at
-// once, while lane 0 still waits for the server's HELLO, instead of a round trip later; and an
-// extra lane sends chunks right behind its HELLO and OPEN, before resd has answered either.
+// once, while lane 0 still waits for the server's HELLO, instead of a round trip later; and
+// every lane sends chunks right behind its HELLO and OPEN, before resd has answered either
+// (lane 0 too: the upload is fresh, so the server holds nothing of it).
 TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
   Options o = round_trips(40000);
   Harness h(o);
@@ -415,12 +416,12 @@ TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
   h.pump();
   h.tick();  // lane 0 connects: HELLO and OPEN go out
   EXPECT_EQ(h.dials_, 12);  // very_long_path_lanes, before any answer from resd
-  EXPECT_TRUE(h.sent_on_.empty());  // lane 0 waits for its UPLOAD_STATE (what resd holds)
-  // The other lanes connect as lane 0's HELLO and UPLOAD_STATE arrive: the window opens.
+  EXPECT_EQ(h.sent_on_.size(), 1u);  // lane 0's chunks ride behind its OPEN
+  // The other lanes connect as lane 0's HELLO and UPLOAD_STATE arrive.
   h.tick();
   EXPECT_EQ(h.m_.lanes_up(), 1u);  // the other lanes' HELLOs are not answered yet ...
   EXPECT_EQ(h.sent_on_.size(), 12u);  // ... and every lane already carries chunks
-  EXPECT_EQ(h.chunks_before_answer_, 11);
+  EXPECT_EQ(h.chunks_before_answer_, 12);
   ASSERT_TRUE(completed(h));
   EXPECT_EQ(h.held_.size(), 64u);
   EXPECT_EQ(h.double_flight_, 0);
@@ -428,21 +429,58 @@ TEST(upload_lanes, a_long_handshake_opens_every_lane_before_the_first_answer) {
 }
 
 // The resource server's address is known before the ticket (an earlier grant, or the chat
-// server's answer to auth), so lane 0 is dialed while send_media is out; when the ticket
-// comes after lane 0 connected, the long-path lanes are dialed then, not a round trip later.
-TEST(upload_lanes, a_ticket_during_lane_0s_greeting_dials_the_lanes_at_once) {
+// server's answer to auth), so lane 0 is dialed while send_media is out; its handshake times
+// a long path, and the lanes are dialed for the upload on its way, before the ticket comes.
+// With the ticket every lane OPENs and sends at once.
+TEST(upload_lanes, an_announce_on_a_long_path_dials_the_lanes_before_the_ticket) {
   Options o = round_trips(40000);
   Harness h(o);
   h.m_.set_resource_hint("127.0.0.1:7421", h.now_);
   h.announce();
   h.pump();
-  h.tick();  // lane 0 connects; no upload to open yet
   EXPECT_EQ(h.dials_, 1);
+  h.tick();  // lane 0 connects; no upload to open yet
+  EXPECT_EQ(h.dials_, 12);
+  EXPECT_TRUE(h.sent_on_.empty());
+  h.tick();  // the other lanes connect
   h.grant();
   h.pump();
-  EXPECT_EQ(h.dials_, 12);
+  EXPECT_EQ(h.sent_on_.size(), 12u) << "every lane sends right behind its OPEN";
   ASSERT_TRUE(completed(h));
   EXPECT_EQ(h.held_.size(), 64u);
+  EXPECT_EQ(h.double_flight_, 0);
+}
+
+// The chat connection's handshake timed a long path to the same host: every lane is dialed
+// together with lane 0, a round trip before lane 0's own handshake could tell.
+TEST(upload_lanes, the_chat_servers_path_dials_every_lane_with_lane_0) {
+  Options o = round_trips(40000);
+  Harness h(o);
+  h.m_.on_chat_path("127.0.0.1", 40000);
+  h.m_.set_resource_hint("127.0.0.1:7421", h.now_);
+  h.announce();
+  h.pump();
+  EXPECT_EQ(h.dials_, 12);
+  h.tick();  // all connect
+  h.grant();
+  h.pump();
+  EXPECT_EQ(h.sent_on_.size(), 12u);
+  ASSERT_TRUE(completed(h));
+  EXPECT_EQ(h.held_.size(), 64u);
+}
+
+// Another host, or a short path: nothing is predicted.
+TEST(upload_lanes, the_chat_servers_path_says_nothing_of_another_host) {
+  for (auto [ip, rtt_us] : {std::pair<const char*, uint64_t>{"127.0.0.2", 40000},
+                            std::pair<const char*, uint64_t>{"127.0.0.1", 200}}) {
+    Options o = round_trips(0);
+    Harness h(o);
+    h.m_.on_chat_path(ip, rtt_us);
+    h.m_.set_resource_hint("127.0.0.1:7421", h.now_);
+    h.announce();
+    h.pump();
+    EXPECT_EQ(h.dials_, 1) << ip;
+  }
 }
 
 // Without a handshake sample the lanes wait for the server's HELLO to time the path (here
@@ -470,7 +508,7 @@ TEST(upload_lanes, a_refused_open_gives_the_lanes_chunks_back) {
   h.pump();
   h.tick();
   h.tick();
-  EXPECT_EQ(h.chunks_before_answer_, 11);  // sent before the refusal could be known
+  EXPECT_EQ(h.chunks_before_answer_, 12);  // sent before the refusal could be known
   std::map<uint32_t, uint64_t> early = h.sent_on_;
   ASSERT_TRUE(completed(h));
   EXPECT_EQ(h.held_.size(), 64u);

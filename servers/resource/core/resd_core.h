@@ -219,6 +219,15 @@ class ResdCore {
     bool operator==(const Lane&) const = default;
   };
 
+  // A CHUNK that came right behind the upload's first OPEN, while its file is being created:
+  // held (its bytes count as the connection's queued bytes) and taken once the file exists.
+  struct EarlyChunk {
+    ConnId conn = 0;
+    OwnedBody body;
+    std::optional<proto::ChunkSum> computed;
+    uint64_t queued = 0;  // added to the queued bytes, given back by release_early
+  };
+
   struct Upload {
     UploadMeta meta;  // meta.file_hash is set as soon as a bound ticket is accepted
     proto::Sha256 disk_hash{};  // the hash in the meta on disk (zeros until a Bind lands)
@@ -227,6 +236,7 @@ class ResdCore {
     std::optional<ChunkLedger> ledger;
     std::vector<Lane> lanes;                           // open lanes, oldest first
     std::vector<Lane> waiters;                         // OPENs answered once Create finishes
+    std::vector<EarlyChunk> early;                     // CHUNKs taken once Create finishes
     // Where to send the ack of a chunk: the lanes it arrived on, until it is acked or NACKed.
     std::unordered_map<uint64_t, std::vector<Lane>> ack_to;
     std::unordered_set<uint64_t> busy;                 // chunks dispatched and not yet durable
@@ -255,6 +265,9 @@ class ResdCore {
   // uploads.cpp
   void on_upload_open(Conn& c, std::string_view body, int64_t now_ms);
   void on_chunk(Conn& c, int64_t now_ms);
+  void take_chunk(Conn& c, OwnedBody body, const std::optional<proto::ChunkSum>& computed,
+                  int64_t now_ms);
+  void release_early(Upload& u, bool take, int64_t now_ms);
   void open_reply(Upload& u, Lane who);
   void issue_bind(Upload& u);
   void bind_from_chat(uint64_t message_id, const std::string& sha256_hex, int64_t now_ms);

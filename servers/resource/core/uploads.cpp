@@ -19,6 +19,7 @@
 // written-but-not-yet-durable (`busy`) — its ack is coming anyway.
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "proto/hex.h"
 #include "proto/ticket.h"
@@ -318,6 +319,12 @@ void ResdCore::send_ack(Upload& u, proto::ChunkAck& ack) {
 
 void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   OwnedBody body = c.reader.take_body();
+  take_chunk(c, std::move(body), c.reader.payload_sum(), now_ms);
+}
+
+// `computed` is the payload's checksum as the reader summed it while the bytes came in.
+void ResdCore::take_chunk(Conn& c, OwnedBody body, const std::optional<proto::ChunkSum>& computed,
+                          int64_t now_ms) {
   proto::Chunk ch;
   std::string err;
   if (!proto::decode_chunk(std::string_view(body.data, body.size), ch, err)) {
@@ -338,8 +345,17 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
     return unknown_slot();
   }
   Upload& u = it->second;
-  // Creating: the client did not wait for UPLOAD_STATE; Deleting: its DONE(error) is sent.
-  if (u.phase == Phase::Creating || u.phase == Phase::Deleting) return unknown_slot();
+  if (u.phase == Phase::Creating) {
+    // The client did not wait for UPLOAD_STATE (a fresh upload's chunks ride behind its OPEN,
+    // docs/protocol-upload.md section 8). Held until the file exists; counted as queued, so
+    // the connection's reads pause at the usual bound.
+    uint64_t len = ch.payload.size();
+    c.queued_bytes += len;
+    queued_total_ += len;
+    u.early.push_back({c.id, std::move(body), computed, len});
+    return;
+  }
+  if (u.phase == Phase::Deleting) return unknown_slot();  // its DONE(error) is sent
   u.last_active_ms = now_ms;
   ChunkLedger& l = *u.ledger;
   uint64_t len = ch.payload.size();
@@ -362,11 +378,25 @@ void ResdCore::on_chunk(Conn& c, int64_t now_ms) {
   j.index = ch.index;
   j.offset = ch.index * static_cast<uint64_t>(u.meta.chunk_size);
   j.claimed = ch.hash;
-  j.computed = c.reader.payload_sum();
+  j.computed = computed;
   j.payload_offset = static_cast<size_t>(ch.payload.data() - body.data);
   j.payload_len = len;
   j.body = std::move(body);
   issue(u, std::move(j));
+}
+
+// Gives back the queued bytes of the CHUNKs held while the file was being created, and takes
+// them now (`take`: it exists) or drops them (the OPENs were answered with an error, or the
+// upload is going; the client learns that from those answers).
+void ResdCore::release_early(Upload& u, bool take, int64_t now_ms) {
+  std::vector<EarlyChunk> early = std::exchange(u.early, {});
+  for (EarlyChunk& e : early) {
+    Conn* c = find(e.conn);
+    if (c) c->queued_bytes -= std::min(c->queued_bytes, e.queued);
+    queued_total_ -= std::min(queued_total_, e.queued);
+    // Through the usual door: a slot dropped meanwhile gets unknown_slot, as it would have.
+    if (take && c && !c->closing) take_chunk(*c, std::move(e.body), e.computed, now_ms);
+  }
 }
 
 void ResdCore::issue(Upload& u, Job&& job) {
@@ -536,8 +566,12 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
   std::string id = std::to_string(r.message_id);
   switch (r.kind) {
     case JobKind::Create:
-      if (u.phase != Phase::Creating) break;  // cancelled meanwhile; the Delete follows
+      if (u.phase != Phase::Creating) {  // cancelled meanwhile; the Delete follows
+        release_early(u, false, now_ms);
+        break;
+      }
       if (!r.ok) {
+        release_early(u, false, now_ms);  // the OPENs' answers say why
         UploadStatus st = r.error == ENOSPC ? UploadStatus::DiskFull : UploadStatus::Internal;
         std::string msg = r.error == ENOSPC
                               ? "the server is out of disk space; OPEN again later"
@@ -558,6 +592,7 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
       u.waiters.clear();
       if (u.meta.file_hash != u.disk_hash) issue_bind(u);  // bound while it was being created
       drain(u, now_ms);  // an empty file is complete at once
+      release_early(u, true, now_ms);
       break;
     case JobKind::Chunk:
       on_chunk_done(u, r, now_ms);
