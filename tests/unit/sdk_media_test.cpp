@@ -168,6 +168,19 @@ class Media : public ::testing::Test {
     return u;
   }
 
+  // A new core whose store holds a prepared upload `cid` of 2 MiB, not yet announced, and a
+  // session; connected to the chat server, nothing answered yet. Returns what it sent first.
+  std::vector<Req> connect_with_stored_upload(const std::string& cid) {
+    store.upload_put(stored_upload(cid, 2 * kMiB, 0));
+    CoreConfig cfg;
+    cfg.receive = false;  // no sync request to step over
+    core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
+    core->start(now);
+    EXPECT_TRUE(core->poll_connect());
+    core->on_connected(now);
+    return chat_sent();
+  }
+
   // --- adapter: files ---
   std::string submit(uint64_t size) {
     PendingUpload u;
@@ -765,15 +778,7 @@ TEST_F(Media, sdk_media_restart_from_store_announces_same_cid_and_resumes) {
 // as the HELLO and the stored session's auth, before either is answered (chatd reads a
 // connection's requests in order), so the ticket comes a round trip sooner.
 TEST_F(Media, sdk_media_send_media_rides_behind_the_session_auth) {
-  PendingUpload u = stored_upload("early-cid", 2 * kMiB, 0);
-  store.upload_put(u);
-  CoreConfig cfg;
-  cfg.receive = false;  // no sync request to step over
-  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
-  core->start(now);
-  ASSERT_TRUE(core->poll_connect());
-  core->on_connected(now);
-  std::vector<Req> first = chat_sent();
+  std::vector<Req> first = connect_with_stored_upload("early-cid");
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].op, "auth");
   EXPECT_EQ(first[1].op, "send_media");
@@ -799,15 +804,7 @@ TEST_F(Media, sdk_media_send_media_rides_behind_the_session_auth) {
 // ticket comes. The chat server's answers then keep the store's address current.
 TEST_F(Media, sdk_media_stored_resource_hint_dials_with_the_first_send_media) {
   store.hint_ = "127.0.0.1:7421";
-  PendingUpload u = stored_upload("early-cid", 2 * kMiB, 0);
-  store.upload_put(u);
-  CoreConfig cfg;
-  cfg.receive = false;
-  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
-  core->start(now);
-  ASSERT_TRUE(core->poll_connect());
-  core->on_connected(now);
-  std::vector<Req> first = chat_sent();
+  std::vector<Req> first = connect_with_stored_upload("early-cid");
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[1].op, "send_media");
   std::optional<std::string> addr = m().poll_connect();
@@ -829,15 +826,7 @@ TEST_F(Media, sdk_media_stored_resource_hint_dials_with_the_first_send_media) {
 // old one is let go for it.
 TEST_F(Media, sdk_media_stale_stored_hint_gives_way_to_the_chat_servers) {
   store.hint_ = "127.0.0.1:9";
-  PendingUpload u = stored_upload("early-cid", 2 * kMiB, 0);
-  store.upload_put(u);
-  CoreConfig cfg;
-  cfg.receive = false;
-  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
-  core->start(now);
-  ASSERT_TRUE(core->poll_connect());
-  core->on_connected(now);
-  std::vector<Req> first = chat_sent();
+  std::vector<Req> first = connect_with_stored_upload("early-cid");
   ASSERT_EQ(first.size(), 2u);
   std::optional<std::string> addr = m().poll_connect();
   ASSERT_TRUE(addr);
@@ -857,15 +846,7 @@ TEST_F(Media, sdk_media_stale_stored_hint_gives_way_to_the_chat_servers) {
 // The stored token was revoked: the send_media behind it is answered not_authenticated. The
 // upload does not fail; it is announced again once the app has logged in.
 TEST_F(Media, sdk_media_refused_session_auth_announces_again_after_login) {
-  PendingUpload u = stored_upload("early-cid", 2 * kMiB, 0);
-  store.upload_put(u);
-  CoreConfig cfg;
-  cfg.receive = false;  // no sync request to step over
-  core = std::make_unique<ClientCore>(cfg, store, [] { return 0x80000000u; });
-  core->start(now);
-  ASSERT_TRUE(core->poll_connect());
-  core->on_connected(now);
-  std::vector<Req> first = chat_sent();
+  std::vector<Req> first = connect_with_stored_upload("early-cid");
   ASSERT_EQ(first.size(), 2u);
   feed_chat(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
   respond_error(first[0].rid, "auth_failed");
