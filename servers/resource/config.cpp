@@ -28,7 +28,7 @@ const char* const kUsage =
     "  --config FILE            JSON file with any of the keys listen, data, secret_file, chat,\n"
     "                           advertise, http, http_advertise, workers, upload_ttl,\n"
     "                           idle_timeout_ms, max_queued_bytes, max_total_queued_bytes,\n"
-    "                           max_file_size, sync\n"
+    "                           max_file_size, sync, flush_every_bytes\n"
     "  --secret-file FILE       shared HMAC key with ferry-chatd (64 hex digits), created with\n"
     "                           a random key if missing (default DIR/secret.key)\n"
     "  --chat HOST:PORT         ferry-chatd to link to (docs/protocol.md section 7): upload\n"
@@ -42,7 +42,8 @@ const char* const kUsage =
     "                           upload port's line). Default: no HTTP listener\n"
     "  --http-advertise HOST:PORT  address download URLs name (default: the bound --http\n"
     "                           address; set it behind a reverse proxy or on 0.0.0.0)\n"
-    "  --workers N              file worker triples (io + hash + sync thread), 1-64 (default 2)\n"
+    "  --workers N              file worker groups (io + hash + sync + flush thread), 1-64\n"
+    "                           (default 2)\n"
     "  --upload-ttl SEC         incomplete uploads idle this long are deleted (default 86400)\n"
     "  --idle-timeout-ms N      close client connections silent this long (default 60000)\n"
     "  --max-queued-bytes N     per connection: chunk bytes waiting for the workers before the\n"
@@ -55,6 +56,9 @@ const char* const kUsage =
     "                           full: every acknowledgement waits for fdatasync of the data\n"
     "                           and a synced ledger, so acked chunks also survive power loss\n"
     "                           (uploads then run at the disk's sync speed)\n"
+    "  --flush-every-bytes N    with --sync normal: sync an upload's data file in the\n"
+    "                           background every N bytes written, so the sync before READY\n"
+    "                           has little left to do (default 67108864; 0 = only that sync)\n"
     "  --help                   show this help and exit\n";
 
 bool apply(ResdOptions& o, const std::string& key, const std::string& value, std::string& err) {
@@ -99,6 +103,9 @@ bool apply(ResdOptions& o, const std::string& key, const std::string& value, std
       return false;
     }
     o.sync = value;
+  } else if (key == "flush_every_bytes") {
+    if (!parse_u64(key, value, 0, 1ull << 40, v, err)) return false;
+    o.flush_every_bytes = v;
   } else if (key == "max_file_size") {
     if (!parse_u64(key, value, 0, (1ull << 53) - 1, v, err)) return false;
     o.max_file_size = v;
@@ -123,6 +130,7 @@ const Flag kFlags[] = {{"--listen", "listen"},
                        {"--max-total-queued-bytes", "max_total_queued_bytes"},
                        {"--max-file-size", "max_file_size"},
                        {"--sync", "sync"},
+                       {"--flush-every-bytes", "flush_every_bytes"},
                        {"--config", nullptr}};
 
 }  // namespace

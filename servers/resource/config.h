@@ -23,6 +23,7 @@ struct ResdOptions {
   uint64_t max_queued_bytes = 64u << 20;
   uint64_t max_total_queued_bytes = 256u << 20;
   uint64_t max_file_size = 1ull << 40;
+  uint64_t flush_every_bytes = 64u << 20;  // ResdConfig::flush_every_bytes; 0 = never
   // "normal": an acked chunk survives kill -9 of the server (its bytes and ledger are in the
   // page cache) and the file is fsynced before READY; "full": also survives power loss (every
   // ack waits for fdatasync + a synced ledger), at the disk's sync speed.

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   cfg.max_queued_bytes = opts.max_queued_bytes;
   cfg.max_total_queued_bytes = opts.max_total_queued_bytes;
   cfg.max_file_size = opts.max_file_size;
+  // --sync full syncs the data on every ack already.
+  cfg.flush_every_bytes = opts.sync == "full" ? 0 : opts.flush_every_bytes;
   cfg.link_enabled = !opts.chat.empty();
   cfg.link.key = cfg.key;
   cfg.link.advertise = opts.advertise;

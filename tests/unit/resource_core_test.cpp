@@ -184,6 +184,9 @@ class Harness {
       case JobKind::Unnotify:
         unnotified.insert(job.message_id);
         break;
+      case JobKind::Flush:
+        flushed[job.message_id]++;
+        break;
     }
     return r;
   }
@@ -277,6 +280,7 @@ class Harness {
   ResdCore core;
   int64_t now = kT0;
   bool hold = false;
+  std::map<uint64_t, int> flushed;  // Flush jobs per upload
   bool disk_full = false;
   bool fail_writes = false;
   bool fail_binds = false;
@@ -863,6 +867,45 @@ TEST(ResourceCore, chunks_behind_a_failed_create_are_dropped) {
   EXPECT_EQ(h.state(1).status, UploadStatus::Ok);
   upload_all(h, 1, 2, file, {0, 1});
   EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+}
+
+// Every flush_every_bytes written, a Flush job syncs the data file while the upload goes on,
+// one at a time; 0 turns it off.
+TEST(ResourceCore, a_flush_every_so_many_bytes_written) {
+  for (uint64_t every : {uint64_t{2} * kMiB, uint64_t{0}}) {
+    ResdConfig cfg;
+    cfg.flush_every_bytes = every;
+    Harness h(cfg);
+    h.connect(1);
+    std::string file = pattern(5 * kMiB, 43);
+    h.open(1, 1, h.ticket(5, 42, file));
+    h.state(1);
+    upload_all(h, 1, 1, file, {0, 1, 2, 3, 4});
+    EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+    EXPECT_EQ(h.flushed[42], every ? 2 : 0) << every;  // after 2 MiB and after 4 MiB
+  }
+}
+
+// One Flush at a time: one that comes due while another is at the worker is not issued; the
+// bytes count toward the next.
+TEST(ResourceCore, flushes_go_one_at_a_time) {
+  ResdConfig cfg;
+  cfg.flush_every_bytes = kMiB;
+  Harness h(cfg);
+  h.connect(1);
+  std::string file = pattern(4 * kMiB, 44);
+  h.open(1, 1, h.ticket(5, 42, file));
+  h.state(1);
+  h.hold = true;
+  h.chunk(1, 1, 0, piece(file, 0));
+  h.chunk(1, 1, 1, piece(file, 1));
+  h.release();  // chunk 0's result issues a Flush; chunk 1's comes while it is queued
+  EXPECT_EQ(std::count(h.kinds.begin(), h.kinds.end(), JobKind::Flush), 1);
+  h.ack(1);
+  h.ack(1);
+  upload_all(h, 1, 1, file, {2, 3});
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_EQ(std::count(h.kinds.begin(), h.kinds.end(), JobKind::Flush), 3);
 }
 
 TEST(ResourceCore, failed_write_is_nacked_write_failed_and_can_be_resent) {

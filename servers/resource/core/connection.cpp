@@ -37,6 +37,8 @@ const char* job_kind_name(JobKind kind) {
       return "unnotify";
     case JobKind::Discard:
       return "discard";
+    case JobKind::Flush:
+      return "flush";
   }
   return "unknown";
 }

@@ -541,6 +541,7 @@ void ResdCore::on_chunk_done(Upload& u, JobResult& r, int64_t now_ms) {
   }
   if (r.computed == r.claimed) {
     u.write_results[r.index] = r.ok;
+    if (r.ok) note_written(u, r.length);
     if (!r.ok) {
       log("upload " + std::to_string(u.meta.message_id) + ": chunk " + std::to_string(r.index) +
           " not written: " + r.message);
@@ -550,6 +551,20 @@ void ResdCore::on_chunk_done(Upload& u, JobResult& r, int64_t now_ms) {
   }
   u.ledger->on_chunk(r.index, r.length, r.claimed, r.computed);
   drain(u, now_ms);
+}
+
+// Issues a Flush of the upload's data file once flush_every_bytes were written since the
+// last one (one at a time: a slow disk is not asked to sync ever more often).
+void ResdCore::note_written(Upload& u, uint64_t bytes) {
+  if (config_.flush_every_bytes == 0) return;
+  u.unflushed += bytes;
+  if (u.flushing || u.unflushed < config_.flush_every_bytes) return;
+  u.flushing = true;
+  u.unflushed = 0;
+  Job j;
+  j.kind = JobKind::Flush;
+  j.message_id = u.meta.message_id;
+  issue(u, std::move(j));
 }
 
 void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
@@ -650,6 +665,11 @@ void ResdCore::on_job_done(JobResult&& r, int64_t now_ms) {
     case JobKind::Delete:
       uploads_.erase(it);
       return;
+    case JobKind::Flush:
+      // Only a head start for the sync before READY, which reports any real failure.
+      u.flushing = false;
+      if (!r.ok) log("upload " + id + ": flush failed: " + r.message);
+      break;
     case JobKind::Unnotify:
     case JobKind::Discard:
       break;

@@ -451,6 +451,8 @@ JobResult FileStore::run(Job& job, WorkerScratch& scratch) {
       return unnotify(job);
     case JobKind::Discard:
       return discard(job);
+    case JobKind::Flush:
+      return flush(job);
   }
   return failed(job, EINVAL, "unknown job");
 }
@@ -718,6 +720,16 @@ JobResult FileStore::remove(const Job& job) {
 JobResult FileStore::discard(const Job& job) {
   // No fsync: a data file that comes back after a crash has no meta and is removed at start.
   unlinkat(partial_dir_fd_, (std::to_string(job.message_id) + ".data").c_str(), 0);
+  return succeeded(job);
+}
+
+// On the flush lane, beside the upload's io lane: the O_DIRECT writes are on the device, and
+// this makes the device keep them, while later chunks go on being written. The upload may
+// finish meanwhile: the shared file keeps its descriptor open until this returns.
+JobResult FileStore::flush(const Job& job) {
+  std::shared_ptr<UploadFile> f = get(job.message_id);
+  if (!f) return succeeded(job);  // finished or gone: its own sync did the work
+  if (fdatasync(f->fd) != 0) return failed(job, errno, errno_text("fdatasync", errno));
   return succeeded(job);
 }
 

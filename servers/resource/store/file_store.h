@@ -117,6 +117,7 @@ class FileStore {
   JobResult remove(const Job& job);
   JobResult unnotify(const Job& job);
   JobResult discard(const Job& job);
+  JobResult flush(const Job& job);
 
   std::shared_ptr<UploadFile> get(uint64_t message_id);
   std::shared_ptr<UploadFile> take(uint64_t message_id);

@@ -9,9 +9,10 @@ WorkerPool::WorkerPool(FileStore& store, int lanes, std::function<void()> wake)
     io_.push_back(std::make_unique<Lane>());
     hash_.push_back(std::make_unique<Lane>());
     sync_.push_back(std::make_unique<Lane>());
+    flush_.push_back(std::make_unique<Lane>());
     io_.back()->hash = hash_.back().get();
   }
-  for (auto* group : {&io_, &hash_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_, &flush_}) {
     for (auto& lane : *group) {
       Lane* l = lane.get();
       l->thread = std::thread([this, l] { run(*l); });
@@ -27,6 +28,7 @@ void WorkerPool::submit(Job&& job) {
   size_t k = static_cast<size_t>((job.message_id * 0x9E3779B97F4A7C15ull) >> 32) % n;
   // Verify reads the hashing state, so it queues behind the upload's chunks on its hash lane.
   Lane& lane = job.sync_lane()                 ? *sync_[k]
+               : job.flush_lane()              ? *flush_[k]
                : job.kind == JobKind::Verify ? *hash_[k]
                                                : *io_[k];
   push(lane, Work{std::move(job), {}, false});
@@ -87,7 +89,7 @@ bool WorkerPool::poll_result(JobResult& result) {
 void WorkerPool::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto* group : {&io_, &hash_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_, &flush_}) {
     for (auto& lane : *group) {
       std::lock_guard<std::mutex> lock(lane->mu);
       lane->stopping = true;
@@ -95,7 +97,7 @@ void WorkerPool::stop() {
     }
     for (auto& lane : *group) lane->cv.notify_all();
   }
-  for (auto* group : {&io_, &hash_, &sync_}) {
+  for (auto* group : {&io_, &hash_, &sync_, &flush_}) {
     for (auto& lane : *group) {
       if (lane->thread.joinable()) lane->thread.join();
     }

@@ -1,8 +1,10 @@
-// WorkerPool: the file workers, in N lane triples, one thread per lane:
+// WorkerPool: the file workers, in N lane groups, one thread per lane:
 //   io    check and write chunks, create, finalize, delete
 //   hash  the whole-file SHA-256, chunk by chunk in write order, and Verify
 //   sync  fdatasync + ledger blob
-// An upload is pinned to one triple (by message id), so its chunks are written in arrival
+//   flush fdatasync of a partial data file every so many bytes (ResdConfig::flush_every_bytes),
+//         so that neither the writes nor the ledger wait for it
+// An upload is pinned to one group (by message id), so its chunks are written in arrival
 // order by one thread and hashed in that order by another (its hashing state needs no lock),
 // and its Persist runs beside both, so an fdatasync never stalls the next write. Splitting
 // hash from write lets the two biggest costs per byte (page-cache copy, SHA-256) use both
@@ -64,6 +66,7 @@ class WorkerPool {
   std::vector<std::unique_ptr<Lane>> io_;
   std::vector<std::unique_ptr<Lane>> hash_;
   std::vector<std::unique_ptr<Lane>> sync_;
+  std::vector<std::unique_ptr<Lane>> flush_;
   std::mutex results_mu_;
   std::deque<JobResult> results_;
   bool stopped_ = false;
