@@ -554,11 +554,13 @@ void ResdCore::on_chunk_done(Upload& u, JobResult& r, int64_t now_ms) {
 }
 
 // Issues a Flush of the upload's data file once flush_every_bytes were written since the
-// last one (one at a time: a slow disk is not asked to sync ever more often).
+// last one (one at a time: a slow disk is not asked to sync ever more often). Not when every
+// chunk is in: the sync before READY comes next anyway.
 void ResdCore::note_written(Upload& u, uint64_t bytes) {
   if (config_.flush_every_bytes == 0) return;
   u.unflushed += bytes;
   if (u.flushing || u.unflushed < config_.flush_every_bytes) return;
+  if (u.ledger->durable_chunks() + u.busy.size() >= u.ledger->total_chunks()) return;
   u.flushing = true;
   u.unflushed = 0;
   Job j;
