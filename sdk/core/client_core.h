@@ -267,6 +267,8 @@ class ClientCore {
   // progress pushes, which carry only the id, can name the message. Bounded.
   std::map<uint64_t, Message> uploading_media_;
   static constexpr size_t kUploadingMediaKept = 1024;
+  // Upload requests sent behind a stored session's auth before its answer, at most.
+  static constexpr size_t kRequestsBehindAuth = 4;
 };
 
 }  // namespace ferry::sdk

@@ -3,6 +3,8 @@
 // events: for this client's own uploads the manager consumes them; for media it received (or
 // that this user sent from another device) they become MESSAGE_STATUS and UPLOAD_PROGRESS
 // events with outgoing = 0.
+#include <algorithm>
+
 #include "proto/json.h"
 #include "sdk/core/client_core.h"
 #include "sdk/core/wire.h"
@@ -39,11 +41,20 @@ void ClientCore::pump_uploads(uint64_t now) {
   // checks a token at once, so the request rides right behind the auth and its answer
   // comes a round trip sooner. Should the token be refused, the request is answered
   // not_authenticated and goes again after the next login (UploadManager::on_chat_error).
-  if (phase_ != Phase::Online && !session_auth_in_flight()) return;
+  // Only a few ride so: chatd closes a connection after 32 errors in a row, and a refused
+  // token would make one of each.
+  bool online = phase_ == Phase::Online;
+  if (!online && !session_auth_in_flight()) return;
+  size_t riding = online ? 0
+                         : static_cast<size_t>(std::count_if(
+                               in_flight_.begin(), in_flight_.end(),
+                               [](auto& kv) { return kv.second.kind == Kind::Media; }));
   std::string body;
   for (;;) {
+    if (!online && riding >= kRequestsBehindAuth) break;
     uint64_t rid = next_rid_;
     if (!uploads_.next_chat_request(rid, body)) break;
+    riding++;
     next_rid_++;
     send_request(rid, Kind::Media, body, InFlight{Kind::Media, {}, {}}, now);
   }

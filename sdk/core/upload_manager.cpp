@@ -172,12 +172,13 @@ bool UploadManager::next_chat_request(uint64_t rid, std::string& body) {
 void UploadManager::on_chat_online(uint64_t now) {
   (void)now;
   // A READY push sent while we were offline is lost: ask again (send_media is idempotent).
-  // A bind_hash whose answer was lost goes again (it is idempotent too). A request that rode
-  // behind the auth on this connection is answered on it: nothing to ask again.
+  // A bind_hash whose answer was lost goes again (it is idempotent too). What a request that
+  // rode behind the auth settles is not asked again: its answer comes on this connection (a
+  // send_media's settles both; a bind_hash's the bind).
   for (auto& u : uploads_) {
-    if (u->chat_rid != 0) continue;
     if (u->phase == Phase::WaitReady) u->phase = Phase::Announce;
-    if (!u->bound && !u->rec.sha256.empty()) u->bind_needed = true;
+    bool bind_on_its_way = u->chat_op == ChatOp::SendMedia || u->chat_op == ChatOp::Bind;
+    if (!u->bound && !u->rec.sha256.empty() && !bind_on_its_way) u->bind_needed = true;
   }
 }
 

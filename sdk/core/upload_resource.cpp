@@ -609,7 +609,7 @@ std::optional<uint64_t> UploadManager::poll_timeout() const {
     case RPhase::Ready:
       if (auto w = window_->poll_timeout()) consider(*w);
       for (const auto& u : uploads_) {
-        if (u->phase == Phase::Opening || u->phase == Phase::Verifying) {
+        if (u->phase == Phase::Opening || u->presumed || u->phase == Phase::Verifying) {
           consider(u->answer_deadline);
         }
       }

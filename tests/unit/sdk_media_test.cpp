@@ -843,6 +843,21 @@ TEST_F(Media, sdk_media_stale_stored_hint_gives_way_to_the_chat_servers) {
   EXPECT_EQ(open.ticket, "E3");
 }
 
+// Only a few requests ride behind the auth (a refused token answers each with an error, and
+// chatd closes a connection after 32 in a row); the rest follow its answer.
+TEST_F(Media, sdk_media_only_a_few_requests_ride_behind_the_auth) {
+  for (int i = 0; i < 5; i++) store.upload_put(stored_upload("more-" + std::to_string(i), kMiB, 0));
+  std::vector<Req> first = connect_with_stored_upload("early-cid");
+  ASSERT_EQ(first.size(), 5u);  // the auth and four send_media
+  EXPECT_EQ(first[0].op, "auth");
+  for (size_t i = 1; i < first.size(); i++) EXPECT_EQ(first[i].op, "send_media");
+  feed_chat(FrameType::Hello, R"({"proto":1,"heartbeat_ms":10000})");
+  respond(first[0].rid, R"("user_id":1,"user":"alice")");
+  std::vector<Req> rest = chat_sent();
+  ASSERT_EQ(rest.size(), 2u);
+  for (const Req& r : rest) EXPECT_EQ(r.op, "send_media");
+}
+
 // The stored token was revoked: the send_media behind it is answered not_authenticated. The
 // upload does not fail; it is announced again once the app has logged in.
 TEST_F(Media, sdk_media_refused_session_auth_announces_again_after_login) {
