@@ -184,8 +184,17 @@ void UploadManager::on_chat_online(uint64_t now) {
 
 void UploadManager::set_resource_hint(const std::string& address, uint64_t now) {
   if (raddr_granted_ || address.empty() || address == raddr_) return;
-  // The stored hint was stale: leave the connection it started for the chat server's word.
-  if (rphase_ != RPhase::Idle) drop_resource(FERRY_OK, "resource server moved", now, true);
+  move_resource(address, now);  // the stored hint was stale: the chat server's word wins
+}
+
+// Another resource server address: the connection to the old one is left, and the next
+// pump_resource dials the new one at once (nothing failed, so no backoff).
+void UploadManager::move_resource(const std::string& address, uint64_t now) {
+  if (rphase_ != RPhase::Idle) {
+    drop_resource(FERRY_OK, "resource server moved", now, true);
+    rphase_ = RPhase::Idle;
+    rbackoff_.reset();
+  }
   raddr_ = address;
 }
 
@@ -273,11 +282,8 @@ void UploadManager::on_grant(Upload& u, const cJSON* grant, uint64_t now) {
   if (!wire::parse_upload_grant(grant, g, why)) return retry_later(u, Phase::Announce, now);
   u.ticket = g.ticket;
   u.resource = g.resource;
-  if (raddr_ != g.resource) {
-    // The chat server hands out the latest resource address; follow it.
-    if (rphase_ != RPhase::Idle) drop_resource(FERRY_OK, "resource server moved", now, true);
-    raddr_ = g.resource;
-  }
+  // The chat server hands out the latest resource address; follow it.
+  if (raddr_ != g.resource) move_resource(g.resource, now);
   raddr_granted_ = true;
   u.phase = Phase::Open;
   pump_resource(now);

@@ -340,6 +340,7 @@ class UploadManager {
   void presume_state(Upload& u, uint32_t slot, uint64_t now_ms);
   void on_presumed_state(Upload& u, const proto::UploadState& st, uint64_t now_ms);
   void dial(uint64_t now_ms);
+  void move_resource(const std::string& address, uint64_t now_ms);
   void drop_resource(int err, const std::string& detail, uint64_t now_ms, bool close_socket);
   void send_frame(proto::FrameType type, std::string_view body, uint64_t now_ms);
   void handle_frame(const proto::Frame& f, uint64_t now_ms);
