@@ -294,6 +294,8 @@ class UploadManager {
     // chunks sent right behind the OPEN; the server's own answer is still to come.
     bool presumed = false;
     bool no_presume = false;  // the server cut the file otherwise once: wait for its answer
+    // An OPEN on lane 0 waits for its UPLOAD_STATE (and its answer deadline runs).
+    bool awaiting_state() const { return phase == Phase::Opening || presumed; }
     std::map<uint32_t, uint32_t> lane_slots;  // lane -> slot OPENed there (and not released)
     uint64_t refused = 0;  // bit L: lane L refused or forgot this upload; do not OPEN there
     uint64_t durable_seen = 0;  // durable bytes already told to the lane controller

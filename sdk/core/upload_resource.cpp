@@ -14,19 +14,6 @@
 #include "sdk/include/ferry.h"
 
 namespace ferry::sdk {
-namespace {
-
-// "host:port" or "[v6]:port" -> host.
-std::string host_of(const std::string& address) {
-  size_t colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host;
-}
-
-}  // namespace
 
 // True while some upload has been granted a ticket and is not finished with the resource
 // server: a ticket refresh or a disk_full retry keeps the connection (pings are cheaper than
@@ -179,7 +166,7 @@ uint64_t UploadManager::answer_timeout_ms() const {
 bool UploadManager::check_answer_deadlines(uint64_t now) {
   for (auto& p : uploads_) {
     Upload& u = *p;
-    bool opening = u.phase == Phase::Opening || u.presumed;
+    bool opening = u.awaiting_state();
     if (!opening && u.phase != Phase::Verifying) continue;
     if (now < u.answer_deadline) continue;
     if (opening && u.open_tries >= 2) {
@@ -200,7 +187,9 @@ void UploadManager::dial(uint64_t now) {
   last_recv_ms_ = now;  // the dial deadline counts from here
   // The chat server's host, so the chat connection's handshake timed this path already: on a
   // long one the lanes are dialed now, with lane 0 (docs/sdk.md, "Several connections").
-  if (chat_rtt_ms_ > 0 && !chat_ip_.empty() && host_of(raddr_) == chat_ip_) {
+  std::string host, port;
+  wire::split_address(raddr_, host, port);
+  if (chat_rtt_ms_ > 0 && !chat_ip_.empty() && host == chat_ip_) {
     controller_.on_path_rtt(chat_rtt_ms_);
     steer_lanes(now);
   }
@@ -337,7 +326,7 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     // the previous connection dropped: resetting it here would close them again.
     ensure_window();
     for (auto& p : uploads_) {
-      if (p->phase == Phase::Opening || p->presumed) arm_open_deadline(*p);
+      if (p->awaiting_state()) arm_open_deadline(*p);
     }
     return pump_resource(now);
   }
@@ -609,7 +598,7 @@ std::optional<uint64_t> UploadManager::poll_timeout() const {
     case RPhase::Ready:
       if (auto w = window_->poll_timeout()) consider(*w);
       for (const auto& u : uploads_) {
-        if (u->phase == Phase::Opening || u->presumed || u->phase == Phase::Verifying) {
+        if (u->awaiting_state() || u->phase == Phase::Verifying) {
           consider(u->answer_deadline);
         }
       }

@@ -275,4 +275,13 @@ bool parse_hello(const cJSON* obj, ServerHello& out, std::string& err) {
          proto::json_opt_u64(obj, "heartbeat_ms", out.heartbeat_ms, err);
 }
 
+void split_address(const std::string& address, std::string& host, std::string& port) {
+  size_t colon = address.rfind(':');
+  host = colon == std::string::npos ? address : address.substr(0, colon);
+  port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+}
+
 }  // namespace ferry::sdk::wire

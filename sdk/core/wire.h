@@ -57,4 +57,8 @@ struct ServerHello {
 };
 bool parse_hello(const cJSON* obj, ServerHello& out, std::string& err);
 
+// A server's "HOST:PORT" as the chat server hands it out ("[v6]:PORT" loses its brackets);
+// no colon: all host, empty port.
+void split_address(const std::string& address, std::string& host, std::string& port);
+
 }  // namespace ferry::sdk::wire

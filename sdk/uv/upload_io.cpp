@@ -13,6 +13,7 @@
 #include "proto/chunk_sum.h"
 #include "proto/hex.h"
 #include "proto/upload_frames.h"
+#include "sdk/core/wire.h"
 #include "sdk/include/ferry.h"
 #include "sdk/media/thumbnail.h"
 #include "sdk/uv/file_identity.h"
@@ -185,12 +186,8 @@ bool UploadIo::step(uint64_t now_ms) {
 bool UploadIo::connect_resource(uint32_t lane, const std::string& addr, uint64_t now_ms) {
   if (lane >= links_.size()) return false;
   close_link(lane);
-  size_t colon = addr.rfind(':');
-  std::string host = colon == std::string::npos ? addr : addr.substr(0, colon);
-  std::string port = colon == std::string::npos ? "" : addr.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  std::string host, port;
+  wire::split_address(addr, host, port);
   LinkHooks hooks;
   hooks.on_connect = [this, lane](int status, const std::string& detail) {
     if (status == 0) {
