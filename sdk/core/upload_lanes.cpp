@@ -248,9 +248,28 @@ void UploadManager::on_connected(uint32_t lane, uint64_t now) {
   open_on_lane(lane, now);  // the OPENs, and then chunks, ride with the HELLO
 }
 
+void UploadManager::on_path_rtt(uint64_t rtt_ms) {
+  controller_.on_path_rtt(rtt_ms);
+  apply_pacing();
+}
+
+uint32_t UploadManager::lane_unsent_limit() const {
+  std::optional<uint64_t> rtt = controller_.path_rtt_ms();
+  uint64_t long_path = config_.lanes.long_path_rtt_ms;
+  return long_path > 0 && rtt && *rtt >= long_path ? config_.paced_unsent_bytes : 0;
+}
+
+// The window's byte cap for the path: paced lanes get the larger one. The path only ever
+// gets shorter (the controller keeps the smallest sample), so the cap may fall back too.
+void UploadManager::apply_pacing() {
+  if (!window_) return;
+  window_->set_max_inflight_bytes(lane_unsent_limit() > 0 ? config_.paced_inflight_bytes
+                                                          : config_.window.max_inflight_bytes);
+}
+
 void UploadManager::on_handshake_rtt(uint32_t lane, uint64_t rtt_us) {
   // Lane 0's is the first sample of a new connection; later lanes add nothing new.
-  if (lane == 0 && rphase_ == RPhase::Dialing) controller_.on_path_rtt(rtt_us / 1000);
+  if (lane == 0 && rphase_ == RPhase::Dialing) on_path_rtt(rtt_us / 1000);
 }
 
 void UploadManager::on_connect_failed(uint32_t lane, int err, const std::string& detail,
@@ -309,7 +328,7 @@ void UploadManager::handle_lane_frame(uint32_t lane, const proto::Frame& f, uint
     }
     x.phase = RPhase::Ready;
     // The server answers HELLO before it looks at the OPENs and chunks that came with it.
-    controller_.on_path_rtt(now - x.hello_sent_ms);
+    on_path_rtt(now - x.hello_sent_ms);
     return;  // the caller's pump_resource OPENs the uploads here
   }
   switch (f.type) {

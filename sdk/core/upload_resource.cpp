@@ -93,6 +93,7 @@ bool UploadManager::may_presume(const Upload& u) const {
 void UploadManager::ensure_window() {
   if (window_) return;
   window_ = std::make_unique<UploadWindow>(config_.window);
+  apply_pacing();
   for (uint32_t l = 1; l < lanes_.size(); l++) {
     if (lanes_[l].open()) window_->add_lane(l);
   }
@@ -190,7 +191,7 @@ void UploadManager::dial(uint64_t now) {
   std::string host, port;
   wire::split_address(raddr_, host, port);
   if (chat_rtt_ms_ > 0 && !chat_ip_.empty() && host == chat_ip_) {
-    controller_.on_path_rtt(chat_rtt_ms_);
+    on_path_rtt(chat_rtt_ms_);
     steer_lanes(now);
   }
 }
@@ -320,7 +321,7 @@ void UploadManager::handle_frame(const proto::Frame& f, uint64_t now) {
     rphase_ = RPhase::Ready;
     // The path's round trip for the lane controller: the server answers HELLO before it
     // looks at the OPENs sent with it or after it.
-    controller_.on_path_rtt(now - hello_sent_ms_);
+    on_path_rtt(now - hello_sent_ms_);
     rbackoff_.reset();
     // Lanes dialed while we greeted (steer_lanes) join it. The controller was reset when
     // the previous connection dropped: resetting it here would close them again.

@@ -136,6 +136,10 @@ class UploadWindow {
   size_t attached_lanes(uint32_t slot) const;
   // Another lane's UPLOAD_STATE: what the server holds counts as acked (no cwnd credit).
   void merge_held(uint32_t slot, const proto::UploadState& state);
+  // Changes the byte cap over all lanes (UploadWindowConfig::max_inflight_bytes) from the
+  // next send on; chunks already in flight stay where they are.
+  void set_max_inflight_bytes(uint64_t bytes) { config_.max_inflight_bytes = bytes; }
+  uint64_t max_inflight_bytes() const { return config_.max_inflight_bytes; }
   // Chunks that wait for a lane (unsent or lost) over every upload not paused: the lane
   // controller only probes while there is enough of this left.
   uint64_t waiting_chunks() const;

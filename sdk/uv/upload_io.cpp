@@ -138,6 +138,7 @@ UploadIo::UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()
   manager_.set_lane_capable();
   links_.assign(manager_.lane_slots(), nullptr);
   lane_held_.assign(manager_.lane_slots(), 0);
+  lane_unsent_.assign(manager_.lane_slots(), 0);
 }
 
 UploadIo::~UploadIo() {
@@ -175,6 +176,7 @@ bool UploadIo::step(uint64_t now_ms) {
   }
   while (auto job = manager_.poll_prepare()) start_prepare(std::move(*job));
   while (auto job = manager_.poll_hash()) start_prepare(std::move(*job));
+  pace_links();
   pump_reads(now_ms);
   while (auto cid = manager_.poll_file_close()) release_file(*cid);
   uint32_t up = manager_.lanes_up();
@@ -183,9 +185,20 @@ bool UploadIo::step(uint64_t now_ms) {
   return fed;
 }
 
+// The manager's unsent limit on every connected lane, set once per link (before its first
+// chunk: a lane is paced from the start or the limit comes with a path sample later).
+void UploadIo::pace_links() {
+  uint32_t want = manager_.lane_unsent_limit();
+  for (uint32_t l = 0; l < links_.size(); l++) {
+    if (!links_[l] || !links_[l]->connected() || lane_unsent_[l] == want) continue;
+    if (links_[l]->set_unsent_limit(want) == 0) lane_unsent_[l] = want;
+  }
+}
+
 bool UploadIo::connect_resource(uint32_t lane, const std::string& addr, uint64_t now_ms) {
   if (lane >= links_.size()) return false;
   close_link(lane);
+  lane_unsent_[lane] = 0;  // a new socket has the system's default
   std::string host, port;
   wire::split_address(addr, host, port);
   LinkHooks hooks;
@@ -223,18 +236,20 @@ uint64_t UploadIo::buffer_budget() const {
 // Reads for every connected lane, one chunk per lane per turn, within the one buffer budget
 // of the process (lanes share it; past four lanes it grows, to kMaxBufferBudget at most).
 // With several lanes possible, a lane also holds at most kLaneChunks chunks (being read or
-// waiting for its socket): a slow connection must not sit on the whole budget with chunks
-// its socket cannot take, starving the lanes that could send them.
+// waiting for its socket), one while the lanes are paced: a slow connection must not sit on
+// the whole budget with chunks its socket cannot take, starving the lanes that could send
+// them.
 void UploadIo::pump_reads(uint64_t now_ms) {
   // A chunk is at most 4 MiB with ferry-resd; an empty pipeline always takes one.
   constexpr uint64_t kLargestChunk = 4u << 20;
   const uint64_t budget = buffer_budget();
+  const uint32_t lane_chunks = manager_.lane_unsent_limit() > 0 ? 1 : kLaneChunks;
   bool any = true;
   while (any && (buffered_ == 0 || buffered_ + kLargestChunk <= budget)) {
     any = false;
     for (uint32_t l = 0; l < links_.size(); l++) {
       if (!links_[l] || !links_[l]->connected()) continue;
-      if (links_.size() > 1 && lane_held_[l] >= kLaneChunks) continue;
+      if (links_.size() > 1 && lane_held_[l] >= lane_chunks) continue;
       if (buffered_ != 0 && buffered_ + kLargestChunk > budget) return;
       std::optional<ReadJob> job = manager_.poll_read(now_ms, l);
       if (!job) continue;

@@ -18,6 +18,8 @@
 //       copied into the process (the CLI's CPU per GiB on loopback 1.66 -> 1.48 s,
 //       docs/benchmarks.md). Only once per chunk: a re-send (a NACK, a lost connection)
 //       reads and sums afresh
+//   [x] lanes paced by their sockets on a long path (UploadManager::lane_unsent_limit): the
+//       unsent limit on each link, and one chunk in hand per lane
 //   [x] one fd per upload, posix_fadvise(SEQUENTIAL), closed when the upload ends
 //   [ ] io_uring / O_DIRECT reads (not needed: the page cache already holds a hashed file)
 //
@@ -68,6 +70,8 @@ class UploadIo {
   // when the uploads may use several connections. 4 x 4 MiB is the whole budget, as with one
   // connection; on a slow connection it keeps the queue in front of its socket short.
   static constexpr uint32_t kLaneChunks = 4;
+  // ... and one while the manager paces the lanes by their sockets (lane_unsent_limit()): the
+  // next chunk is given to a lane when its socket has taken the last one.
 
   UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick);
   ~UploadIo();
@@ -100,6 +104,7 @@ class UploadIo {
   bool send_from_file(const ReadJob& job, uint64_t now_ms);
   void end_file_chunk(FileChunk* c, int status);
   void send_control(uint32_t lane, UvLink* to);
+  void pace_links();
   void finish_read(ReadWork* w);
   void start_prepare(PrepareJob job);
   struct Buffer {
@@ -123,6 +128,7 @@ class UploadIo {
   std::function<void()> kick_;
   std::vector<UvLink*> links_;  // by lane; null = none
   std::vector<uint32_t> lane_held_;  // by lane: chunks being read or written
+  std::vector<uint32_t> lane_unsent_;  // by lane: the unsent limit set on its link (0: none)
   bool stopped_ = false;
   uint64_t buffered_ = 0;  // bytes of buffers out of the pool
   std::vector<Buffer> pool_;  // free buffers, reused so big chunks are not mmap'd each time

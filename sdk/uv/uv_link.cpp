@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -34,6 +35,17 @@ uint64_t UvLink::tcp_rtt_us() const {
   socklen_t len = sizeof info;
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
   return info.tcpi_rtt;
+}
+
+int UvLink::set_unsent_limit(uint32_t bytes) {
+  uv_os_fd_t fd;
+  if (!connected_ || closed_) return UV_ENOTCONN;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return UV_EBADF;
+  int v = static_cast<int>(std::min<uint32_t>(bytes, INT32_MAX));
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) != 0) {
+    return uv_translate_sys_error(errno);
+  }
+  return 0;
 }
 
 std::string UvLink::peer_ip() const {

@@ -9,6 +9,8 @@
 //   [x] file bytes with sendfile(2) (zero copy, no user-space copy at all), in order with the
 //       writes around them: a pool job per call on a dup() of the socket, uv_poll on the dup
 //       for room (the socket itself is libuv's), writes queued behind it meanwhile
+//   [x] a bound on the bytes the kernel holds unsent (TCP_NOTSENT_LOWAT), so a write ends
+//       only once the socket has sent all but that much
 //   [x] graceful shutdown (flush, FIN) and hard close; hooks never run after close()
 //   [ ] TLS (issue: transport security is not in the foundation issue)
 //
@@ -46,6 +48,12 @@ class UvLink {
   // The kernel's smoothed round trip of the connection (TCP_INFO), in microseconds; right
   // after connecting that is the handshake's. 0 when unknown.
   uint64_t tcp_rtt_us() const;
+  // Lets the kernel hold at most about `bytes` not yet sent in the socket (TCP_NOTSENT_LOWAT):
+  // a write or file send then completes only once the connection has sent all but that much
+  // of it, so the caller feeds the next bytes as the network takes them, not as far ahead
+  // as the socket buffer reaches. `bytes` 0 gives the system's default back. 0, or a libuv
+  // error (not connected: UV_ENOTCONN).
+  int set_unsent_limit(uint32_t bytes);
   // The peer's IP address as text ("198.18.0.1", "::1"); "" when unknown.
   std::string peer_ip() const;
   // Queues bytes (ignored when not connected; a failure is reported through on_lost).

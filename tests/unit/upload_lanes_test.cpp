@@ -498,6 +498,39 @@ TEST(upload_lanes, no_handshake_sample_no_early_lanes) {
   EXPECT_EQ(h.held_.size(), 64u);
 }
 
+// On a long path the lanes are paced by their sockets (the adapter sets the unsent limit the
+// manager names), so the window's byte cap no longer bounds queueing and rises: more than
+// 32 MiB in flight over the lanes. On a path of unknown length nothing changes.
+TEST(upload_lanes, a_long_path_paces_the_lanes_and_lifts_the_byte_cap) {
+  for (bool long_path : {false, true}) {
+    Options o = long_path ? round_trips(40000) : Options{};
+    o.max_lanes = 16;
+    o.chunks = 160;
+    o.per_lane_per_tick = 2;
+    Harness h(o);
+    EXPECT_EQ(h.m_.lane_unsent_limit(), 0u);
+    h.start();
+    h.pump();
+    uint64_t most = 0;
+    for (int i = 0; i < 200 && h.held_.size() < 96; i++) {
+      h.tick();
+      most = std::max<uint64_t>(most, h.m_.counters().chunks_sent - h.held_.size());
+    }
+    std::printf("[ lanes    ] %s path: at most %llu chunks in flight over %u lanes\n",
+                long_path ? "long" : "unknown", (unsigned long long)most, h.lanes_peak_);
+    if (long_path) {
+      EXPECT_EQ(h.m_.lane_unsent_limit(), UploadManagerConfig{}.paced_unsent_bytes);
+      EXPECT_GT(most, 48u) << "the cap rose past 32 MiB (and one chunk a lane)";
+      EXPECT_LE(most, 96u + h.lanes_peak_);
+    } else {
+      EXPECT_EQ(h.m_.lane_unsent_limit(), 0u);
+      EXPECT_LE(most, 32u + h.lanes_peak_);
+    }
+    ASSERT_TRUE(completed(h));
+    EXPECT_EQ(h.double_flight_, 0);
+  }
+}
+
 // The chunks an extra lane sent behind an OPEN that resd refuses go back to the pool and
 // out on lane 0; the lane carries the upload no more.
 TEST(upload_lanes, a_refused_open_gives_the_lanes_chunks_back) {
