@@ -57,8 +57,9 @@ const char* const kUsage =
     "                           and a synced ledger, so acked chunks also survive power loss\n"
     "                           (uploads then run at the disk's sync speed)\n"
     "  --flush-every-bytes N    with --sync normal: sync an upload's data file in the\n"
-    "                           background every N bytes written, so the sync before READY\n"
-    "                           has little left to do (default 67108864; 0 = only that sync)\n"
+    "                           background every N bytes written (every eighth of a smaller\n"
+    "                           file, at least 4 MiB), so the sync before READY has little\n"
+    "                           left to do (default 67108864; 0 = only that sync)\n"
     "  --help                   show this help and exit\n";
 
 bool apply(ResdOptions& o, const std::string& key, const std::string& value, std::string& err) {

@@ -886,6 +886,22 @@ TEST(ResourceCore, a_flush_every_so_many_bytes_written) {
   }
 }
 
+// A smaller file is flushed every eighth of it (at least every 4 MiB), so the sync before
+// READY has at most that much left: a 32 MiB upload under the default 64 MiB gets a Flush
+// after every 4 MiB, none for the last chunk.
+TEST(ResourceCore, a_flush_every_eighth_of_a_smaller_file) {
+  Harness h;
+  h.connect(1);
+  std::string file = pattern(32 * kMiB, 45);
+  h.open(1, 1, h.ticket(5, 42, file));
+  h.state(1);
+  std::vector<uint64_t> all;
+  for (uint64_t i = 0; i < 32; i++) all.push_back(i);
+  upload_all(h, 1, 1, file, all);
+  EXPECT_EQ(h.done(1).status, UploadStatus::Ok);
+  EXPECT_EQ(h.flushed[42], 7);  // after 4, 8, ... 28 MiB
+}
+
 // One Flush at a time: one that comes due while another is at the worker is not issued; the
 // bytes count toward the next. None for the chunk that completes the file.
 TEST(ResourceCore, flushes_go_one_at_a_time) {

@@ -71,7 +71,8 @@ struct ResdConfig {
   uint64_t max_file_size = 1ull << 40;         // larger tickets get too_large
   int64_t progress_interval_ms = 250;          // upload_progress per upload at most this often
   int64_t retry_ms = 1000;                     // a failed Persist/Finalize is retried after this
-  // Every this many bytes written to an upload, a Flush job syncs its data file while the
+  // Every this many bytes written to an upload (every eighth of a smaller file, at least
+  // 4 MiB: note_written), a Flush job syncs its data file while the
   // upload goes on, so the sync before READY finds little left to do (0 = never; --sync full
   // syncs on every ack anyway). On this machine's disk the first sync after a gigabyte of
   // O_DIRECT writes took 0.3-0.9 s with everything waiting (docs/benchmarks.md, session 16).

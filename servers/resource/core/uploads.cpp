@@ -554,12 +554,21 @@ void ResdCore::on_chunk_done(Upload& u, JobResult& r, int64_t now_ms) {
 }
 
 // Issues a Flush of the upload's data file once flush_every_bytes were written since the
-// last one (one at a time: a slow disk is not asked to sync ever more often). Not when every
-// chunk is in: the sync before READY comes next anyway.
+// last one, or an eighth of the file if that is less (at least kMinFlushBytes): one at a
+// time, so a slow disk is not asked to sync ever more often. Not when every chunk is in: the
+// sync before READY comes next anyway.
+//
+// Why an eighth: the sync before READY pays for whatever is not flushed yet, and READY
+// waits for it. For a 64 MiB upload that was never flushed that sync took 55 ms here (the
+// host writing the O_DIRECT data back), against the ~60 ms the last chunk's ack and READY
+// are apart in all; an eighth leaves ~8 MiB to it.
 void ResdCore::note_written(Upload& u, uint64_t bytes) {
   if (config_.flush_every_bytes == 0) return;
+  constexpr uint64_t kMinFlushBytes = 4u << 20;
+  uint64_t every = std::min(config_.flush_every_bytes,
+                            std::max(kMinFlushBytes, u.meta.file_size / 8));
   u.unflushed += bytes;
-  if (u.flushing || u.unflushed < config_.flush_every_bytes) return;
+  if (u.flushing || u.unflushed < every) return;
   if (u.ledger->durable_chunks() + u.busy.size() >= u.ledger->total_chunks()) return;
   u.flushing = true;
   u.unflushed = 0;
