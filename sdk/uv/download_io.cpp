@@ -59,13 +59,13 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) {
 
 // The round trip a transfer's start showed: the TCP handshake of a new connection, else
 // request to first byte (a reused connection). 0 when unknown.
-uint64_t round_trip_us(CURL* e) {
+uint64_t round_trip_us(const CurlApi& api, CURL* e) {
   if (!e) return 0;
   curl_off_t connect = 0, lookup = 0, pre = 0, first = 0;
-  curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
-  curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
-  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
-  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
+  api.easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
+  api.easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
+  api.easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  api.easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &first);
   curl_off_t rtt = connect > lookup ? connect - lookup : first - pre;
   return rtt > 0 ? static_cast<uint64_t>(rtt) : 0;
 }
@@ -87,13 +87,6 @@ struct DownloadIo::FileWork {
 DownloadIo::DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string agent,
                        std::function<void()> kick)
     : loop_(loop), manager_(manager), agent_(std::move(agent)), kick_(std::move(kick)) {
-  static std::once_flag curl_once;
-  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  multi_ = curl_multi_init();
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   uv_async_init(loop_, &wake_, on_wake);
@@ -119,7 +112,7 @@ DownloadIo::DownloadIo(uv_loop_t* loop, DownloadManager& manager, std::string ag
 DownloadIo::~DownloadIo() {
   // stop() ran (the driver calls it before the loop's last run); anything left is freed here.
   while (!fetches_.empty()) end_fetch(*fetches_.begin()->second, true);
-  if (multi_) curl_multi_cleanup(multi_);
+  if (multi_) api_->multi_cleanup(multi_);
 }
 
 uint64_t DownloadIo::now() {
@@ -163,7 +156,28 @@ bool DownloadIo::finish_early(const FetchJob& job, int fd, FetchOutcome outcome,
   return true;
 }
 
+// libcurl is loaded (curl_api.h) and the multi handle made on the first fetch, not with the
+// client: most processes never download.
+bool DownloadIo::ensure_multi(std::string& why) {
+  if (multi_) return true;
+  api_ = curl_api(&why);
+  if (!api_) return false;
+  multi_ = api_->multi_init();
+  if (!multi_) {
+    why = "libcurl: curl_multi_init failed";
+    return false;
+  }
+  api_->multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  api_->multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  api_->multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, timer_cb);
+  api_->multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  return true;
+}
+
 bool DownloadIo::start_fetch(const FetchJob& job) {
+  if (std::string why; !ensure_multi(why)) {
+    return finish_early(job, -1, {FetchOutcome::Kind::Fail, FERRY_EHTTP, why, ""}, 0);
+  }
   // 0666: the umask decides the final file's mode, as for `curl -o`.
   int fd = ::open(job.partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) {
@@ -253,47 +267,47 @@ void DownloadIo::start_transfer(Fetch& f, uint32_t seg, uint64_t from, uint64_t 
   t->requested = t->start = t->pos = from;
   t->started_ms = now();
   t->serial = ++serials_;
-  CURL* e = t->easy = curl_easy_init();
-  curl_easy_setopt(e, CURLOPT_URL, f.job.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // the app's thread, the app's signals
-  curl_easy_setopt(e, CURLOPT_USERAGENT, agent_.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURL* e = t->easy = api_->easy_init();
+  api_->easy_setopt(e, CURLOPT_URL, f.job.url.c_str());
+  api_->easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  api_->easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  api_->easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  api_->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+  api_->easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  api_->easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  api_->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);  // the app's thread, the app's signals
+  api_->easy_setopt(e, CURLOPT_USERAGENT, agent_.c_str());
+  api_->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   // libcurl 7.88 checks the receive cap only between reads of up to 100 buffers each, so a
   // capped transfer (test hook) gets a small buffer or one socket event swallows the file.
   long buffer = kBufferSize;
   if (max_recv_bps_ > 0)
     buffer = static_cast<long>(std::clamp<int64_t>(max_recv_bps_ / 100, 1024, 16384));
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, kStallSeconds);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  api_->easy_setopt(e, CURLOPT_BUFFERSIZE, buffer);
+  api_->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  api_->easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  api_->easy_setopt(e, CURLOPT_LOW_SPEED_TIME, kStallSeconds);
+  api_->easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (max_recv_bps_ > 0)
-    curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(max_recv_bps_));
+    api_->easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(max_recv_bps_));
   std::string r = range, ir = if_range;
   if (end > 0) {  // a segment: always a bounded range, on the content of this hash only
     r = "bytes=" + std::to_string(from) + "-" + std::to_string(end - 1);
     ir = "\"" + f.job.sha256 + "\"";
   }
   if (!r.empty()) {
-    t->headers = curl_slist_append(t->headers, ("Range: " + r).c_str());
-    if (!ir.empty()) t->headers = curl_slist_append(t->headers, ("If-Range: " + ir).c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    t->headers = api_->slist_append(t->headers, ("Range: " + r).c_str());
+    if (!ir.empty()) t->headers = api_->slist_append(t->headers, ("If-Range: " + ir).c_str());
+    api_->easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   }
   Transfer* raw = t.get();
   f.parts[seg] = std::move(t);
-  CURLMcode mc = curl_multi_add_handle(multi_, raw->easy);
+  CURLMcode mc = api_->multi_add_handle(multi_, raw->easy);
   if (mc != CURLM_OK) {
     // Ends like a transfer that got no answer: a retry from the bytes held.
     raw->rc = CURLE_FAILED_INIT;
-    std::snprintf(raw->errbuf, sizeof raw->errbuf, "libcurl: %s", curl_multi_strerror(mc));
-    curl_easy_cleanup(raw->easy);
+    std::snprintf(raw->errbuf, sizeof raw->errbuf, "libcurl: %s", api_->multi_strerror(mc));
+    api_->easy_cleanup(raw->easy);
     raw->easy = nullptr;
     failed_starts_.push_back({f.job.job, raw, raw->serial});
   }
@@ -320,9 +334,9 @@ void DownloadIo::decide(Transfer& t) {
   if (t.decided) return;
   t.decided = true;
   long status = 0;
-  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  api_->easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
   t.plan = plan_response(status, t.content_range, t.requested, t.pos, t.fetch->job.size);
-  uint64_t rtt = round_trip_us(t.easy);
+  uint64_t rtt = round_trip_us(*api_, t.easy);
   if (rtt > 0 && (t.fetch->rtt_us == 0 || rtt < t.fetch->rtt_us)) t.fetch->rtt_us = rtt;
   if (t.plan.action == ResponsePlan::Action::Restart && (t.end > 0 || t.fetch->split())) {
     // The whole file, when a range of a split download was asked for: the server holds
@@ -407,7 +421,7 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
   }
   if (rc != CURLE_OK && !t.decided) {
     // No answer at all: refused, reset, timed out. The bytes on disk stay for the retry.
-    std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
+    std::string why = *t.errbuf ? t.errbuf : api_->easy_strerror(rc);
     return {K::Retry, FERRY_EHTTP, "cannot fetch " + t.fetch->job.url + ": " + why, ""};
   }
   decide(t);
@@ -418,7 +432,7 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
     case ResponsePlan::Action::Append:
     case ResponsePlan::Action::Restart:
       if (rc != CURLE_OK && !(t.reached_end && rc == CURLE_WRITE_ERROR)) {
-        std::string why = *t.errbuf ? t.errbuf : curl_easy_strerror(rc);
+        std::string why = *t.errbuf ? t.errbuf : api_->easy_strerror(rc);
         return {K::Retry, FERRY_EHTTP,
                 "transfer cut at byte " + std::to_string(on_disk) + ": " + why, ""};
       }
@@ -451,11 +465,11 @@ FetchOutcome DownloadIo::outcome_of(Transfer& t, CURLcode rc) {
 
 void DownloadIo::release(Transfer& t) {
   if (t.easy) {
-    curl_multi_remove_handle(multi_, t.easy);
-    curl_easy_cleanup(t.easy);
+    api_->multi_remove_handle(multi_, t.easy);
+    api_->easy_cleanup(t.easy);
     t.easy = nullptr;
   }
-  curl_slist_free_all(t.headers);
+  api_->slist_free_all(t.headers);
   t.headers = nullptr;
   // Joins the writer thread (it finishes the block in hand, drops the rest) before the fd
   // it writes to closes: the next fetch of this file never races a stale write. What it had
@@ -556,7 +570,7 @@ void DownloadIo::on_wake(uv_async_t* h) {
     if (t->paused && (t->writer->has_room() || t->writer->error())) {
       t->paused = false;
       // May call write_cb at once with the bytes libcurl held back (and pause again).
-      curl_easy_pause(t->easy, CURLPAUSE_CONT);
+      io->api_->easy_pause(t->easy, CURLPAUSE_CONT);
     }
     t->writer->flush_if_idle();
     // A drained writer may not wake the loop again soon (a stalled sender): report it now.
@@ -618,10 +632,10 @@ void DownloadIo::check_multi_info() {
   // Collect first: handling a result changes the set of handles (and may end whole fetches).
   std::vector<std::pair<TransferRef, CURLcode>> done;
   int left = 0;
-  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* m = api_->multi_info_read(multi_, &left)) {
     if (m->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
+    api_->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
     if (t) done.push_back({{t->fetch->job.job, t, t->serial}, m->data.result});
   }
   for (const auto& [r, rc] : done) {
@@ -642,7 +656,7 @@ int DownloadIo::socket_cb(CURL*, curl_socket_t fd, int what, void* userp, void* 
   if (what == CURL_POLL_REMOVE) {
     if (s) {
       io->close_socket(s);
-      curl_multi_assign(io->multi_, fd, nullptr);
+      io->api_->multi_assign(io->multi_, fd, nullptr);
     }
     return 0;
   }
@@ -656,7 +670,7 @@ int DownloadIo::socket_cb(CURL*, curl_socket_t fd, int what, void* userp, void* 
     }
     s->poll.data = s;
     io->sockets_.insert(s);
-    curl_multi_assign(io->multi_, fd, s);
+    io->api_->multi_assign(io->multi_, fd, s);
   }
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
@@ -687,7 +701,7 @@ int DownloadIo::timer_cb(CURLM*, long timeout_ms, void* userp) {
 void DownloadIo::on_timer(uv_timer_t* h) {
   auto* io = static_cast<DownloadIo*>(h->data);
   int running = 0;
-  curl_multi_socket_action(io->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  io->api_->multi_socket_action(io->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   io->after_socket_action();
 }
 
@@ -699,7 +713,7 @@ void DownloadIo::on_poll(uv_poll_t* h, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
-  curl_multi_socket_action(io->multi_, s->fd, flags, &running);
+  io->api_->multi_socket_action(io->multi_, s->fd, flags, &running);
   io->after_socket_action();
 }
 
@@ -793,7 +807,7 @@ void DownloadIo::stop() {
   while (!fetches_.empty()) end_fetch(*fetches_.begin()->second, true);
   // Cached connections: cleanup may report their sockets removed; any it does not are
   // closed below so the loop can end.
-  curl_multi_cleanup(multi_);
+  if (multi_) api_->multi_cleanup(multi_);
   multi_ = nullptr;
   while (!sockets_.empty()) close_socket(*sockets_.begin());
   uv_timer_stop(&timer_);

@@ -2,6 +2,7 @@
 // register, send (exit 0 once acknowledged), listen --json (messages missed while offline
 // included), history, and clear errors with non-zero exits for what a person gets wrong.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -226,6 +227,21 @@ TEST(cli, download_url_and_listen_download_dir) {
   EXPECT_NE(r.out.find("downloaded"), std::string::npos) << r.out;
   EXPECT_TRUE(read_file(dir.sub("copy.bin")) == want);
   EXPECT_EQ(read_file(dir.sub("copy.bin.part")), "");
+  // libcurl is not linked (the CLI starts without its 28 libraries) but loaded for the first
+  // download; where it cannot be loaded, the download fails saying so and writes nothing.
+  RunResult deps = run({"/usr/bin/ldd", bin_path("ferry")});
+  ASSERT_EQ(deps.status, 0) << deps.err;
+  EXPECT_NE(deps.out.find("libferry"), std::string::npos) << deps.out;
+  EXPECT_EQ(deps.out.find("libcurl"), std::string::npos) << deps.out;
+  RunResult nocurl = run({"/usr/bin/env", "FERRY_CURL_LIBRARY=/nonexistent/libcurl.so.4",
+                          bin_path("ferry"), "--server", chatd.address(), "--state",
+                          dir.sub("bob"), "download", std::to_string(id), "--out",
+                          dir.sub("nocurl.bin")});
+  EXPECT_EQ(nocurl.status, 1) << nocurl.out << nocurl.err;
+  EXPECT_NE(nocurl.err.find("downloads need libcurl"), std::string::npos) << nocurl.err;
+  EXPECT_NE(nocurl.err.find("FERRY_CURL_LIBRARY"), std::string::npos) << nocurl.err;
+  EXPECT_NE(access(dir.sub("nocurl.bin").c_str(), F_OK), 0);
+  EXPECT_NE(access(dir.sub("nocurl.bin.part").c_str(), F_OK), 0);
   // Usage errors and an unknown message.
   EXPECT_EQ(bob({"download", "abc", "--out", dir.sub("x")}).status, 2);
   EXPECT_EQ(bob({"download", std::to_string(id)}).status, 2);
