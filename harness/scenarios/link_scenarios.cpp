@@ -66,7 +66,8 @@ void check_link_report(ScenarioReport& rep, const LinkCase& c) {
     double dropped = num_at(j.get(), {dir, "dropped", "random"}) +
                      num_at(j.get(), {dir, "dropped", "burst"}) +
                      num_at(j.get(), {dir, "dropped", "rate"}) +
-                     num_at(j.get(), {dir, "dropped", "queue"});
+                     num_at(j.get(), {dir, "dropped", "queue"}) +
+                     num_at(j.get(), {dir, "dropped", "first"});
     double held = num_at(j.get(), {dir, "held_at_exit"});
     v.check(out + held == in - dropped + num_at(j.get(), {dir, "duplicated"}),
             std::string("ferry-link's packet count does not add up for ") + dir);

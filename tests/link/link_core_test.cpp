@@ -79,7 +79,7 @@ std::vector<uint32_t> ids(const std::vector<Out>& out) {
 TEST(link_spec, parses_netem_words) {
   LinkSpec s = spec_of(
       "delay 20ms 5ms loss 1% duplicate 0.5% reorder 10% rate 100mbit "
-      "burst 64kb limit 200");
+      "burst 64kb limit 200 drop-first 2");
   EXPECT_EQ(s.delay_us, 20000u);
   EXPECT_EQ(s.jitter_us, 5000u);
   EXPECT_DOUBLE_EQ(s.loss, 0.01);
@@ -88,6 +88,7 @@ TEST(link_spec, parses_netem_words) {
   EXPECT_EQ(s.rate_bps, 100000000u);
   EXPECT_EQ(s.burst_bytes, 65536u);
   EXPECT_EQ(s.limit, 200u);
+  EXPECT_EQ(s.drop_first, 2u);
   EXPECT_FALSE(s.gemodel);
   EXPECT_EQ(spec_of("rate 2mbps").rate_bps, 16000000u);
   EXPECT_EQ(spec_of("delay 500us").delay_us, 500u);
@@ -114,7 +115,8 @@ TEST(link_spec, refuses_bad_words) {
   std::string err;
   for (const char* bad :
        {"delay", "delay 20", "delay 20parsecs", "loss 1", "loss 101%", "loss gemodel", "rate 100",
-        "rate fast", "limit", "jitter 5ms", "loss gemodel 1% 0%", "delay -5ms"}) {
+        "rate fast", "limit", "jitter 5ms", "loss gemodel 1% 0%", "delay -5ms", "drop-first",
+        "drop-first x"}) {
     EXPECT_FALSE(parse_link_spec(bad, s, err)) << bad;
     EXPECT_FALSE(err.empty()) << bad;
   }
@@ -125,7 +127,8 @@ TEST(link_spec, refuses_bad_words) {
 TEST(link_spec, format_parses_back) {
   for (const char* text :
        {"delay 20ms 5ms loss 1% rate 100mbit", "loss gemodel 1% 25% 100% 0%",
-        "duplicate 2% reorder 25% delay 10ms", "rate 512kbit burst 3000b limit 50", ""}) {
+        "duplicate 2% reorder 25% delay 10ms", "rate 512kbit burst 3000b limit 50",
+        "delay 5ms drop-first 1", ""}) {
     LinkSpec s = spec_of(text);
     EXPECT_EQ(spec_of(format_link_spec(s).c_str()), s) << text << " -> " << format_link_spec(s);
   }
@@ -364,12 +367,64 @@ TEST(link_core, hard_cap_bounds_memory) {
   EXPECT_EQ(core.stats().drop_queue, 10u);
 }
 
+// `drop-first N` loses the first N packets and leaves every later packet's fate as it was
+// (each packet still draws its numbers).
+TEST(link_core, drop_first_loses_the_first_packets_only) {
+  LinkCore plain(spec_of("delay 5ms loss 10%"), 9);
+  LinkCore first(spec_of("delay 5ms loss 10% drop-first 3"), 9);
+  std::vector<Out> op = run(plain, 500, 100), of = run(first, 500, 100);
+  std::vector<Out> later;
+  for (const Out& o : op)
+    if (o.id >= 3) later.push_back(o);
+  ASSERT_EQ(of.size(), later.size());
+  for (size_t i = 0; i < of.size(); i++) {
+    EXPECT_EQ(of[i].id, later[i].id);
+    EXPECT_EQ(of[i].at_us, later[i].at_us);
+  }
+  EXPECT_EQ(first.stats().drop_first, 3u);
+  EXPECT_EQ(plain.stats().drop_first, 0u);
+}
+
+namespace {
+// An IPv4 TCP header pair with the given ports and flags (no payload).
+std::vector<uint8_t> tcp_packet(uint16_t sport, uint16_t dport, uint8_t flags) {
+  std::vector<uint8_t> p(40, 0);
+  p[0] = 0x45;
+  p[9] = 6;
+  p[12] = 198, p[13] = 18, p[14] = 0, p[15] = 2;  // 198.18.0.2 -> 198.18.0.1
+  p[16] = 198, p[17] = 18, p[18] = 0, p[19] = 1;
+  p[20] = uint8_t(sport >> 8), p[21] = uint8_t(sport);
+  p[22] = uint8_t(dport >> 8), p[23] = uint8_t(dport);
+  p[32] = 0x50;
+  p[33] = flags;
+  return p;
+}
+}  // namespace
+
+// syn_flows counts connections opened: a SYN sent again on the same ports counts once, a
+// SYN-ACK or a data segment not at all, and a dropped SYN still counts.
+TEST(link_core, syn_flows_counts_distinct_connection_openings) {
+  LinkCore core(spec_of("drop-first 1"), 1);
+  const uint8_t kSyn = 0x02, kAck = 0x10;
+  for (auto [sport, flags] : std::vector<std::pair<uint16_t, uint8_t>>{
+           {40000, kSyn}, {40000, kSyn}, {40001, kSyn}, {40001, kAck}, {40002, kSyn | kAck}}) {
+    std::vector<uint8_t> p = tcp_packet(sport, 7000, flags);
+    core.recv(0, p.data(), p.size());
+  }
+  EXPECT_EQ(core.stats().syn_flows, 2u);
+  EXPECT_EQ(core.stats().drop_first, 1u);
+  std::string j = ferry::link::stats_json(core.stats(), "drop-first 1");
+  EXPECT_NE(j.find("\"first\":1"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"syn_flows\":2"), std::string::npos) << j;
+}
+
 TEST(link_core, stats_json_names_every_counter) {
   LinkCore core(spec_of("loss 50%"), 2);
   run(core, 100, 10);
   std::string j = ferry::link::stats_json(core.stats(), "loss 50%");
   for (const char* key : {"\"spec\":\"loss 50%\"", "\"packets_in\":100",
                           "\"dropped\":{\"random\":", "\"burst\":0", "\"rate\":0", "\"queue\":0",
+                          "\"first\":0", "\"syn_flows\":0",
                           "\"duplicated\":0", "\"reordered\":0", "\"delayed\":0", "\"bytes_out\":"})
     EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
 }

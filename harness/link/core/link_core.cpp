@@ -82,6 +82,11 @@ void LinkCore::recv(uint64_t now_us, const uint8_t* data, size_t size) {
   const double u_reorder = prng_.unit();
   const uint64_t r_jitter = prng_.next();
 
+  note_syn(data, size);
+  if (stats_.packets_in <= spec_.drop_first) {
+    stats_.drop_first++;
+    return;
+  }
   if (lose(u_loss, u_state)) return;
   const int copies = u_dup < spec_.duplicate ? 2 : 1;
   if (copies == 2) stats_.duplicated++;
@@ -107,6 +112,18 @@ void LinkCore::recv(uint64_t now_us, const uint8_t* data, size_t size) {
     }
     hold(now_us, leave, jitter, reorder, data, size);
   }
+}
+
+void LinkCore::note_syn(const uint8_t* data, size_t size) {
+  if (size < 20 || (data[0] >> 4) != 4 || data[9] != 6) return;  // IPv4 TCP only
+  const size_t ihl = size_t(data[0] & 0x0f) * 4;
+  if (ihl < 20 || size < ihl + 14) return;
+  const uint8_t flags = data[ihl + 13];
+  if (!(flags & 0x02) || (flags & 0x10)) return;  // SYN without ACK: a connection's opening
+  std::array<uint8_t, 12> key{};
+  std::copy(data + 12, data + 20, key.begin());            // source and destination address
+  std::copy(data + ihl, data + ihl + 4, key.begin() + 8);  // source and destination port
+  if (syn_seen_.insert(key).second) stats_.syn_flows++;
 }
 
 bool LinkCore::poll_send(uint64_t now_us, std::vector<uint8_t>& out) {
@@ -142,7 +159,9 @@ std::string stats_json(const LinkStats& s, const std::string& spec_text) {
   out += ",\"dropped\":{\"random\":" + std::to_string(s.drop_random);
   out += ",\"burst\":" + std::to_string(s.drop_burst);
   out += ",\"rate\":" + std::to_string(s.drop_rate);
-  out += ",\"queue\":" + std::to_string(s.drop_queue) + "}";
+  out += ",\"queue\":" + std::to_string(s.drop_queue);
+  out += ",\"first\":" + std::to_string(s.drop_first) + "}";
+  num("syn_flows", s.syn_flows);
   num("duplicated", s.duplicated);
   num("reordered", s.reordered);
   num("delayed", s.delayed);

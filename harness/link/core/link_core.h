@@ -5,6 +5,7 @@
 // returns to the other TUN device; the unit tests drive it on a virtual clock.
 //
 // Pipeline per packet, in this order (the same order netem applies):
+//   0. `drop-first N`: the direction's first N packets are lost;
 //   1. loss: random (`loss P`) or Gilbert-Elliott (`loss gemodel ...`);
 //   2. duplication: the packet becomes two copies;
 //   3. rate cap: each copy waits in a FIFO for a token bucket; a copy that finds `limit`
@@ -20,8 +21,10 @@
 // batches reads or when it happens to call poll_send().
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,10 @@ struct LinkStats {
   uint64_t drop_burst = 0;   // a Gilbert-Elliott loss in the bad state
   uint64_t drop_rate = 0;    // tail drop: `limit` copies were already waiting for the rate cap
   uint64_t drop_queue = 0;   // the hard cap (kMaxHeld) was reached
+  uint64_t drop_first = 0;   // `drop-first N`: one of the direction's first N packets
+  // TCP connections opened this way: distinct IPv4 TCP address/port pairs seen in a SYN
+  // without ACK, lost or not (a SYN sent again on the same connection counts once).
+  uint64_t syn_flows = 0;
   uint64_t duplicated = 0;   // extra copies made
   uint64_t reordered = 0;    // packets sent ahead of the delay line
   uint64_t delayed = 0;      // copies released later than they arrived
@@ -81,6 +88,7 @@ class LinkCore {
   };
 
   bool lose(double u_loss, double u_state);
+  void note_syn(const uint8_t* data, size_t size);
   // When a copy of `size` bytes arriving at now_us leaves the rate cap.
   uint64_t rate_departure(uint64_t now_us, size_t size);
   void hold(uint64_t now_us, uint64_t leave_us, int64_t jitter_us, bool reorder,
@@ -101,6 +109,7 @@ class LinkCore {
   uint64_t floor_us_ = 0;  // latest release of an in-order copy: releases never go below it
   uint64_t seq_ = 0;
   std::vector<Held> line_;  // a heap ordered by Later
+  std::set<std::array<uint8_t, 12>> syn_seen_;  // addresses and ports of SYNs (syn_flows)
   LinkStats stats_;
 };
 

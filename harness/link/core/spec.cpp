@@ -194,6 +194,14 @@ bool parse_word(Words& in, LinkSpec& out, std::string& err) {
     in.i++;
     return true;
   }
+  if (key == "drop-first") {
+    uint64_t n = 0;
+    if (!arg || !parse_size(*arg, n) || n > 1000000)
+      return fail(err, "drop-first: needs a packet count");
+    out.drop_first = static_cast<uint32_t>(n);
+    in.i++;
+    return true;
+  }
   return fail(err, "unknown word '" + key + "'");
 }
 
@@ -243,6 +251,7 @@ std::string format_link_spec(const LinkSpec& s) {
   if (s.rate_bps) add("rate " + rate_text(s.rate_bps));
   if (s.burst_bytes) add("burst " + std::to_string(s.burst_bytes) + "b");
   if (s.limit != LinkSpec{}.limit) add("limit " + std::to_string(s.limit));
+  if (s.drop_first) add("drop-first " + std::to_string(s.drop_first));
   return out;
 }
 

@@ -40,6 +40,10 @@ struct LinkSpec {
   // Longest queue of packets waiting for the rate cap; more arrive to a tail drop.
   uint32_t limit = 1000;
 
+  // The first N packets in this direction are lost, before any other rule. With --up-link
+  // it is the client's opening SYN: how a client copes with a lost handshake, every time.
+  uint32_t drop_first = 0;
+
   bool operator==(const LinkSpec&) const = default;
 };
 
