@@ -131,6 +131,13 @@ void UvLink::resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo
   // Chat frames are small and latency-bound, chunks are written whole: Nagle only delays.
   uv_tcp_nodelay(&l->tcp_, 1);
   int rc = uv_tcp_connect(&l->connect_, &l->tcp_, res->ai_addr, connect_callback);
+  if (rc == 0 && res->ai_addrlen <= sizeof l->addr_) {
+    std::memcpy(&l->addr_, res->ai_addr, res->ai_addrlen);
+    uv_timer_init(l->loop_, &l->race_timer_);
+    l->race_timer_.data = l;
+    l->race_timer_open_ = true;
+    uv_timer_start(&l->race_timer_, race_callback, kRaceAfterMs, 0);
+  }
   uv_freeaddrinfo(res);
   if (rc != 0) {
     auto hook = l->hooks_.on_connect;
@@ -141,16 +148,108 @@ void UvLink::resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo
 
 void UvLink::connect_callback(uv_connect_t* req, int status) {
   auto* l = static_cast<UvLink*>(req->data);
-  if (l->closed_) return;
+  if (l->closed_ || l->swapping_) return;  // swapping: cancelled, the racer won
   if (status != 0) {
+    // The racer (if any) would meet the same refusal or the same dead path.
     auto hook = l->hooks_.on_connect;
     std::string detail = "connect to " + l->where_ + ": " + uv_strerror(status);
     l->close();
     return hook(connect_error(status), detail);
   }
-  l->connected_ = true;
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&l->tcp_), alloc_callback, read_callback);
-  l->hooks_.on_connect(0, "");
+  l->drop_racer();
+  l->on_connected();
+}
+
+void UvLink::on_connected() {
+  if (race_timer_open_) uv_timer_stop(&race_timer_);
+  connected_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_callback, read_callback);
+  hooks_.on_connect(0, "");
+}
+
+// --- The connect race ----------------------------------------------------------------------
+
+struct UvLink::Racer {
+  uv_tcp_t tcp{};
+  uv_connect_t req{};
+  UvLink* link = nullptr;
+  bool closing = false;
+};
+
+void UvLink::race_callback(uv_timer_t* t) {
+  auto* l = static_cast<UvLink*>(t->data);
+  if (l->closed_ || l->connected_ || l->swapping_ || l->racer_) return;
+  auto* r = new Racer();
+  r->link = l;
+  r->tcp.data = r;
+  r->req.data = r;
+  uv_tcp_init(l->loop_, &r->tcp);
+  uv_tcp_nodelay(&r->tcp, 1);
+  l->racer_ = r;
+  if (uv_tcp_connect(&r->req, &r->tcp, reinterpret_cast<const sockaddr*>(&l->addr_),
+                     racer_connected) != 0) {
+    l->drop_racer();  // no second attempt; the first goes on
+  }
+}
+
+void UvLink::racer_connected(uv_connect_t* req, int status) {
+  auto* r = static_cast<Racer*>(req->data);
+  if (r->closing) return;  // dropped (UV_ECANCELED): its close callback frees it
+  UvLink* l = r->link;
+  if (status != 0 || l->closed_ || l->connected_ || l->swapping_) return l->drop_racer();
+  l->adopt(r);
+}
+
+// The second attempt connected first. Its socket moves into tcp_: a dup of it outlives the
+// racer's handle, and tcp_ (whose own connect is still pending) closes and is opened again
+// on it in swap_closed.
+void UvLink::adopt(Racer* r) {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&r->tcp), &fd) != 0) return drop_racer();
+  adopt_fd_ = ::dup(fd);
+  if (adopt_fd_ < 0) return drop_racer();
+  drop_racer();
+  if (race_timer_open_) uv_timer_stop(&race_timer_);
+  swapping_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), swap_closed);
+}
+
+void UvLink::swap_closed(uv_handle_t* h) {
+  auto* l = static_cast<UvLink*>(h->data);
+  l->swapping_ = false;
+  int fd = std::exchange(l->adopt_fd_, -1);
+  if (l->closed_) {  // close() came meanwhile: tcp_ is closed for good
+    ::close(fd);
+    l->tcp_closed_ = true;
+    return l->maybe_free();
+  }
+  uv_tcp_init(l->loop_, &l->tcp_);
+  l->tcp_.data = l;
+  int rc = uv_tcp_open(&l->tcp_, fd);
+  if (rc != 0) {
+    ::close(fd);
+    auto hook = l->hooks_.on_connect;
+    std::string detail = "connect to " + l->where_ + ": " + uv_strerror(rc);
+    l->close();
+    return hook(connect_error(rc), detail);
+  }
+  uv_tcp_nodelay(&l->tcp_, 1);
+  l->raced_ = true;
+  l->on_connected();
+}
+
+void UvLink::drop_racer() {
+  Racer* r = std::exchange(racer_, nullptr);
+  if (!r) return;
+  r->closing = true;
+  pending_closes_++;
+  uv_close(reinterpret_cast<uv_handle_t*>(&r->tcp), [](uv_handle_t* h) {
+    auto* r = static_cast<Racer*>(h->data);
+    UvLink* l = r->link;
+    delete r;
+    l->pending_closes_--;
+    l->maybe_free();
+  });
 }
 
 void UvLink::alloc_callback(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -407,7 +506,7 @@ void UvLink::end_file(int status) {
 // After close(): the link goes once libuv has closed its handles and no pool job still
 // uses it; writes and file sends that never went out end as cancelled.
 void UvLink::maybe_free() {
-  if (!tcp_closed_ || jobs_ > 0) return;
+  if (!tcp_closed_ || jobs_ > 0 || pending_closes_ > 0) return;
   if (poll_open_) {
     auto* p = reinterpret_cast<uv_handle_t*>(&poll_);
     if (!uv_is_closing(p)) {
@@ -453,6 +552,17 @@ void UvLink::close() {
     return;
   }
   if (poll_open_) uv_poll_stop(&poll_);  // a file send waiting for room ends at maybe_free
+  drop_racer();
+  if (race_timer_open_) {
+    race_timer_open_ = false;
+    pending_closes_++;
+    uv_close(reinterpret_cast<uv_handle_t*>(&race_timer_), [](uv_handle_t* h) {
+      auto* l = static_cast<UvLink*>(h->data);
+      l->pending_closes_--;
+      l->maybe_free();
+    });
+  }
+  // While swapping, tcp_ is closing already and swap_closed finishes the close.
   auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
   if (!uv_is_closing(h)) uv_close(h, close_callback);
 }

@@ -4,6 +4,8 @@
 //
 // Checklist
 //   [x] getaddrinfo + TCP connect, TCP_NODELAY
+//   [x] a lost SYN raced: no connection after kRaceAfterMs, a second attempt to the same
+//       address; the first to connect is kept, the other closed
 //   [x] reads handed to a hook as they arrive (one 64 KiB buffer per link)
 //   [x] writes of an owned string, and of borrowed buffers (zero copy) with a completion
 //   [x] file bytes with sendfile(2) (zero copy, no user-space copy at all), in order with the
@@ -44,7 +46,16 @@ class UvLink {
   UvLink(const UvLink&) = delete;
   UvLink& operator=(const UvLink&) = delete;
 
+  // A connect not completed this long after it started gets a second attempt beside it (RFC
+  // 8305's connection attempt delay): a lost SYN or SYN-ACK otherwise costs TCP's initial
+  // retransmission timeout, 1 s, on the connection every later byte waits for. Through 40 ms
+  // and 1% loss, 2-4% of `ferry send-file` runs lost one (docs/benchmarks.md, session 16). A
+  // path slower than this only costs a connection attempt that is closed unused.
+  static constexpr uint64_t kRaceAfterMs = 250;
+
   bool connected() const { return connected_; }
+  // The connection is the second attempt's (tests).
+  bool raced() const { return raced_; }
   // The kernel's smoothed round trip of the connection (TCP_INFO), in microseconds; right
   // after connecting that is the handshake's. 0 when unknown.
   uint64_t tcp_rtt_us() const;
@@ -93,6 +104,14 @@ class UvLink {
   static void shutdown_callback(uv_shutdown_t* req, int status);
   static void close_callback(uv_handle_t* h);
   void lost(int uv_status);
+  // The connect race (kRaceAfterMs).
+  struct Racer;
+  static void race_callback(uv_timer_t* t);
+  static void racer_connected(uv_connect_t* req, int status);
+  static void swap_closed(uv_handle_t* h);
+  void adopt(Racer* r);
+  void drop_racer();
+  void on_connected();
   // File sends: writes wait in held_ while one is queued or running.
   struct Held;
   struct FileSend;
@@ -115,6 +134,14 @@ class UvLink {
   std::function<void()> shutdown_done_;
   bool tcp_open_ = false;
   bool connected_ = false;
+  struct sockaddr_storage addr_ {};  // the resolved address, for the racer
+  uv_timer_t race_timer_{};
+  bool race_timer_open_ = false;
+  Racer* racer_ = nullptr;  // the second attempt while it runs
+  int adopt_fd_ = -1;       // the racer's socket while tcp_ closes to take it
+  bool swapping_ = false;   // tcp_ is closing to take the racer's socket
+  bool raced_ = false;
+  int pending_closes_ = 0;  // the timer's and racers' close callbacks still to come
   bool closed_ = false;  // close() called: no more hooks
   bool tcp_closed_ = false;  // its close callback ran
   std::deque<std::unique_ptr<Held>> held_;

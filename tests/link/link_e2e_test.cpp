@@ -239,6 +239,32 @@ TEST(link_e2e, sigkill_leaves_namespaces_to_the_sweep) {
   EXPECT_FALSE(netns_exists(link.ns_b)) << r.out;
 }
 
+// A lost handshake (issue 7): the client's first SYN is dropped (`drop-first 1` on the
+// uplink), and the SDK's connect race (UvLink::kRaceAfterMs) opens a second connection beside
+// it instead of waiting out TCP's 1 s SYN timeout. ferry-link's report shows two connections
+// opened B -> A, where TCP's own retransmission would have kept the first one's ports, and the
+// CLI's register goes through. It asserts what happened, never how fast.
+TEST(link_e2e, a_lost_syn_is_raced_by_a_second_connect) {
+  SKIP_WITHOUT_NETNS();
+  TempDir dir;
+  Link link(dir);
+  ASSERT_TRUE(link.start({"--link", "delay 5ms", "--up-link", "delay 5ms drop-first 1"}));
+  Process chatd;
+  ASSERT_TRUE(chatd.start(in_ns(link.ns_a, {bin_path("ferry-chatd"), "--listen", link.addr_a + ":0",
+                                            "--data", dir.sub("chat"), "--secret-file",
+                                            dir.sub("secret.key"), "--kdf-iterations", "1000"})));
+  std::string chat = link.addr_a + ":" + std::to_string(chatd.port());
+  CliUser alice{chat, dir.sub("alice")};
+  RunResult r = run(in_ns(link.ns_b, alice.argv({"register", "alice", "alice-password"})), 60000);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(chatd.terminate(), 0);
+  auto report = link.stop();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(num_at(report.get(), {"b_to_a", "dropped", "first"}), 1);
+  EXPECT_EQ(num_at(report.get(), {"b_to_a", "syn_flows"}), 2) << "no second connect";
+  EXPECT_EQ(num_at(report.get(), {"a_to_b", "syn_flows"}), 0);
+}
+
 // Issue 7 section 2: through a lossy 40 ms round trip, `send-file` spreads the upload over
 // more than one connection to the resource server (the SDK probes a second one while at
 // least 8 chunks are left, and 48 MiB cannot cross this link in the first 0.5 s), and the
