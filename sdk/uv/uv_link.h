@@ -49,8 +49,9 @@ class UvLink {
   // A connect not completed this long after it started gets a second attempt beside it (RFC
   // 8305's connection attempt delay): a lost SYN or SYN-ACK otherwise costs TCP's initial
   // retransmission timeout, 1 s, on the connection every later byte waits for. Through 40 ms
-  // and 1% loss, 2-4% of `ferry send-file` runs lost one (docs/benchmarks.md, session 16). A
-  // path slower than this only costs a connection attempt that is closed unused.
+  // and 1% loss, 2 of 60 `ferry send-file` runs lost one, and none with the race
+  // (docs/benchmarks.md, session 17). A path slower than this only costs a connection attempt
+  // that is closed unused.
   static constexpr uint64_t kRaceAfterMs = 250;
 
   bool connected() const { return connected_; }

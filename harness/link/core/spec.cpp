@@ -186,19 +186,11 @@ bool parse_word(Words& in, LinkSpec& out, std::string& err) {
     in.i++;
     return true;
   }
-  if (key == "limit") {
+  if (key == "limit" || key == "drop-first") {
     uint64_t n = 0;
     if (!arg || !parse_size(*arg, n) || n > 1000000)
-      return fail(err, "limit: needs a packet count");
-    out.limit = static_cast<uint32_t>(n);
-    in.i++;
-    return true;
-  }
-  if (key == "drop-first") {
-    uint64_t n = 0;
-    if (!arg || !parse_size(*arg, n) || n > 1000000)
-      return fail(err, "drop-first: needs a packet count");
-    out.drop_first = static_cast<uint32_t>(n);
+      return fail(err, key + ": needs a packet count");
+    (key == "limit" ? out.limit : out.drop_first) = static_cast<uint32_t>(n);
     in.i++;
     return true;
   }
