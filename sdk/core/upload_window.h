@@ -139,7 +139,6 @@ class UploadWindow {
   // Changes the byte cap over all lanes (UploadWindowConfig::max_inflight_bytes) from the
   // next send on; chunks already in flight stay where they are.
   void set_max_inflight_bytes(uint64_t bytes) { config_.max_inflight_bytes = bytes; }
-  uint64_t max_inflight_bytes() const { return config_.max_inflight_bytes; }
   // Chunks that wait for a lane (unsent or lost) over every upload not paused: the lane
   // controller only probes while there is enough of this left.
   uint64_t waiting_chunks() const;

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
@@ -15,8 +14,6 @@ struct Loaded {
   bool ok = false;
   std::string err;
 };
-
-std::atomic<bool> loaded{false};
 
 template <typename Fn>
 bool bind(void* lib, const char* name, Fn& out, std::string& missing) {
@@ -76,7 +73,6 @@ Loaded load() {
       continue;  // stays loaded: libcurl may have started initialising
     }
     out.ok = true;
-    loaded = true;
     return out;
   }
   out.err = "downloads need libcurl (set FERRY_CURL_LIBRARY to its path): " + tried;
@@ -92,7 +88,5 @@ const CurlApi* curl_api(std::string* err) {
   if (!l.ok && err) *err = l.err;
   return l.ok ? &l.api : nullptr;
 }
-
-bool curl_api_loaded() { return loaded; }
 
 }  // namespace ferry::sdk

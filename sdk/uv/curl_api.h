@@ -46,8 +46,4 @@ struct CurlApi {
 // and why it failed.
 const CurlApi* curl_api(std::string* err = nullptr);
 
-// True once curl_api() loaded libcurl in this process (tests: nothing loads it before a
-// download).
-bool curl_api_loaded();
-
 }  // namespace ferry::sdk

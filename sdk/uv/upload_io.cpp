@@ -243,7 +243,7 @@ void UploadIo::pump_reads(uint64_t now_ms) {
   // A chunk is at most 4 MiB with ferry-resd; an empty pipeline always takes one.
   constexpr uint64_t kLargestChunk = 4u << 20;
   const uint64_t budget = buffer_budget();
-  const uint32_t lane_chunks = manager_.lane_unsent_limit() > 0 ? 1 : kLaneChunks;
+  const uint32_t lane_chunks = manager_.lane_unsent_limit() > 0 ? kPacedLaneChunks : kLaneChunks;
   bool any = true;
   while (any && (buffered_ == 0 || buffered_ + kLargestChunk <= budget)) {
     any = false;

@@ -70,8 +70,9 @@ class UploadIo {
   // when the uploads may use several connections. 4 x 4 MiB is the whole budget, as with one
   // connection; on a slow connection it keeps the queue in front of its socket short.
   static constexpr uint32_t kLaneChunks = 4;
-  // ... and one while the manager paces the lanes by their sockets (lane_unsent_limit()): the
-  // next chunk is given to a lane when its socket has taken the last one.
+  // ... and this many while the manager paces the lanes by their sockets (lane_unsent_limit()):
+  // the next chunk is given to a lane when its socket has taken the last one.
+  static constexpr uint32_t kPacedLaneChunks = 1;
 
   UploadIo(uv_loop_t* loop, UploadManager& manager, std::function<void()> kick);
   ~UploadIo();

@@ -148,7 +148,7 @@ void UvLink::resolve_callback(uv_getaddrinfo_t* req, int status, struct addrinfo
 
 void UvLink::connect_callback(uv_connect_t* req, int status) {
   auto* l = static_cast<UvLink*>(req->data);
-  if (l->closed_ || l->swapping_) return;  // swapping: cancelled, the racer won
+  if (l->closed_ || l->swapping()) return;  // swapping: cancelled, the racer won
   if (status != 0) {
     // The racer (if any) would meet the same refusal or the same dead path.
     auto hook = l->hooks_.on_connect;
@@ -178,7 +178,7 @@ struct UvLink::Racer {
 
 void UvLink::race_callback(uv_timer_t* t) {
   auto* l = static_cast<UvLink*>(t->data);
-  if (l->closed_ || l->connected_ || l->swapping_ || l->racer_) return;
+  if (l->closed_ || l->connected_ || l->swapping() || l->racer_) return;
   auto* r = new Racer();
   r->link = l;
   r->tcp.data = r;
@@ -196,7 +196,7 @@ void UvLink::racer_connected(uv_connect_t* req, int status) {
   auto* r = static_cast<Racer*>(req->data);
   if (r->closing) return;  // dropped (UV_ECANCELED): its close callback frees it
   UvLink* l = r->link;
-  if (status != 0 || l->closed_ || l->connected_ || l->swapping_) return l->drop_racer();
+  if (status != 0 || l->closed_ || l->connected_ || l->swapping()) return l->drop_racer();
   l->adopt(r);
 }
 
@@ -210,13 +210,11 @@ void UvLink::adopt(Racer* r) {
   if (adopt_fd_ < 0) return drop_racer();
   drop_racer();
   if (race_timer_open_) uv_timer_stop(&race_timer_);
-  swapping_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), swap_closed);
 }
 
 void UvLink::swap_closed(uv_handle_t* h) {
   auto* l = static_cast<UvLink*>(h->data);
-  l->swapping_ = false;
   int fd = std::exchange(l->adopt_fd_, -1);
   if (l->closed_) {  // close() came meanwhile: tcp_ is closed for good
     ::close(fd);
@@ -234,7 +232,6 @@ void UvLink::swap_closed(uv_handle_t* h) {
     return hook(connect_error(rc), detail);
   }
   uv_tcp_nodelay(&l->tcp_, 1);
-  l->raced_ = true;
   l->on_connected();
 }
 

@@ -55,8 +55,6 @@ class UvLink {
   static constexpr uint64_t kRaceAfterMs = 250;
 
   bool connected() const { return connected_; }
-  // The connection is the second attempt's (tests).
-  bool raced() const { return raced_; }
   // The kernel's smoothed round trip of the connection (TCP_INFO), in microseconds; right
   // after connecting that is the handshake's. 0 when unknown.
   uint64_t tcp_rtt_us() const;
@@ -113,6 +111,8 @@ class UvLink {
   void adopt(Racer* r);
   void drop_racer();
   void on_connected();
+  // tcp_ is closing to take the racer's socket (adopt_fd_).
+  bool swapping() const { return adopt_fd_ >= 0; }
   // File sends: writes wait in held_ while one is queued or running.
   struct Held;
   struct FileSend;
@@ -139,9 +139,7 @@ class UvLink {
   uv_timer_t race_timer_{};
   bool race_timer_open_ = false;
   Racer* racer_ = nullptr;  // the second attempt while it runs
-  int adopt_fd_ = -1;       // the racer's socket while tcp_ closes to take it
-  bool swapping_ = false;   // tcp_ is closing to take the racer's socket
-  bool raced_ = false;
+  int adopt_fd_ = -1;  // the racer's socket while tcp_ closes to take it
   int pending_closes_ = 0;  // the timer's and racers' close callbacks still to come
   bool closed_ = false;  // close() called: no more hooks
   bool tcp_closed_ = false;  // its close callback ran
